@@ -1,0 +1,1 @@
+"""The HTTP API: FastAPI, pydantic models at the edge, one router per resource."""

@@ -1,0 +1,36 @@
+"""The FastAPI application. Endpoints are plain `def`: the eventsourcing
+library is synchronous, so they run in FastAPI's threadpool."""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.routers import companies, compounds, health, issues
+from service_layer.bootstrap import Services
+
+ROUTERS = [health.router, compounds.router, issues.router, companies.router]
+
+
+def create_app(services: Services, workers: list | None = None) -> FastAPI:
+    """`workers` are background parts (projection runners, deadline watcher)
+    with start() and stop(), run for the app's lifetime."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        for w in workers or []:
+            w.start()
+        try:
+            yield
+        finally:
+            for w in reversed(workers or []):
+                w.stop()
+
+    app = FastAPI(title="Red Whistle", version="0.1.0", lifespan=lifespan,
+                  description="Event-sourced coordination of residential compound governance.")
+    app.state.services = services
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

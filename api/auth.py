@@ -1,0 +1,69 @@
+"""Who may do what. Every request but /health and the docs carries
+`Authorization: Bearer <token>`; roles and scopes are checked per use case."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from domain.compound import Compound
+from service_layer.bootstrap import Services
+from service_layer.tokens import Principal
+
+_bearer = HTTPBearer(auto_error=False)
+
+READERS = ("admin", "official", "grid_worker", "department", "auditor", "viewer")
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def principal(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+              svc: Services = Depends(services)) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(401, detail="missing bearer token",
+                            headers={"WWW-Authenticate": "Bearer"})
+    found = svc.tokens.principal(credentials.credentials)
+    if found is None:
+        raise HTTPException(401, detail="unknown token", headers={"WWW-Authenticate": "Bearer"})
+    return found
+
+
+def role(*allowed: str) -> Callable[..., Principal]:
+    """A dependency admitting the given roles (admin always)."""
+    def check(who: Principal = Depends(principal)) -> Principal:
+        if who.role != "admin" and who.role not in allowed:
+            raise HTTPException(403, detail=f"role {who.role} may not do this; "
+                                            f"allowed: admin, {', '.join(allowed)}")
+        return who
+    return check
+
+
+def forbid(reason: str) -> HTTPException:
+    return HTTPException(403, detail=reason)
+
+
+def check_at(who: Principal, at: datetime | None) -> None:
+    """The time of record is the server's clock; only admin imports history."""
+    if at is not None and who.role != "admin":
+        raise forbid("only admin may supply an explicit 'at' timestamp")
+
+
+def check_street(who: Principal, compound: Compound) -> None:
+    if who.role in ("official", "grid_worker") and who.street and who.street != compound.street:
+        raise forbid(f"{who.name} is scoped to street {who.street}, "
+                     f"not {compound.street}")
+
+
+def check_grid(who: Principal, compound: Compound, grid: str | None) -> None:
+    check_street(who, compound)
+    if who.role == "grid_worker" and who.grids and grid not in who.grids:
+        raise forbid(f"{who.name} covers grids {', '.join(who.grids)}, not {grid}")
+
+
+def check_department(who: Principal, department: str) -> None:
+    if who.role == "department" and who.department != department:
+        raise forbid(f"{who.name} acts only as department {who.department}")

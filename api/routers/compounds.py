@@ -1,0 +1,93 @@
+"""Compounds and their governance facts: registration, property contracts,
+owners' committee elections, joint meetings, surveys, incidents."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Response
+
+from api import presenters
+from api.auth import READERS, check_at, check_street, forbid, role, services
+from api.schemas import CompoundIn, ContractIn, ElectionIn, IncidentIn, MeetingIn, SurveyIn
+from service_layer.bootstrap import Services
+from service_layer.tokens import Principal
+
+router = APIRouter(prefix="/v1/compounds", tags=["compounds"])
+official = role("official")
+
+
+@router.post("", status_code=201)
+def register(body: CompoundIn, response: Response, who: Principal = Depends(official),
+             svc: Services = Depends(services)) -> dict:
+    check_at(who, body.at)
+    if who.role == "official" and who.street and who.street != body.street:
+        raise forbid(f"{who.name} is scoped to street {who.street}, not {body.street}")
+    outcome = svc.governance.register_compound(**body.model_dump(exclude={"at"}), at=body.at)
+    return presenters.respond(response, outcome, presenters.compound(outcome.state))
+
+
+@router.get("/{code}")
+def read(code: str, _: Principal = Depends(role(*READERS)),
+         svc: Services = Depends(services)) -> dict:
+    return presenters.compound(svc.governance.compound(code))
+
+
+def _scoped(svc: Services, who: Principal, code: str, at) -> None:
+    check_at(who, at)
+    check_street(who, svc.governance.compound(code))
+
+
+@router.post("/{code}/property-contracts", status_code=201)
+def contract(code: str, body: ContractIn, response: Response, who: Principal = Depends(official),
+             svc: Services = Depends(services)) -> dict:
+    _scoped(svc, who, code, body.at)
+    outcome = svc.governance.contract_property_company(
+        code, company_code=body.company_code, starts_on=body.starts_on.isoformat(),
+        ends_on=body.ends_on.isoformat(), at=body.at)
+    return presenters.respond(response, outcome, presenters.compound(outcome.state))
+
+
+@router.post("/{code}/committee-elections", status_code=201)
+def elect(code: str, body: ElectionIn, response: Response, who: Principal = Depends(official),
+          svc: Services = Depends(services)) -> dict:
+    _scoped(svc, who, code, body.at)
+    outcome = svc.governance.elect_committee(
+        code, term_start=body.term_start.isoformat(), term_end=body.term_end.isoformat(),
+        members=[m.model_dump() for m in body.members], at=body.at)
+    return presenters.respond(response, outcome, presenters.compound(outcome.state))
+
+
+@router.post("/{code}/joint-meetings", status_code=201)
+def meet(code: str, body: MeetingIn, response: Response, who: Principal = Depends(official),
+         svc: Services = Depends(services)) -> dict:
+    _scoped(svc, who, code, body.at)
+    decisions = [dict(d.model_dump(mode="json")) for d in body.decisions]
+    outcome = svc.governance.hold_joint_meeting(
+        code, meeting_id=str(body.meeting_id), held_on=body.held_on.isoformat(),
+        attendees=[a.model_dump() for a in body.attendees],
+        issues_discussed=[str(i) for i in body.issues_discussed], decisions=decisions,
+        at=body.at)
+    return presenters.respond(response, outcome, dict(presenters.compound(outcome.state),
+                                                      meeting_id=str(body.meeting_id)))
+
+
+@router.post("/{code}/surveys", status_code=201)
+def survey(code: str, body: SurveyIn, response: Response, who: Principal = Depends(official),
+           svc: Services = Depends(services)) -> dict:
+    _scoped(svc, who, code, body.at)
+    outcome = svc.governance.survey_satisfaction(
+        code, survey_id=str(body.survey_id), year=body.year,
+        surveyed_on=body.surveyed_on.isoformat(), respondents=body.respondents,
+        score=body.score, at=body.at)
+    return presenters.respond(response, outcome, dict(presenters.compound(outcome.state),
+                                                      survey_id=str(body.survey_id)))
+
+
+@router.post("/{code}/incidents", status_code=201)
+def incident(code: str, body: IncidentIn, response: Response, who: Principal = Depends(official),
+             svc: Services = Depends(services)) -> dict:
+    _scoped(svc, who, code, body.at)
+    outcome = svc.governance.record_incident(
+        code, incident_id=str(body.incident_id), kind=body.kind,
+        occurred_on=body.occurred_on.isoformat(), description=body.description,
+        company_code=body.company_code, at=body.at)
+    return presenters.respond(response, outcome, dict(presenters.compound(outcome.state),
+                                                      incident_id=str(body.incident_id)))

@@ -1,0 +1,74 @@
+"""Whistles and the life of an issue: report-in, progress, resolution, rating."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Response
+
+from api import presenters
+from api.auth import READERS, check_at, check_department, check_grid, role, services
+from api.schemas import ProgressIn, RatingIn, ReportIn, ResolutionIn, WhistleIn
+from service_layer.bootstrap import Services
+from service_layer.tokens import Principal
+
+router = APIRouter(prefix="/v1/compounds/{code}", tags=["issues"])
+grid_worker = role("grid_worker")
+department = role("department")
+
+
+@router.post("/whistles", status_code=201)
+def blow_whistle(code: str, body: WhistleIn, response: Response,
+                 who: Principal = Depends(grid_worker), svc: Services = Depends(services)) -> dict:
+    check_at(who, body.at)
+    check_grid(who, svc.governance.compound(code), body.grid)
+    issue_id = str(body.issue_id)
+    outcome = svc.governance.blow_whistle(
+        code, grid_worker=who.name, issue_id=issue_id, category=body.category,
+        description=body.description, departments=body.departments, urgency=body.urgency,
+        source=body.source, grid=body.grid, building=body.building, unit=body.unit, at=body.at)
+    return presenters.respond(response, outcome, presenters.issue(outcome.state, issue_id))
+
+
+@router.get("/issues/{issue_id}")
+def read_issue(code: str, issue_id: str, _: Principal = Depends(role(*READERS)),
+               svc: Services = Depends(services)) -> dict:
+    return presenters.issue(svc.governance.compound(code), issue_id)
+
+
+@router.post("/issues/{issue_id}/reports", status_code=201)
+def report_in(code: str, issue_id: str, body: ReportIn, response: Response,
+              who: Principal = Depends(department), svc: Services = Depends(services)) -> dict:
+    check_at(who, body.at)
+    check_department(who, body.department)
+    outcome = svc.governance.report_in(code, issue_id, department=body.department,
+                                       officer=body.officer, at=body.at)
+    return presenters.respond(response, outcome, presenters.issue(outcome.state, issue_id))
+
+
+@router.post("/issues/{issue_id}/progress", status_code=201)
+def note_progress(code: str, issue_id: str, body: ProgressIn, response: Response,
+                  who: Principal = Depends(department), svc: Services = Depends(services)) -> dict:
+    check_at(who, body.at)
+    check_department(who, body.department)
+    outcome = svc.governance.note_progress(code, issue_id, department=body.department,
+                                           note=body.note, at=body.at)
+    return presenters.respond(response, outcome, presenters.issue(outcome.state, issue_id))
+
+
+@router.post("/issues/{issue_id}/resolution", status_code=201)
+def resolve(code: str, issue_id: str, body: ResolutionIn, response: Response,
+            who: Principal = Depends(department), svc: Services = Depends(services)) -> dict:
+    check_at(who, body.at)
+    check_department(who, body.department)
+    outcome = svc.governance.resolve(code, issue_id, department=body.department,
+                                     how=body.how, at=body.at)
+    return presenters.respond(response, outcome, presenters.issue(outcome.state, issue_id))
+
+
+@router.post("/issues/{issue_id}/ratings", status_code=201)
+def rate(code: str, issue_id: str, body: RatingIn, response: Response,
+         who: Principal = Depends(grid_worker), svc: Services = Depends(services)) -> dict:
+    check_at(who, body.at)
+    compound = svc.governance.compound(code)
+    check_grid(who, compound, compound.issue(issue_id)["grid"])
+    outcome = svc.governance.rate(code, issue_id, rating=body.rating, comment=body.comment,
+                                  rated_by=who.name, at=body.at)
+    return presenters.respond(response, outcome, presenters.issue(outcome.state, issue_id))

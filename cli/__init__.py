@@ -1,0 +1,1 @@
+"""The `redwhistle` command line."""

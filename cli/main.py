@@ -1,0 +1,39 @@
+"""`redwhistle`: one subcommand per module. Each module in COMMANDS offers
+`add_parser(subparsers)`, which registers its subcommand and sets `run`, a
+function of the parsed arguments returning the exit code.
+
+Bad usage exits 2 with one line on stderr, as argparse does.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = [
+    "cli.serve",
+    "cli.tokens",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        print(f"redwhistle: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="redwhistle", description="Red Whistle: compound governance backend")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for module in COMMANDS:
+        importlib.import_module(module).add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

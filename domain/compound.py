@@ -1,0 +1,360 @@
+"""A residential compound (小区) and everything that happens to it.
+
+Each compound is one aggregate; its stream is the compound's history. Public
+methods are the domain's verbs: they check the rules and then trigger the
+past-tense events, whose private appliers only change state. Issues live
+inside the compound because every rule about an issue (who was summoned,
+whether it is resolved) is decided by the compound's own history.
+
+State is kept in plain dicts, lists, strings and datetimes so that snapshots
+and events transcode without custom types.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.deadlines import URGENCIES, DeadlinePolicy
+from domain.exceptions import RuleBroken, UnknownFact
+from domain.ids import compound_id
+from domain.repeats import fingerprint, is_repeat
+
+KINDS = ("commodity", "old", "resettlement", "three_no")
+MANAGEMENT_MODES = ("professional", "entrusted", "self_managed")
+SOURCES = ("grid_patrol", "hotline_12345", "resident", "property_company")
+RATINGS = ("satisfied", "basically_satisfied", "unsatisfied")
+INCIDENT_KINDS = ("safety_accident", "mass_incident", "violation")
+ESCALATION_LEVELS = ("street", "district", "city")
+
+
+class Compound(Aggregate):
+    @staticmethod
+    def create_id(code: str, **_: Any) -> UUID:
+        return compound_id(code)
+
+    # -- registered -----------------------------------------------------
+    @event("Registered")
+    def __init__(self, code: str, name: str, district: str, street: str,
+                 community: str, grids: list[str], households: int, kind: str,
+                 management_mode: str, fingerprint: str, at: datetime) -> None:
+        self.code = code
+        self.name = name
+        self.district = district
+        self.street = street
+        self.community = community
+        self.grids = list(grids)
+        self.households = households
+        self.kind = kind
+        self.management_mode = management_mode
+        self.registered_fingerprint = fingerprint
+        self.registered_at = at
+        self.property_contract: dict[str, Any] | None = None
+        self.committee: dict[str, Any] | None = None
+        self.issues: dict[str, dict[str, Any]] = {}
+        self.fingerprints: dict[str, str] = {}
+        self.decisions: list[dict[str, Any]] = []
+
+    @classmethod
+    def register(cls, *, code: str, name: str, district: str, street: str,
+                 community: str, grids: list[str], households: int, kind: str,
+                 management_mode: str, at: datetime) -> "Compound":
+        if kind not in KINDS:
+            raise RuleBroken(f"kind must be one of {', '.join(KINDS)}")
+        if management_mode not in MANAGEMENT_MODES:
+            raise RuleBroken(f"management mode must be one of {', '.join(MANAGEMENT_MODES)}")
+        fields = dict(code=code, name=name, district=district, street=street,
+                      community=community, grids=list(grids), households=households,
+                      kind=kind, management_mode=management_mode)
+        return cls(**fields, fingerprint=fingerprint(fields), at=at)
+
+    def is_same_registration(self, **fields: Any) -> bool:
+        return self.registered_fingerprint == fingerprint(fields)
+
+    # -- property company ----------------------------------------------
+    def contract_property_company(self, *, company_code: str, company_name: str,
+                                  starts_on: str, ends_on: str, at: datetime) -> None:
+        if ends_on <= starts_on:
+            raise RuleBroken("a property contract must end after it starts")
+        fields = dict(company_code=company_code, starts_on=starts_on, ends_on=ends_on)
+        if is_repeat(self.fingerprints, f"contract {company_code} {starts_on}", fields):
+            return
+        self._property_company_contracted(
+            company_code=company_code, company_name=company_name, starts_on=starts_on,
+            ends_on=ends_on, previous_company=(self.property_contract or {}).get("company_code"),
+            fingerprint=fingerprint(fields), at=at)
+
+    @event("PropertyCompanyContracted")
+    def _property_company_contracted(self, company_code: str, company_name: str,
+                                     starts_on: str, ends_on: str,
+                                     previous_company: str | None, fingerprint: str,
+                                     at: datetime) -> None:
+        self.fingerprints[f"contract {company_code} {starts_on}"] = fingerprint
+        self.property_contract = dict(company_code=company_code, company_name=company_name,
+                                      starts_on=starts_on, ends_on=ends_on, since=at)
+
+    # -- whistles and issues -------------------------------------------
+    def blow_whistle(self, *, issue_id: str, category: str, description: str,
+                     departments: list[str], urgency: str, source: str,
+                     grid: str | None, building: str | None, unit: str | None,
+                     grid_worker: str, policy: DeadlinePolicy, at: datetime) -> None:
+        if urgency not in URGENCIES:
+            raise RuleBroken(f"urgency must be one of {', '.join(URGENCIES)}")
+        if not departments:
+            raise RuleBroken("a whistle summons at least one department")
+        if len(set(departments)) != len(departments):
+            raise RuleBroken("a department is summoned once per whistle")
+        if grid is not None and self.grids and grid not in self.grids:
+            raise RuleBroken(f"grid {grid} is not a grid of compound {self.code}")
+        fields = dict(category=category, description=description, departments=list(departments),
+                      urgency=urgency, source=source, grid=grid, building=building, unit=unit)
+        if is_repeat(self.fingerprints, f"issue {issue_id}", fields):
+            return
+        self._whistle_blown(
+            issue_id=issue_id, category=category, description=description,
+            departments=list(departments), urgency=urgency, source=source, grid=grid,
+            building=building, unit=unit, grid_worker=grid_worker,
+            report_due_at=policy.report_due(urgency, at),
+            resolve_due_at=policy.resolve_due(urgency, at),
+            fingerprint=fingerprint(fields), at=at)
+
+    @event("WhistleBlown")
+    def _whistle_blown(self, issue_id: str, category: str, description: str,
+                       departments: list[str], urgency: str, source: str,
+                       grid: str | None, building: str | None, unit: str | None,
+                       grid_worker: str, report_due_at: datetime,
+                       resolve_due_at: datetime, fingerprint: str, at: datetime) -> None:
+        self.fingerprints[f"issue {issue_id}"] = fingerprint
+        self.issues[issue_id] = dict(
+            issue_id=issue_id, category=category, description=description,
+            departments=list(departments), urgency=urgency, source=source, grid=grid,
+            building=building, unit=unit, grid_worker=grid_worker, blown_at=at,
+            report_due_at=report_due_at, resolve_due_at=resolve_due_at,
+            status="open", level="street", reports={}, progress=[], resolutions=[],
+            ratings=[], escalations=[], reopened=0)
+
+    def issue(self, issue_id: str) -> dict[str, Any]:
+        try:
+            return self.issues[issue_id]
+        except KeyError:
+            raise UnknownFact(f"issue {issue_id} is unknown in compound {self.code}") from None
+
+    def _summoned(self, issue: dict[str, Any], department: str) -> None:
+        if department not in issue["departments"]:
+            raise RuleBroken(f"department {department} was not summoned by issue {issue['issue_id']}")
+
+    def report_in(self, *, issue_id: str, department: str, officer: str, at: datetime) -> None:
+        issue = self.issue(issue_id)
+        self._summoned(issue, department)
+        if department in issue["reports"]:
+            return  # a department reports in once; a retry changes nothing
+        self._department_reported(issue_id=issue_id, department=department,
+                                  officer=officer, at=at)
+
+    @event("DepartmentReported")
+    def _department_reported(self, issue_id: str, department: str, officer: str,
+                             at: datetime) -> None:
+        self.issues[issue_id]["reports"][department] = dict(officer=officer, at=at)
+
+    def note_progress(self, *, issue_id: str, department: str, note: str, at: datetime) -> None:
+        issue = self.issue(issue_id)
+        self._summoned(issue, department)
+        if issue["status"] == "resolved":
+            raise RuleBroken(f"issue {issue_id} is resolved; reopen it before noting progress")
+        last = issue["progress"][-1] if issue["progress"] else None
+        if last and last["department"] == department and last["note"] == note:
+            return  # the same note twice in a row is a client retry
+        self._progress_noted(issue_id=issue_id, department=department, note=note, at=at)
+
+    @event("ProgressNoted")
+    def _progress_noted(self, issue_id: str, department: str, note: str, at: datetime) -> None:
+        self.issues[issue_id]["progress"].append(dict(department=department, note=note, at=at))
+
+    def resolve(self, *, issue_id: str, department: str, how: str, at: datetime) -> None:
+        issue = self.issue(issue_id)
+        self._summoned(issue, department)
+        if issue["status"] == "resolved":
+            last = issue["resolutions"][-1]
+            if last["department"] == department and last["how"] == how:
+                return
+            raise RuleBroken(f"issue {issue_id} is already resolved")
+        self._issue_resolved(issue_id=issue_id, department=department, how=how, at=at)
+
+    @event("IssueResolved")
+    def _issue_resolved(self, issue_id: str, department: str, how: str, at: datetime) -> None:
+        issue = self.issues[issue_id]
+        issue["status"] = "resolved"
+        issue["resolutions"].append(dict(department=department, how=how, at=at))
+
+    def rate(self, *, issue_id: str, rating: str, comment: str | None, rated_by: str,
+             policy: DeadlinePolicy, at: datetime) -> None:
+        if rating not in RATINGS:
+            raise RuleBroken(f"rating must be one of {', '.join(RATINGS)}")
+        issue = self.issue(issue_id)
+        cycle = len(issue["resolutions"])
+        rated_this_cycle = [r for r in issue["ratings"] if r["cycle"] == cycle]
+        if rated_this_cycle:
+            if rated_this_cycle[-1]["rating"] == rating:
+                return
+            raise RuleBroken(f"the resolution of issue {issue_id} was already rated")
+        if issue["status"] != "resolved":
+            raise RuleBroken(f"issue {issue_id} must be resolved before it is rated")
+        self._resident_rated(issue_id=issue_id, rating=rating, comment=comment,
+                             rated_by=rated_by, cycle=cycle, at=at)
+        if rating == "unsatisfied":
+            self._issue_reopened(issue_id=issue_id, reason="unsatisfied rating",
+                                 resolve_due_at=policy.resolve_due(issue["urgency"], at), at=at)
+
+    @event("ResidentRated")
+    def _resident_rated(self, issue_id: str, rating: str, comment: str | None,
+                        rated_by: str, cycle: int, at: datetime) -> None:
+        self.issues[issue_id]["ratings"].append(
+            dict(rating=rating, comment=comment, rated_by=rated_by, cycle=cycle, at=at))
+
+    @event("IssueReopened")
+    def _issue_reopened(self, issue_id: str, reason: str, resolve_due_at: datetime,
+                        at: datetime) -> None:
+        issue = self.issues[issue_id]
+        issue["status"] = "open"
+        issue["reopened"] += 1
+        issue["resolve_due_at"] = resolve_due_at
+
+    # -- escalation ------------------------------------------------------
+    def escalations_due(self, now: datetime) -> list[dict[str, Any]]:
+        """The escalations that the deadlines call for at `now` and that were
+        not yet recorded: one per summoned department not reported in time, and
+        one per resolution cycle not resolved in time."""
+        due = []
+        for issue in self.issues.values():
+            done = {e["key"] for e in issue["escalations"]}
+            for department in issue["departments"]:
+                key = f"not_reported:{department}"
+                if (department not in issue["reports"] and now >= issue["report_due_at"]
+                        and key not in done):
+                    due.append(dict(issue_id=issue["issue_id"], key=key,
+                                    reason="not_reported", departments=[department]))
+            key = f"not_resolved:{issue['reopened']}"
+            if issue["status"] == "open" and now >= issue["resolve_due_at"] and key not in done:
+                due.append(dict(issue_id=issue["issue_id"], key=key, reason="not_resolved",
+                                departments=list(issue["departments"])))
+        return due
+
+    def escalate(self, *, issue_id: str, at: datetime) -> int:
+        """Records every escalation that is due for the issue; returns how many."""
+        level = self.issue(issue_id)["level"]
+        # Escalations found together raise the issue one level, not one each.
+        up = ESCALATION_LEVELS[min(ESCALATION_LEVELS.index(level) + 1, len(ESCALATION_LEVELS) - 1)]
+        due = [d for d in self.escalations_due(at) if d["issue_id"] == issue_id]
+        for d in due:
+            self._issue_escalated(issue_id=issue_id, key=d["key"], reason=d["reason"],
+                                  departments=d["departments"], from_level=level,
+                                  to_level=up, at=at)
+        return len(due)
+
+    @event("IssueEscalated")
+    def _issue_escalated(self, issue_id: str, key: str, reason: str, departments: list[str],
+                         from_level: str, to_level: str, at: datetime) -> None:
+        issue = self.issues[issue_id]
+        issue["level"] = to_level
+        issue["escalations"].append(dict(key=key, reason=reason, departments=departments,
+                                         from_level=from_level, to_level=to_level, at=at))
+
+    # -- governance ------------------------------------------------------
+    def hold_joint_meeting(self, *, meeting_id: str, held_on: str, attendees: list[dict],
+                           issues_discussed: list[str], decisions: list[dict],
+                           at: datetime) -> None:
+        for issue_id in issues_discussed:
+            self.issue(issue_id)
+        for d in decisions:
+            if d.get("issue_id"):
+                self.issue(d["issue_id"])
+        fields = dict(held_on=held_on, attendees=attendees, issues_discussed=issues_discussed,
+                      decisions=decisions)
+        if is_repeat(self.fingerprints, f"meeting {meeting_id}", fields):
+            return
+        self._joint_meeting_held(meeting_id=meeting_id, held_on=held_on, attendees=attendees,
+                                 issues_discussed=issues_discussed, decisions=decisions,
+                                 fingerprint=fingerprint(fields), at=at)
+
+    @event("JointMeetingHeld")
+    def _joint_meeting_held(self, meeting_id: str, held_on: str, attendees: list[dict],
+                            issues_discussed: list[str], decisions: list[dict],
+                            fingerprint: str, at: datetime) -> None:
+        self.fingerprints[f"meeting {meeting_id}"] = fingerprint
+        for d in decisions:
+            self.decisions.append(dict(d, meeting_id=meeting_id, held_on=held_on))
+
+    def elect_committee(self, *, term_start: str, term_end: str, members: list[dict],
+                        at: datetime) -> None:
+        if term_end <= term_start:
+            raise RuleBroken("a committee term must end after it starts")
+        if not members:
+            raise RuleBroken("a committee has at least one member")
+        for m in members:
+            if not m.get("role") or not isinstance(m.get("party_member"), bool):
+                raise RuleBroken("every committee member has a role and a party flag")
+        fields = dict(term_start=term_start, term_end=term_end, members=members)
+        if is_repeat(self.fingerprints, f"election {term_start}", fields):
+            return
+        party = sum(1 for m in members if m["party_member"])
+        # 原则上不少于半数: accepted, but flagged on agendas and reports.
+        self._owners_committee_elected(
+            term_start=term_start, term_end=term_end, members=members,
+            party_members=party, party_below_half=2 * party < len(members),
+            cross_appointed=sum(1 for m in members if m.get("cross_appointed")),
+            fingerprint=fingerprint(fields), at=at)
+
+    @event("OwnersCommitteeElected")
+    def _owners_committee_elected(self, term_start: str, term_end: str, members: list[dict],
+                                  party_members: int, party_below_half: bool,
+                                  cross_appointed: int, fingerprint: str,
+                                  at: datetime) -> None:
+        self.fingerprints[f"election {term_start}"] = fingerprint
+        self.committee = dict(term_start=term_start, term_end=term_end, members=members,
+                              party_members=party_members, party_below_half=party_below_half,
+                              cross_appointed=cross_appointed, elected_at=at)
+
+    def survey_satisfaction(self, *, survey_id: str, year: int, surveyed_on: str,
+                            respondents: int, score: float, at: datetime) -> None:
+        if not 0 <= score <= 100:
+            raise RuleBroken("a survey score lies between 0 and 100")
+        if respondents < 1:
+            raise RuleBroken("a survey has at least one respondent")
+        company = (self.property_contract or {}).get("company_code")
+        fields = dict(year=year, surveyed_on=surveyed_on, respondents=respondents, score=score)
+        if is_repeat(self.fingerprints, f"survey {survey_id}", fields):
+            return
+        self._satisfaction_surveyed(survey_id=survey_id, year=year, surveyed_on=surveyed_on,
+                                    respondents=respondents, score=score,
+                                    company_code=company, fingerprint=fingerprint(fields), at=at)
+
+    @event("SatisfactionSurveyed")
+    def _satisfaction_surveyed(self, survey_id: str, year: int, surveyed_on: str,
+                               respondents: int, score: float, company_code: str | None,
+                               fingerprint: str, at: datetime) -> None:
+        self.fingerprints[f"survey {survey_id}"] = fingerprint
+
+    def record_incident(self, *, incident_id: str, kind: str, occurred_on: str,
+                        description: str, company_code: str | None, at: datetime) -> None:
+        if kind not in INCIDENT_KINDS:
+            raise RuleBroken(f"incident kind must be one of {', '.join(INCIDENT_KINDS)}")
+        company = company_code or (self.property_contract or {}).get("company_code")
+        fields = dict(kind=kind, occurred_on=occurred_on, description=description,
+                      company_code=company)
+        if is_repeat(self.fingerprints, f"incident {incident_id}", fields):
+            return
+        self._incident_recorded(incident_id=incident_id, kind=kind, occurred_on=occurred_on,
+                                description=description, company_code=company,
+                                fingerprint=fingerprint(fields), at=at)
+
+    @event("IncidentRecorded")
+    def _incident_recorded(self, incident_id: str, kind: str, occurred_on: str,
+                           description: str, company_code: str | None, fingerprint: str,
+                           at: datetime) -> None:
+        self.fingerprints[f"incident {incident_id}"] = fingerprint
+
+    # -- reading ---------------------------------------------------------
+    def open_issues(self) -> list[dict[str, Any]]:
+        return [i for i in self.issues.values() if i["status"] == "open"]

@@ -1,0 +1,31 @@
+"""Wires the service layer together from settings; the one place that does."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from service_layer.application import RedWhistle
+from service_layer.db import Database
+from service_layer.governance import Clock, Governance, utcnow
+from service_layer.settings import Settings
+from service_layer.tokens import Tokens
+
+
+@dataclass
+class Services:
+    settings: Settings
+    app: RedWhistle
+    db: Database
+    governance: Governance
+    tokens: Tokens
+    extras: dict = field(default_factory=dict)  # per-feature singletons (e.g. read models)
+
+    def close(self) -> None:
+        self.app.close()
+
+
+def bootstrap(settings: Settings | None = None, clock: Clock = utcnow) -> Services:
+    settings = settings or Settings.from_env()
+    app = RedWhistle.from_settings(settings)
+    db = Database(app)
+    return Services(settings=settings, app=app, db=db,
+                    governance=Governance(app, settings, clock), tokens=Tokens(db))

@@ -1,0 +1,69 @@
+"""Plain SQL beside the event store, for tables that are not events (tokens,
+read models, relay positions, seals). It borrows the event store's own
+connection pool, so views and events live in one database and can share a
+transaction."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.application import Application
+
+
+class Database:
+    def __init__(self, app: Application) -> None:
+        self.datastore = app.factory.datastore  # type: ignore[attr-defined]
+        self.is_postgres = type(self.datastore).__name__.startswith("Postgres")
+        self.schema = getattr(self.datastore, "schema", None)
+
+    @contextmanager
+    def transaction(self, commit: bool = True) -> Iterator["Cursor"]:
+        with self.datastore.transaction(commit=commit) as cursor:
+            yield Cursor(cursor, self.is_postgres)
+
+    def table(self, name: str) -> str:
+        """A table name qualified with the PostgreSQL schema in use, if any."""
+        return f'"{self.schema}".{name}' if self.is_postgres and self.schema else name
+
+    def execute(self, sql: str, params: tuple | list = ()) -> None:
+        with self.transaction() as cur:
+            cur.execute(sql, params)
+
+    def fetchall(self, sql: str, params: tuple | list = ()) -> list[tuple]:
+        with self.transaction(commit=False) as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+
+class Cursor:
+    """Takes SQLite's `?` placeholders on both engines and returns tuples."""
+
+    def __init__(self, cursor: Any, is_postgres: bool) -> None:
+        self._cursor = cursor
+        self._pg = is_postgres
+        if is_postgres:
+            from psycopg.rows import tuple_row
+            # The event store's pool hands out dict rows; duplicate column
+            # names would collapse, so this cursor returns tuples.
+            cursor.row_factory = tuple_row
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("%", "%%").replace("?", "%s") if self._pg else sql
+
+    def execute(self, sql: str, params: tuple | list = ()) -> None:
+        self._cursor.execute(self._sql(sql), tuple(params))
+
+    def executemany(self, sql: str, rows: list) -> None:
+        self._cursor.executemany(self._sql(sql), [tuple(r) for r in rows])
+
+    def fetchall(self) -> list[tuple]:
+        return [tuple(r) for r in self._cursor.fetchall()]
+
+    def fetchone(self) -> tuple | None:
+        row = self._cursor.fetchone()
+        return None if row is None else tuple(row)
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount

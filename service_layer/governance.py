@@ -1,0 +1,215 @@
+"""Use cases: every change to a compound or company goes through here.
+
+Each use case loads an aggregate, calls one of its verbs and saves what it
+triggered. Writers racing on the same compound meet optimistic concurrency:
+the loser reloads and runs its command again, a bounded number of times, so
+no event is lost or duplicated and a repeat of the same fact stays a repeat.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from domain.company import PropertyCompany
+from domain.compound import Compound
+from domain.exceptions import ConflictingRepeat, UnknownFact
+from domain.ids import company_id, compound_id
+from service_layer.application import RedWhistle
+from service_layer.settings import Settings
+
+A = TypeVar("A", bound=Aggregate)
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class InvalidField(ValueError):
+    """Input that is well-formed but names something the configuration does
+    not know (a department, a category); the API answers 422."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class TooMuchContention(RuntimeError):
+    """Concurrent writers kept winning; the client may retry (HTTP 503)."""
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[A]):
+    state: A
+    created: bool  # False: the fact was already recorded, nothing was written
+    position: int | None  # position in the log of the last event written
+
+
+class Governance:
+    def __init__(self, app: RedWhistle, settings: Settings, clock: Clock = utcnow) -> None:
+        self.app = app
+        self.settings = settings
+        self.clock = clock
+
+    # -- reading ------------------------------------------------------------
+    def compound(self, code: str) -> Compound:
+        return self._get(compound_id(code), f"compound {code}")
+
+    def company(self, code: str) -> PropertyCompany:
+        return self._get(company_id(code), f"property company {code}")
+
+    def _get(self, aggregate_id: UUID, what: str) -> Any:
+        try:
+            return self.app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise UnknownFact(f"{what} is not registered") from None
+
+    # -- the one way every change is written ---------------------------------
+    def _save(self, *aggregates: Aggregate) -> int | None:
+        recordings = self.app.save(*aggregates)
+        return recordings[-1].notification.id if recordings else None
+
+    def _change(self, aggregate_id: UUID, what: str, command: Callable[[Any], None]) -> Outcome:
+        for _ in range(self.settings.write_retries):
+            aggregate = self._get(aggregate_id, what)
+            command(aggregate)
+            if not aggregate.pending_events:
+                return Outcome(aggregate, created=False, position=None)
+            try:
+                return Outcome(aggregate, created=True, position=self._save(aggregate))
+            except IntegrityError:
+                continue  # another writer got there first: replay on the new version
+        raise TooMuchContention(f"{what} is being changed by many writers at once; retry")
+
+    def _create(self, aggregate_id: UUID, what: str, make: Callable[[], A],
+                same: Callable[[A], bool]) -> Outcome[A]:
+        for _ in range(self.settings.write_retries):
+            try:
+                existing = self._get(aggregate_id, what)
+            except UnknownFact:
+                aggregate = make()
+                try:
+                    return Outcome(aggregate, created=True, position=self._save(aggregate))
+                except IntegrityError:
+                    continue
+            if same(existing):
+                return Outcome(existing, created=False, position=None)
+            raise ConflictingRepeat(f"{what} is already registered with different details")
+        raise TooMuchContention(f"{what} is being registered by many writers at once; retry")
+
+    def _at(self, at: datetime | None) -> datetime:
+        return at or self.clock()
+
+    def _known_departments(self, departments: list[str], field: str = "departments") -> None:
+        unknown = [d for d in departments if d not in self.settings.departments]
+        if unknown:
+            raise InvalidField(field, f"unknown department {', '.join(unknown)}; known: "
+                                      f"{', '.join(self.settings.departments)}")
+
+    # -- compounds ------------------------------------------------------------
+    def register_compound(self, *, at: datetime | None = None, **fields: Any) -> Outcome[Compound]:
+        code = fields["code"]
+        return self._create(compound_id(code), f"compound {code}",
+                            lambda: Compound.register(**fields, at=self._at(at)),
+                            lambda c: c.is_same_registration(**fields))
+
+    def contract_property_company(self, code: str, *, company_code: str, starts_on: str,
+                                  ends_on: str, at: datetime | None = None) -> Outcome[Compound]:
+        company = self.company(company_code)
+        return self._change(compound_id(code), f"compound {code}",
+                            lambda c: c.contract_property_company(
+                                company_code=company_code, company_name=company.name,
+                                starts_on=starts_on, ends_on=ends_on, at=self._at(at)))
+
+    def blow_whistle(self, code: str, *, grid_worker: str, at: datetime | None = None,
+                     **fields: Any) -> Outcome[Compound]:
+        self._known_departments(fields["departments"])
+        if fields["category"] not in self.settings.categories:
+            raise InvalidField("category", f"unknown category {fields['category']}; known: "
+                                           f"{', '.join(self.settings.categories)}")
+        return self._change(compound_id(code), f"compound {code}",
+                            lambda c: c.blow_whistle(**fields, grid_worker=grid_worker,
+                                                     policy=self.settings.deadlines,
+                                                     at=self._at(at)))
+
+    def report_in(self, code: str, issue_id: str, *, department: str, officer: str,
+                  at: datetime | None = None) -> Outcome[Compound]:
+        return self._change(compound_id(code), f"compound {code}",
+                            lambda c: c.report_in(issue_id=issue_id, department=department,
+                                                  officer=officer, at=self._at(at)))
+
+    def note_progress(self, code: str, issue_id: str, *, department: str, note: str,
+                      at: datetime | None = None) -> Outcome[Compound]:
+        return self._change(compound_id(code), f"compound {code}",
+                            lambda c: c.note_progress(issue_id=issue_id, department=department,
+                                                      note=note, at=self._at(at)))
+
+    def resolve(self, code: str, issue_id: str, *, department: str, how: str,
+                at: datetime | None = None) -> Outcome[Compound]:
+        return self._change(compound_id(code), f"compound {code}",
+                            lambda c: c.resolve(issue_id=issue_id, department=department,
+                                                how=how, at=self._at(at)))
+
+    def rate(self, code: str, issue_id: str, *, rating: str, comment: str | None,
+             rated_by: str, at: datetime | None = None) -> Outcome[Compound]:
+        return self._change(compound_id(code), f"compound {code}",
+                            lambda c: c.rate(issue_id=issue_id, rating=rating, comment=comment,
+                                             rated_by=rated_by, policy=self.settings.deadlines,
+                                             at=self._at(at)))
+
+    def escalate_due(self, code: str, issue_id: str, at: datetime | None = None) -> Outcome[Compound]:
+        """Records the escalations an issue's deadlines call for, once each."""
+        return self._change(compound_id(code), f"compound {code}",
+                            lambda c: c.escalate(issue_id=issue_id, at=self._at(at)))
+
+    def hold_joint_meeting(self, code: str, *, at: datetime | None = None,
+                           **fields: Any) -> Outcome[Compound]:
+        for d in fields["decisions"]:
+            self._known_departments(d.get("departments", []), "decisions.departments")
+        return self._change(compound_id(code), f"compound {code}",
+                            lambda c: c.hold_joint_meeting(**fields, at=self._at(at)))
+
+    def elect_committee(self, code: str, *, at: datetime | None = None,
+                        **fields: Any) -> Outcome[Compound]:
+        return self._change(compound_id(code), f"compound {code}",
+                            lambda c: c.elect_committee(**fields, at=self._at(at)))
+
+    def survey_satisfaction(self, code: str, *, at: datetime | None = None,
+                            **fields: Any) -> Outcome[Compound]:
+        return self._change(compound_id(code), f"compound {code}",
+                            lambda c: c.survey_satisfaction(**fields, at=self._at(at)))
+
+    def record_incident(self, code: str, *, at: datetime | None = None,
+                        **fields: Any) -> Outcome[Compound]:
+        if fields.get("company_code"):
+            self.company(fields["company_code"])
+        return self._change(compound_id(code), f"compound {code}",
+                            lambda c: c.record_incident(**fields, at=self._at(at)))
+
+    # -- property companies --------------------------------------------------
+    def register_company(self, *, code: str, name: str, party_organisation: bool,
+                         at: datetime | None = None) -> Outcome[PropertyCompany]:
+        fields = dict(code=code, name=name, party_organisation=party_organisation)
+        return self._create(company_id(code), f"property company {code}",
+                            lambda: PropertyCompany.register(**fields, at=self._at(at)),
+                            lambda c: c.is_same_registration(**fields))
+
+    def establish_party_organisation(self, code: str, *, established_on: str,
+                                     at: datetime | None = None) -> Outcome[PropertyCompany]:
+        return self._change(company_id(code), f"property company {code}",
+                            lambda c: c.establish_party_organisation(
+                                established_on=established_on, at=self._at(at)))
+
+    def evaluate_company(self, code: str, *, year: int, level: str, scores: dict[str, float],
+                         evaluator: str, at: datetime | None = None) -> Outcome[PropertyCompany]:
+        return self._change(company_id(code), f"property company {code}",
+                            lambda c: c.evaluate(year=year, level=level, scores=scores,
+                                                 evaluator=evaluator, at=self._at(at)))

@@ -1,0 +1,89 @@
+"""Configuration from the environment. With nothing set, Red Whistle runs on a
+SQLite file under ./var/ and no broker, so a newcomer's first command works."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+from domain.deadlines import DeadlinePolicy
+
+DEFAULT_DEPARTMENTS = ("urban_management", "fire", "police", "housing", "environment",
+                       "market_regulation", "sanitation", "water", "elevator_safety",
+                       "street_office")
+DEFAULT_CATEGORIES = ("illegal_construction", "blocked_fire_lane", "flying_wire_charging",
+                      "cooking_fume", "leak", "elevator_fault", "water_supply", "noise",
+                      "parking_disorder", "corridor_clutter", "green_space_misuse",
+                      "public_security", "neighbour_dispute")
+
+
+class ConfigError(ValueError):
+    """A setting is malformed; the message names it."""
+
+
+def _list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = os.environ.get(name)
+    return tuple(x.strip() for x in raw.split(",") if x.strip()) if raw else default
+
+
+def _hours(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of hours, not {raw!r}") from None
+
+
+def eventsourcing_env(database_url: str | None) -> dict[str, str]:
+    """Translates DATABASE_URL into the eventsourcing library's settings."""
+    if not database_url:
+        Path("var").mkdir(exist_ok=True)
+        database_url = "sqlite:///var/redwhistle.sqlite"
+    url = urlparse(database_url)
+    if url.scheme == "sqlite":
+        path = unquote(database_url[len("sqlite:///"):]) if database_url.startswith("sqlite:///") else ""
+        if not path:
+            raise ConfigError("DATABASE_URL sqlite:///PATH needs a file path")
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
+                "SQLITE_LOCK_TIMEOUT": "10"}
+    if url.scheme in ("postgresql", "postgres"):
+        query = parse_qs(url.query)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": (url.path or "/postgres").lstrip("/") or "postgres",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_SCHEMA": query.get("schema", [""])[0],
+            "POSTGRES_POOL_SIZE": query.get("pool_size", ["10"])[0],
+            "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["10"])[0],
+        }
+    raise ConfigError(f"DATABASE_URL must start with sqlite:/// or postgresql://, not {url.scheme!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    deadlines: DeadlinePolicy = field(default_factory=DeadlinePolicy)
+    departments: tuple[str, ...] = DEFAULT_DEPARTMENTS
+    categories: tuple[str, ...] = DEFAULT_CATEGORIES
+    kafka_bootstrap_servers: str | None = None
+    topic_prefix: str = "redwhistle"
+    write_retries: int = 5
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls(
+            database_url=os.environ.get("DATABASE_URL") or None,
+            deadlines=DeadlinePolicy.from_hours(
+                _hours("REPORT_DUE_URGENT_HOURS", 2), _hours("REPORT_DUE_NORMAL_HOURS", 24),
+                _hours("RESOLVE_DUE_URGENT_HOURS", 24), _hours("RESOLVE_DUE_NORMAL_HOURS", 168)),
+            departments=_list("DEPARTMENTS", DEFAULT_DEPARTMENTS),
+            categories=_list("CATEGORIES", DEFAULT_CATEGORIES),
+            kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+            topic_prefix=os.environ.get("TOPIC_PREFIX", "redwhistle"),
+        )

@@ -1,0 +1,103 @@
+"""Shared fixtures. Every store-touching test runs twice: on a SQLite file and
+on the real PostgreSQL at 127.0.0.1:5432 (or $TEST_POSTGRES_URL), each in a
+schema of its own that is dropped afterwards. PostgreSQL not answering is a
+failure, never a skip."""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from service_layer.bootstrap import Services, bootstrap
+from service_layer.settings import Settings
+
+pytest_plugins: list[str] = []
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+class FakeClock:
+    """The time of record, moved by the test."""
+
+    def __init__(self, start: datetime = datetime(2026, 5, 1, 9, 0, tzinfo=timezone.utc)):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def postgres_schema() -> Iterator[str]:
+    """A fresh PostgreSQL schema; yields a DATABASE_URL that uses it."""
+    schema = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{POSTGRES_URL}?schema={schema}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/redwhistle.sqlite"
+    return request.getfixturevalue("postgres_schema")
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url)
+
+
+@pytest.fixture
+def services(settings: Settings, clock: FakeClock) -> Iterator[Services]:
+    svc = bootstrap(settings, clock=clock)
+    try:
+        yield svc
+    finally:
+        svc.close()
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    with TestClient(create_app(services)) as c:
+        yield c
+
+
+class Tokens(dict):
+    """Auth headers by role; `as_(role, **scope)` makes more."""
+
+    def __init__(self, services: Services):
+        super().__init__()
+        self._services = services
+        for role in ("admin", "official", "grid_worker", "auditor", "viewer"):
+            self[role] = self.as_(role)
+        for dept in services.settings.departments:
+            self[dept] = self.as_("department", department=dept)
+
+    def as_(self, role: str, **scope) -> dict[str, str]:
+        token = self._services.tokens.create(role=role, name=f"{role}-{uuid.uuid4().hex[:6]}",
+                                             **scope)
+        return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def auth(services: Services) -> Tokens:
+    return Tokens(services)
