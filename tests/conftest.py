@@ -14,6 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from projections.registry import all_views
+from projections.runner import ViewsFollower
 from service_layer.bootstrap import Services, bootstrap
 from service_layer.settings import Settings
 
@@ -76,8 +78,17 @@ def services(settings: Settings, clock: FakeClock) -> Iterator[Services]:
 
 
 @pytest.fixture
-def client(services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(services)) as c:
+def follower(services: Services) -> ViewsFollower:
+    """The live views, as `serve` runs them; tests may call catch_up() to be
+    sure every view has processed the log."""
+    follower = ViewsFollower(services, all_views())
+    services.extras["follower"] = follower
+    return follower
+
+
+@pytest.fixture
+def client(services: Services, follower: ViewsFollower) -> Iterator[TestClient]:
+    with TestClient(create_app(services, workers=[follower])) as c:
         yield c
 
 

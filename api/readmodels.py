@@ -1,0 +1,44 @@
+"""What every read-model endpoint shares: read-your-writes and CSV.
+
+`?after=POS` waits (up to 5 s) until the views have processed log position
+POS, the `position` a write returned, instead of making the client poll.
+`Accept: text/csv` or `?format=csv` turns a list of rows into a spreadsheet.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from fastapi import Depends, HTTPException, Query, Request
+from fastapi.responses import Response
+
+from api.auth import services
+from service_layer.bootstrap import Services
+
+
+def fresh(after: int | None = Query(None, ge=0, description="wait until the views reach this "
+                                                           "log position (read-your-writes)"),
+          svc: Services = Depends(services)) -> None:
+    if not after:
+        return
+    follower = svc.extras.get("follower")
+    if follower is None or not follower.wait_for(after, timeout=5.0):
+        raise HTTPException(504, detail=f"views have not reached position {after} yet; retry")
+
+
+def wants_csv(request: Request) -> bool:
+    return (request.query_params.get("format") == "csv"
+            or "text/csv" in request.headers.get("accept", ""))
+
+
+def csv_response(rows: list[dict[str, Any]], filename: str,
+                 columns: list[str] | None = None) -> Response:
+    columns = columns or (list(rows[0]) if rows else [])
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -1,0 +1,114 @@
+"""What a read model is, and how one is fed.
+
+A view owns a few tables in the same database as the events. It is fed
+batches of (position, domain event) in log order, and the position it has
+reached is written in the same transaction as its rows, so a crash never
+applies an event twice or skips one. Every table name goes through
+`View.table(prefix, base)`: the live view has prefix "", while an audit or a
+rebuild can build the same view into scratch tables beside it and query them
+with the very same code.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from service_layer.bootstrap import Services
+from service_layer.db import Cursor, Database
+
+Batch = Sequence[tuple[int, Any]]  # (position in the log, decoded domain event)
+
+TRACKING = "rw_tracking"
+
+
+class View(ABC):
+    name: str = ""
+    tables: tuple[str, ...] = ()  # base names, e.g. ("summonses", "issues")
+
+    def table(self, db: Database, prefix: str, base: str) -> str:
+        return db.table(f"{prefix}rw_{self.name}_{base}")
+
+    @abstractmethod
+    def create_tables(self, db: Database, cur: Cursor, prefix: str) -> None:
+        """CREATE TABLE IF NOT EXISTS for every table (and its indexes)."""
+
+    @abstractmethod
+    def apply(self, db: Database, cur: Cursor, prefix: str, batch: Batch) -> None:
+        """Folds a batch of events into the tables, inside the caller's transaction."""
+
+    def drop_tables(self, db: Database, cur: Cursor, prefix: str) -> None:
+        for base in self.tables:
+            cur.execute(f"DROP TABLE IF EXISTS {self.table(db, prefix, base)}")
+
+
+def tracking_table(db: Database) -> str:
+    return db.table(TRACKING)
+
+
+def ensure_tracking(db: Database) -> None:
+    db.execute(f"CREATE TABLE IF NOT EXISTS {tracking_table(db)} "
+               "(view TEXT PRIMARY KEY, position BIGINT NOT NULL)")
+
+
+def tracked_position(db: Database, cur: Cursor, key: str) -> int:
+    cur.execute(f"SELECT position FROM {tracking_table(db)} WHERE view = ?", (key,))
+    row = cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+def set_position(db: Database, cur: Cursor, key: str, position: int) -> None:
+    cur.execute(f"DELETE FROM {tracking_table(db)} WHERE view = ?", (key,))
+    cur.execute(f"INSERT INTO {tracking_table(db)} (view, position) VALUES (?, ?)",
+                (key, position))
+
+
+def read_log(services: Services, after: int, limit: int = 1000,
+             until: int | None = None) -> Iterator[list[tuple[int, Any]]]:
+    """Decoded events after `after`, in batches of at most `limit`, up to and
+    including `until` when given. Positions have gaps: never assume +1."""
+    recorder, mapper = services.app.recorder, services.app.mapper
+    while True:
+        notifications = recorder.select_notifications(start=after, limit=limit, stop=until,
+                                                      inclusive_of_start=False)
+        if not notifications:
+            return
+        yield [(n.id, mapper.to_domain_event(n)) for n in notifications]
+        after = notifications[-1].id
+        if len(notifications) < limit:
+            return
+
+
+def feed(services: Services, view: View, prefix: str = "", until: int | None = None,
+         batch_size: int = 1000) -> int:
+    """Brings one view up to date with the log (or up to `until`); returns the
+    position reached. Each batch and its tracking row commit together."""
+    db = services.db
+    key = prefix + view.name
+    with db.transaction() as cur:
+        position = tracked_position(db, cur, key)
+    for batch in read_log(services, position, batch_size, until):
+        with db.transaction() as cur:
+            view.apply(db, cur, prefix, batch)
+            set_position(db, cur, key, batch[-1][0])
+        position = batch[-1][0]
+    return position
+
+
+def rebuild(services: Services, view: View, prefix: str = "", until: int | None = None) -> int:
+    """Drops the view's tables and builds them again from the start of the log."""
+    db = services.db
+    ensure_tracking(db)
+    with db.transaction() as cur:
+        view.drop_tables(db, cur, prefix)
+        view.create_tables(db, cur, prefix)
+        set_position(db, cur, prefix + view.name, 0)
+    return feed(services, view, prefix, until)
+
+
+def drop(services: Services, view: View, prefix: str) -> None:
+    """Removes a scratch build (tables and tracking row)."""
+    db = services.db
+    with db.transaction() as cur:
+        view.drop_tables(db, cur, prefix)
+        cur.execute(f"DELETE FROM {tracking_table(db)} WHERE view = ?", (prefix + view.name,))

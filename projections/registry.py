@@ -1,0 +1,18 @@
+"""The live views, by name. `redwhistle project --rebuild NAME|all`, the
+follower in `serve` and the auditors' replay all take them from here."""
+from __future__ import annotations
+
+from projections.base import View
+
+
+def all_views() -> list[View]:
+    # Imported here so a view module may import the registry's helpers freely.
+    views: list[View] = []
+    return views
+
+
+def view_named(name: str) -> View:
+    for view in all_views():
+        if view.name == name:
+            return view
+    raise KeyError(name)
