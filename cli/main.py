@@ -13,6 +13,7 @@ import sys
 COMMANDS = [
     "cli.serve",
     "cli.tokens",
+    "cli.project",
 ]
 
 

@@ -7,6 +7,9 @@ no event is lost or duplicated and a repeat of the same fact stays a repeat.
 """
 from __future__ import annotations
 
+import random
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -58,6 +61,9 @@ class Governance:
         self.app = app
         self.settings = settings
         self.clock = clock
+        # Writers in this process queue per compound instead of colliding;
+        # optimistic concurrency still guards against other processes.
+        self._stripes = [threading.Lock() for _ in range(64)]
 
     # -- reading ------------------------------------------------------------
     def compound(self, code: str) -> Compound:
@@ -78,15 +84,17 @@ class Governance:
         return recordings[-1].notification.id if recordings else None
 
     def _change(self, aggregate_id: UUID, what: str, command: Callable[[Any], None]) -> Outcome:
-        for _ in range(self.settings.write_retries):
-            aggregate = self._get(aggregate_id, what)
-            command(aggregate)
-            if not aggregate.pending_events:
-                return Outcome(aggregate, created=False, position=None)
-            try:
-                return Outcome(aggregate, created=True, position=self._save(aggregate))
-            except IntegrityError:
-                continue  # another writer got there first: replay on the new version
+        for attempt in range(self.settings.write_retries):
+            with self._stripes[aggregate_id.int % len(self._stripes)]:
+                aggregate = self._get(aggregate_id, what)
+                command(aggregate)
+                if not aggregate.pending_events:
+                    return Outcome(aggregate, created=False, position=None)
+                try:
+                    return Outcome(aggregate, created=True, position=self._save(aggregate))
+                except IntegrityError:
+                    pass  # another process got there first: replay on the new version
+            time.sleep(random.uniform(0, 0.005 * 2 ** attempt))
         raise TooMuchContention(f"{what} is being changed by many writers at once; retry")
 
     def _create(self, aggregate_id: UUID, what: str, make: Callable[[], A],
