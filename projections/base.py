@@ -112,3 +112,14 @@ def drop(services: Services, view: View, prefix: str) -> None:
     with db.transaction() as cur:
         view.drop_tables(db, cur, prefix)
         cur.execute(f"DELETE FROM {tracking_table(db)} WHERE view = ?", (prefix + view.name,))
+
+
+def table_rows(services: Services, view: View, prefix: str = "") -> dict[str, list[tuple]]:
+    """Every row of every table of a view, sorted, for row-by-row comparison."""
+    db = services.db
+    out = {}
+    with db.transaction(commit=False) as cur:
+        for base in view.tables:
+            cur.execute(f"SELECT * FROM {view.table(db, prefix, base)}")
+            out[base] = sorted(cur.fetchall(), key=repr)
+    return out
