@@ -51,16 +51,19 @@ def ensure_tracking(db: Database) -> None:
                "(view TEXT PRIMARY KEY, position BIGINT NOT NULL)")
 
 
-def tracked_position(db: Database, cur: Cursor, key: str) -> int:
-    cur.execute(f"SELECT position FROM {tracking_table(db)} WHERE view = ?", (key,))
+def tracked_position(db: Database, cur: Cursor, key: str, lock: bool = False) -> int:
+    """The position a view has reached. With `lock` (inside a writing
+    transaction) PostgreSQL holds the tracking row until commit, so two
+    followers of one view take turns instead of applying a batch twice."""
+    suffix = " FOR UPDATE" if lock and db.is_postgres else ""
+    cur.execute(f"SELECT position FROM {tracking_table(db)} WHERE view = ?{suffix}", (key,))
     row = cur.fetchone()
     return int(row[0]) if row else 0
 
 
 def set_position(db: Database, cur: Cursor, key: str, position: int) -> None:
-    cur.execute(f"DELETE FROM {tracking_table(db)} WHERE view = ?", (key,))
-    cur.execute(f"INSERT INTO {tracking_table(db)} (view, position) VALUES (?, ?)",
-                (key, position))
+    cur.execute(f"INSERT INTO {tracking_table(db)} (view, position) VALUES (?, ?) "
+                "ON CONFLICT (view) DO UPDATE SET position = excluded.position", (key, position))
 
 
 def read_log(services: Services, after: int, limit: int = 1000,
@@ -79,31 +82,50 @@ def read_log(services: Services, after: int, limit: int = 1000,
             return
 
 
-def feed(services: Services, view: View, prefix: str = "", until: int | None = None,
-         batch_size: int = 1000) -> int:
-    """Brings one view up to date with the log (or up to `until`); returns the
-    position reached. Each batch and its tracking row commit together."""
-    db = services.db
-    key = prefix + view.name
+def _as_list(views: View | Sequence[View]) -> list[View]:
+    return [views] if isinstance(views, View) else list(views)
+
+
+def feed(services: Services, views: View | Sequence[View], prefix: str = "",
+         until: int | None = None, batch_size: int = 1000) -> int:
+    """Brings views up to date with the log (or up to `until`) and returns the
+    lowest position they reached. The log is read and decoded once for all of
+    them; each batch commits together with every view's tracking row, and a
+    view behind the others gets only the events it has not seen."""
+    db, views = services.db, _as_list(views)
+    keys = [prefix + v.name for v in views]
     with db.transaction() as cur:
-        position = tracked_position(db, cur, key)
-    for batch in read_log(services, position, batch_size, until):
+        for key in keys:
+            cur.execute(f"INSERT INTO {tracking_table(db)} (view, position) VALUES (?, 0) "
+                        "ON CONFLICT (view) DO NOTHING", (key,))
+        after = min(tracked_position(db, cur, key) for key in keys) if keys else 0
+    for batch in read_log(services, after, batch_size, until):
         with db.transaction() as cur:
-            view.apply(db, cur, prefix, batch)
-            set_position(db, cur, key, batch[-1][0])
-        position = batch[-1][0]
-    return position
+            for view, key in zip(views, keys):
+                # Read under lock: another follower may have moved this view on
+                # since; it then gets only what is new to it, never a repeat.
+                current = tracked_position(db, cur, key, lock=True)
+                unseen = [(p, e) for p, e in batch if p > current]
+                if current < after or not unseen:
+                    continue  # rebuilt meanwhile (next round), or nothing new
+                view.apply(db, cur, prefix, unseen)
+                set_position(db, cur, key, batch[-1][0])
+        after = batch[-1][0]
+    with db.transaction(commit=False) as cur:
+        return min((tracked_position(db, cur, key) for key in keys), default=0)
 
 
-def rebuild(services: Services, view: View, prefix: str = "", until: int | None = None) -> int:
-    """Drops the view's tables and builds them again from the start of the log."""
-    db = services.db
+def rebuild(services: Services, views: View | Sequence[View], prefix: str = "",
+            until: int | None = None) -> int:
+    """Drops the views' tables and builds them again from the start of the log."""
+    db, views = services.db, _as_list(views)
     ensure_tracking(db)
     with db.transaction() as cur:
-        view.drop_tables(db, cur, prefix)
-        view.create_tables(db, cur, prefix)
-        set_position(db, cur, prefix + view.name, 0)
-    return feed(services, view, prefix, until)
+        for view in views:
+            view.drop_tables(db, cur, prefix)
+            view.create_tables(db, cur, prefix)
+            set_position(db, cur, prefix + view.name, 0)
+    return feed(services, views, prefix, until)
 
 
 def drop(services: Services, view: View, prefix: str) -> None:

@@ -22,14 +22,15 @@ class ViewsFollower:
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._feeding = threading.Lock()
         ensure_tracking(services.db)
         with services.db.transaction() as cur:
             for view in views:
                 view.create_tables(services.db, cur, "")
 
     def catch_up(self) -> None:
-        for view in self.views:
-            feed(self.services, view)
+        with self._feeding:  # the thread and a caller (a test, a CLI) take turns
+            feed(self.services, self.views)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="views-follower", daemon=True)

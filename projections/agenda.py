@@ -1,0 +1,518 @@
+"""Joint-meeting agenda (联席会议议程), per compound and per community.
+
+The view keeps, per compound, what an agenda needs to be evaluated as of any
+meeting date: issues with their deadlines, summonses and report-ins, the
+timeline of resolutions, ratings, reopenings and escalations, earlier
+meetings and their decisions, owners' committee elections and property
+contracts. `agenda_for_compound` and `agenda_for_community` then evaluate the
+agenda for a meeting date from these tables alone; docs/agenda.md states the
+rules word for word.
+
+The cut-off of an agenda is 00:00 (UTC+8) of the meeting day: a fact counts
+when it was recorded (`at`) before the cut-off, and a deadline has passed when
+it is at or before the cut-off. The agenda can so be printed on the morning of
+the meeting and does not change while the meeting runs, and an agenda for a
+past date shows what was known then.
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import Any
+from uuid import UUID
+
+from domain.compound import Compound
+from domain.exceptions import UnknownFact
+from projections.base import Batch, View
+from projections.sqlbulk import (api_moment, day_start, index_name, insert_rows, moment,
+                                 show_day, show_moment, update_rows)
+from service_layer.bootstrap import Services
+from service_layer.db import Cursor, Database
+
+RECURRING_WINDOW_DAYS = 90
+RECURRING_THRESHOLD = 3
+DECISION_WINDOW_DAYS = 14
+GOVERNANCE_WINDOW_DAYS = 90
+
+# Priority by kind: 1 is the most urgent.
+PRIORITIES = {
+    "not_reported": 1,
+    "escalated": 2,
+    "overdue": 3,
+    "unsatisfied": 4,
+    "decision_due": 5,
+    "recurring": 6,
+    "no_property_company": 7,
+    "contract_ending": 8,
+    "committee_term_ending": 9,
+    "party_below_half": 10,
+}
+
+CSV_COLUMNS = ["order", "compound_code", "compound_name", "priority", "kind", "refers_to",
+               "issue_id", "category", "urgency", "meeting_id", "decision", "departments",
+               "due", "reason"]
+
+# uuid5(code) is deterministic, so an originator id names one compound for
+# ever, in any database and under any prefix: a process-wide cache is safe.
+_CODES: dict[UUID, str] = {}
+
+
+def _words(code: str) -> str:
+    return code.replace("_", " ")
+
+
+def _department(code: str) -> str:
+    return f"the {_words(code)} department"
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+class AgendaView(View):
+    name = "agenda"
+    tables = ("compounds", "issues", "reports", "ievents", "meetings", "decisions", "committees",
+              "contracts")
+
+    def create_tables(self, db: Database, cur: Cursor, prefix: str) -> None:
+        t = {b: self.table(db, prefix, b) for b in self.tables}
+        ix = lambda base, n: index_name(prefix, self.name, base, n)  # noqa: E731
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {t['compounds']} (code TEXT PRIMARY KEY, "
+                    "id TEXT NOT NULL, name TEXT NOT NULL, district TEXT NOT NULL, "
+                    "street TEXT NOT NULL, community TEXT NOT NULL, "
+                    "registered_at TEXT NOT NULL)")
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('compounds', 'community')} "
+                    f"ON {t['compounds']} (community)")
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('compounds', 'id')} "
+                    f"ON {t['compounds']} (id)")
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {t['issues']} (compound TEXT NOT NULL, "
+                    "issue_id TEXT NOT NULL, category TEXT NOT NULL, description TEXT NOT NULL, "
+                    "urgency TEXT NOT NULL, departments TEXT NOT NULL, blown_at TEXT NOT NULL, "
+                    "report_due_at TEXT NOT NULL, resolve_due_at TEXT NOT NULL, "
+                    "status TEXT NOT NULL, PRIMARY KEY (compound, issue_id))")
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {t['reports']} (compound TEXT NOT NULL, "
+                    "issue_id TEXT NOT NULL, department TEXT NOT NULL, at TEXT NOT NULL, "
+                    "officer TEXT, PRIMARY KEY (compound, issue_id, department))")
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {t['ievents']} (pos BIGINT PRIMARY KEY, "
+                    "compound TEXT NOT NULL, issue_id TEXT NOT NULL, kind TEXT NOT NULL, "
+                    "at TEXT NOT NULL, detail TEXT NOT NULL)")
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('ievents', 'issue')} "
+                    f"ON {t['ievents']} (compound, issue_id, at)")
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {t['meetings']} (compound TEXT NOT NULL, "
+                    "meeting_id TEXT NOT NULL, held_on TEXT NOT NULL, recorded_at TEXT NOT NULL, "
+                    "PRIMARY KEY (compound, meeting_id))")
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {t['decisions']} (compound TEXT NOT NULL, "
+                    "meeting_id TEXT NOT NULL, seq INTEGER NOT NULL, held_on TEXT NOT NULL, "
+                    "recorded_at TEXT NOT NULL, decision_text TEXT NOT NULL, owner TEXT NOT NULL, "
+                    "due_on TEXT NOT NULL, issue_id TEXT, departments TEXT NOT NULL, "
+                    "PRIMARY KEY (compound, meeting_id, seq))")
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {t['committees']} (pos BIGINT PRIMARY KEY, "
+                    "compound TEXT NOT NULL, recorded_at TEXT NOT NULL, term_start TEXT NOT NULL, "
+                    "term_end TEXT NOT NULL, members INTEGER NOT NULL, "
+                    "party_members INTEGER NOT NULL, party_below_half INTEGER NOT NULL)")
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('committees', 'compound')} "
+                    f"ON {t['committees']} (compound)")
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {t['contracts']} (pos BIGINT PRIMARY KEY, "
+                    "compound TEXT NOT NULL, recorded_at TEXT NOT NULL, "
+                    "company_code TEXT NOT NULL, company_name TEXT NOT NULL, "
+                    "starts_on TEXT NOT NULL, ends_on TEXT NOT NULL)")
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('contracts', 'compound')} "
+                    f"ON {t['contracts']} (compound)")
+
+    # -- feeding ------------------------------------------------------------
+    def _codes(self, db: Database, cur: Cursor, table: str, batch: Batch) -> None:
+        """Fills the cache with the codes of the compounds the batch names."""
+        missing = {e.originator_id for _, e in batch
+                   if isinstance(e, Compound.Event) and e.originator_id not in _CODES
+                   and type(e) is not Compound.Registered}
+        missing -= {e.originator_id for _, e in batch if type(e) is Compound.Registered}
+        ids = [str(i) for i in missing]
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            cur.execute(f"SELECT id, code FROM {table} WHERE id IN "
+                        f"({', '.join('?' for _ in chunk)})", chunk)
+            for id_, code in cur.fetchall():
+                _CODES[UUID(id_)] = code
+
+    def apply(self, db: Database, cur: Cursor, prefix: str, batch: Batch) -> None:
+        t = {b: self.table(db, prefix, b) for b in self.tables}
+        self._codes(db, cur, t["compounds"], batch)
+        rows: dict[str, list[tuple]] = defaultdict(list)
+        new_issues: dict[tuple[str, str], list[Any]] = {}
+        status: dict[tuple[str, str], str] = {}
+
+        def set_status(key: tuple[str, str], value: str) -> None:
+            if key in new_issues:
+                new_issues[key][9] = value
+            else:
+                status[key] = value
+
+        for pos, e in batch:
+            kind = type(e)
+            if not isinstance(e, Compound.Event):
+                continue
+            if kind is Compound.Registered:
+                _CODES[e.originator_id] = e.code
+                rows["compounds"].append((e.code, str(e.originator_id), e.name, e.district,
+                                          e.street, e.community, moment(e.at)))
+                continue
+            code = _CODES[e.originator_id]
+            if kind is Compound.WhistleBlown:
+                new_issues[(code, e.issue_id)] = [
+                    code, e.issue_id, e.category, e.description, e.urgency,
+                    json.dumps(list(e.departments)), moment(e.at), moment(e.report_due_at),
+                    moment(e.resolve_due_at), "open"]
+            elif kind is Compound.DepartmentReported:
+                rows["reports"].append((code, e.issue_id, e.department, moment(e.at), e.officer))
+            elif kind is Compound.IssueResolved:
+                rows["ievents"].append((pos, code, e.issue_id, "resolved", moment(e.at),
+                                        json.dumps({"department": e.department})))
+                set_status((code, e.issue_id), "resolved")
+            elif kind is Compound.IssueReopened:
+                rows["ievents"].append((pos, code, e.issue_id, "reopened", moment(e.at),
+                                        json.dumps({"resolve_due_at": moment(e.resolve_due_at)})))
+                set_status((code, e.issue_id), "open")
+            elif kind is Compound.IssueEscalated:
+                rows["ievents"].append((pos, code, e.issue_id, "escalated", moment(e.at),
+                                        json.dumps({"reason": e.reason,
+                                                    "departments": list(e.departments),
+                                                    "to_level": e.to_level})))
+            elif kind is Compound.JointMeetingHeld:
+                at = moment(e.at)
+                rows["meetings"].append((code, e.meeting_id, e.held_on, at))
+                rows["decisions"].extend(
+                    (code, e.meeting_id, n, e.held_on, at, d["text"], d["owner"],
+                     str(d["due_on"]), d.get("issue_id") or None,
+                     json.dumps(list(d.get("departments") or [])))
+                    for n, d in enumerate(e.decisions, start=1))
+            elif kind is Compound.OwnersCommitteeElected:
+                rows["committees"].append((pos, code, moment(e.at), e.term_start, e.term_end,
+                                           len(e.members), e.party_members,
+                                           int(bool(e.party_below_half))))
+            elif kind is Compound.PropertyCompanyContracted:
+                rows["contracts"].append((pos, code, moment(e.at), e.company_code,
+                                          e.company_name, e.starts_on, e.ends_on))
+
+        rows["issues"] = [tuple(r) for r in new_issues.values()]
+        columns = {
+            "compounds": ("code", "id", "name", "district", "street", "community",
+                          "registered_at"),
+            "issues": ("compound", "issue_id", "category", "description", "urgency",
+                       "departments", "blown_at", "report_due_at", "resolve_due_at", "status"),
+            "reports": ("compound", "issue_id", "department", "at", "officer"),
+            "ievents": ("pos:bigint", "compound", "issue_id", "kind", "at", "detail"),
+            "meetings": ("compound", "meeting_id", "held_on", "recorded_at"),
+            "decisions": ("compound", "meeting_id", "seq:integer", "held_on", "recorded_at",
+                          "decision_text", "owner", "due_on", "issue_id", "departments"),
+            "committees": ("pos:bigint", "compound", "recorded_at", "term_start", "term_end",
+                           "members:integer", "party_members:integer",
+                           "party_below_half:integer"),
+            "contracts": ("pos:bigint", "compound", "recorded_at", "company_code", "company_name",
+                          "starts_on", "ends_on"),
+        }
+        for base, cols in columns.items():
+            insert_rows(db, cur, t[base], cols, rows[base])
+        update_rows(db, cur, t["issues"], ("compound", "issue_id"), ("status",),
+                    [(s, c, i) for (c, i), s in status.items()])
+
+
+# -- reading -----------------------------------------------------------------
+def _tables(services: Services, prefix: str) -> dict[str, str]:
+    view = AgendaView()
+    return {b: view.table(services.db, prefix, b) for b in view.tables}
+
+
+def _as_date(meeting_on: date | str) -> date:
+    return meeting_on if isinstance(meeting_on, date) else date.fromisoformat(meeting_on)
+
+
+def _begin_read(services: Services, cur: Cursor) -> None:
+    # One snapshot for every query of an agenda, so a batch committed by the
+    # follower between two queries cannot mix two states.
+    if services.db.is_postgres:
+        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
+
+def agenda_for_compound(services: Services, prefix: str, code: str,
+                        meeting_on: date | str) -> dict[str, Any]:
+    """The agenda of one compound for a meeting on `meeting_on`, from the
+    agenda tables under `prefix` ("" for the live view)."""
+    day = _as_date(meeting_on)
+    cutoff = moment(day_start(day))
+    t = _tables(services, prefix)
+    with services.db.transaction(commit=False) as cur:
+        _begin_read(services, cur)
+        cur.execute(f"SELECT code, name, street, community, registered_at FROM {t['compounds']} "
+                    "WHERE code = ?", (code,))
+        found = cur.fetchall()
+        if not found:
+            raise UnknownFact(f"compound {code} is not registered")
+        _, name, street, community, registered_at = found[0]
+        known = {code: name} if registered_at < cutoff else {}
+        items = _evaluate(cur, t, f"SELECT code FROM {t['compounds']} WHERE code = ?", code,
+                          known, day)
+    return dict(scope="compound", compound_code=code, compound_name=name, street=street,
+                community=community, meeting_on=day.isoformat(), as_of=api_moment(cutoff),
+                items=items)
+
+
+def agenda_for_community(services: Services, prefix: str, community: str,
+                         meeting_on: date | str) -> dict[str, Any]:
+    """The union of the agendas of a community's compounds, each item naming
+    its compound, in one order."""
+    day = _as_date(meeting_on)
+    cutoff = moment(day_start(day))
+    t = _tables(services, prefix)
+    with services.db.transaction(commit=False) as cur:
+        _begin_read(services, cur)
+        cur.execute(f"SELECT code, name, registered_at FROM {t['compounds']} "
+                    "WHERE community = ? ORDER BY code", (community,))
+        found = cur.fetchall()
+        if not found:
+            raise UnknownFact(f"community {community} has no registered compound")
+        compounds = {code: name for code, name, registered_at in found if registered_at < cutoff}
+        items = _evaluate(cur, t, f"SELECT code FROM {t['compounds']} WHERE community = ?",
+                          community, compounds, day)
+    return dict(scope="community", community=community, compounds=sorted(compounds),
+                meeting_on=day.isoformat(), as_of=api_moment(cutoff), items=items)
+
+
+def agenda_rows(agenda: dict[str, Any]) -> list[dict[str, Any]]:
+    """The items as flat rows for CSV."""
+    return [dict(item, departments=";".join(item["departments"]),
+                 issue_id=item["issue_id"] or ";".join(item.get("issue_ids") or []))
+            for item in agenda["items"]]
+
+
+def _evaluate(cur: Cursor, t: dict[str, str], scope: str, param: str,
+              names: dict[str, str], day: date) -> list[dict[str, Any]]:
+    start = day_start(day)
+    cutoff = moment(start)
+    window = moment(start - timedelta(days=RECURRING_WINDOW_DAYS))
+    decision_horizon = (day + timedelta(days=DECISION_WINDOW_DAYS)).isoformat()
+    governance_horizon = (day + timedelta(days=GOVERNANCE_WINDOW_DAYS)).isoformat()
+    meeting_day = day.isoformat()
+
+    # Issues that can give an item: blown before the cut-off and open now, or
+    # changed at or after the cut-off (so perhaps open then), or recent enough
+    # to count as recurring. Their exact state at the cut-off is replayed below.
+    candidate = (f"i.compound IN ({scope}) AND i.blown_at < ? AND (i.status = 'open' "
+                 f"OR i.blown_at >= ? OR EXISTS (SELECT 1 FROM {t['ievents']} x "
+                 "WHERE x.compound = i.compound AND x.issue_id = i.issue_id AND x.at >= ?))")
+    cparams = (param, cutoff, window, cutoff)
+    cur.execute("SELECT i.compound, i.issue_id, i.category, i.description, i.urgency, "
+                "i.departments, i.blown_at, i.report_due_at, i.resolve_due_at "
+                f"FROM {t['issues']} i WHERE {candidate}", cparams)
+    issues: dict[tuple[str, str], dict[str, Any]] = {}
+    for compound, issue_id, category, description, urgency, depts, blown, report_due, \
+            resolve_due in cur.fetchall():
+        issues[(compound, issue_id)] = dict(
+            compound=compound, issue_id=issue_id, category=category, description=description,
+            urgency=urgency, departments=json.loads(depts), blown_at=blown,
+            report_due_at=report_due, reported=set(), open=True, resolve_due_at=resolve_due,
+            reopened=[], escalations=[])
+    cur.execute(f"SELECT e.compound, e.issue_id, e.kind, e.at, e.detail FROM {t['ievents']} e "
+                f"JOIN {t['issues']} i ON i.compound = e.compound AND i.issue_id = e.issue_id "
+                f"WHERE {candidate} AND e.at < ? ORDER BY e.pos", (*cparams, cutoff))
+    for compound, issue_id, kind, at, detail in cur.fetchall():
+        issue = issues[(compound, issue_id)]
+        info = json.loads(detail)
+        if kind == "resolved":
+            issue["open"] = False
+        elif kind == "reopened":
+            issue["open"] = True
+            issue["resolve_due_at"] = info["resolve_due_at"]
+            issue["reopened"].append(at)
+        elif kind == "escalated":
+            issue["escalations"].append(dict(info, at=at))
+    cur.execute(f"SELECT r.compound, r.issue_id, r.department FROM {t['reports']} r "
+                f"JOIN {t['issues']} i ON i.compound = r.compound AND i.issue_id = r.issue_id "
+                f"WHERE {candidate} AND r.at < ?", (*cparams, cutoff))
+    for compound, issue_id, department in cur.fetchall():
+        issues[(compound, issue_id)]["reported"].add(department)
+
+    items: list[dict[str, Any]] = []
+    for issue in issues.values():
+        if issue["open"]:
+            items.extend(_issue_items(issue, cutoff))
+    items.extend(_recurring(issues.values(), window))
+
+    cur.execute("SELECT compound, held_on FROM " + t["meetings"]
+                + f" WHERE compound IN ({scope}) AND held_on < ? AND recorded_at < ?",
+                (param, meeting_day, cutoff))
+    meetings: dict[str, list[str]] = defaultdict(list)
+    for compound, held_on in cur.fetchall():
+        meetings[compound].append(held_on)
+    cur.execute("SELECT compound, meeting_id, seq, held_on, decision_text, owner, due_on, "
+                f"issue_id, departments FROM {t['decisions']} WHERE compound IN ({scope}) "
+                "AND held_on < ? AND recorded_at < ? AND due_on <= ?",
+                (param, meeting_day, cutoff, decision_horizon))
+    for compound, meeting_id, seq, held_on, text, owner, due_on, issue_id, depts \
+            in cur.fetchall():
+        if any(held_on < later and later >= due_on for later in meetings[compound]):
+            continue  # followed up at a meeting held on or after its due date
+        items.append(_decision_item(compound, meeting_id, seq, held_on, text, owner, due_on,
+                                    issue_id, json.loads(depts), meeting_day))
+
+    latest_committee: dict[str, tuple] = {}
+    cur.execute("SELECT compound, recorded_at, pos, term_start, term_end, members, "
+                f"party_members, party_below_half FROM {t['committees']} "
+                f"WHERE compound IN ({scope}) AND recorded_at < ?", (param, cutoff))
+    for row in cur.fetchall():
+        if row[0] not in latest_committee or row[1:3] > latest_committee[row[0]][1:3]:
+            latest_committee[row[0]] = row
+    for compound, _, _, term_start, term_end, members, party, below in latest_committee.values():
+        items.extend(_committee_items(compound, term_start, term_end, members, party, below,
+                                      meeting_day, governance_horizon))
+
+    latest_contract: dict[str, tuple] = {}
+    cur.execute("SELECT compound, recorded_at, pos, company_code, company_name, starts_on, "
+                f"ends_on FROM {t['contracts']} WHERE compound IN ({scope}) "
+                "AND recorded_at < ?", (param, cutoff))
+    for row in cur.fetchall():
+        if row[0] not in latest_contract or row[1:3] > latest_contract[row[0]][1:3]:
+            latest_contract[row[0]] = row
+    for compound in names:
+        items.extend(_contract_items(compound, latest_contract.get(compound), meeting_day,
+                                     governance_horizon))
+
+    items.sort(key=lambda i: (i["priority"], i["due"] or "", i["compound_code"],
+                              i["refers_to"], ";".join(i["departments"])))
+    for n, item in enumerate(items, start=1):
+        item["order"] = n
+        item["compound_name"] = names.get(item["compound_code"])
+        if item["kind"] in ("not_reported", "escalated", "overdue", "unsatisfied", "recurring"):
+            item["due"] = api_moment(item["due"])
+    return [{k: item.get(k) for k in ("order", *CSV_COLUMNS[1:], "issue_ids")} for item in items]
+
+
+def _item(kind: str, compound: str, refers_to: str, reason: str, due: str | None,
+          departments: list[str], **extra: Any) -> dict[str, Any]:
+    return dict(kind=kind, priority=PRIORITIES[kind], reason=reason, compound_code=compound,
+                refers_to=refers_to, due=due, departments=list(departments),
+                **{k: None for k in ("issue_id", "category", "urgency", "meeting_id",
+                                     "decision", "issue_ids")} | extra)
+
+
+def _about(issue: dict[str, Any]) -> str:
+    return (f"the {_words(issue['category'])} problem \"{issue['description']}\" raised on "
+            f"{show_day(issue['blown_at'])}")
+
+
+def _issue_items(issue: dict[str, Any], cutoff: str) -> Iterable[dict[str, Any]]:
+    ref = dict(issue_id=issue["issue_id"], category=issue["category"], urgency=issue["urgency"])
+    refers_to = f"issue:{issue['issue_id']}"
+    about = _about(issue)
+    due = issue["report_due_at"]
+    for department in issue["departments"] if due <= cutoff else ():
+        if department not in issue["reported"]:
+            yield _item("not_reported", issue["compound"], refers_to,
+                        f"{_cap(_department(department))} has not reported in on {about}; "
+                        f"the report-in was due {show_moment(due)}.", due, [department], **ref)
+    if issue["escalations"]:
+        escalations = issue["escalations"]
+        departments: list[str] = []
+        late: list[str] = []
+        unresolved = False
+        for e in escalations:
+            for d in e["departments"]:
+                if d not in departments:
+                    departments.append(d)
+            if e["reason"] == "not_reported":
+                late.extend(d for d in e["departments"] if d not in late)
+            else:
+                unresolved = True
+        because = []
+        if late:
+            because.append(" and ".join(_department(d) for d in late) + " did not report in time")
+        if unresolved:
+            because.append("it was not resolved in time")
+        last = escalations[-1]
+        yield _item("escalated", issue["compound"], refers_to,
+                    f"{_cap(about)} was escalated to the {last['to_level']} level on "
+                    f"{show_day(last['at'])} because {' and '.join(because)}; it is still open.",
+                    escalations[0]["at"], departments, **ref)
+    if issue["resolve_due_at"] <= cutoff:
+        yield _item("overdue", issue["compound"], refers_to,
+                    f"{_cap(about)} was due to be resolved by "
+                    f"{show_moment(issue['resolve_due_at'])} and is still open.",
+                    issue["resolve_due_at"], issue["departments"], **ref)
+    if issue["reopened"]:
+        times = len(issue["reopened"])
+        again = "it was reopened" if times == 1 else f"it has been reopened {times} times"
+        yield _item("unsatisfied", issue["compound"], refers_to,
+                    f"Residents rated the resolution of {about} unsatisfied on "
+                    f"{show_day(issue['reopened'][-1])}; {again} and is still open.",
+                    issue["reopened"][-1], issue["departments"], **ref)
+
+
+def _recurring(issues: Iterable[dict[str, Any]], window: str) -> Iterable[dict[str, Any]]:
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for issue in issues:
+        if issue["blown_at"] >= window:
+            groups[(issue["compound"], issue["category"])].append(issue)
+    for (compound, category), found in sorted(groups.items()):
+        if len(found) < RECURRING_THRESHOLD:
+            continue
+        found.sort(key=lambda i: (i["blown_at"], i["issue_id"]))
+        departments: list[str] = []
+        for issue in found:
+            departments.extend(d for d in issue["departments"] if d not in departments)
+        yield _item("recurring", compound, f"category:{category}",
+                    f"{_cap(_words(category))} was reported {len(found)} times in the "
+                    f"{RECURRING_WINDOW_DAYS} days before the meeting (first on "
+                    f"{show_day(found[0]['blown_at'])}, last on {show_day(found[-1]['blown_at'])}"
+                    "); the problem keeps coming back and needs a lasting fix.",
+                    found[0]["blown_at"], departments, category=category,
+                    issue_ids=[i["issue_id"] for i in found])
+
+
+def _decision_item(compound: str, meeting_id: str, seq: int, held_on: str, text: str,
+                   owner: str, due_on: str, issue_id: str | None, departments: list[str],
+                   meeting_day: str) -> dict[str, Any]:
+    said = f"The joint meeting of {held_on} decided \"{text}\" (owner: {owner}), due {due_on}"
+    if due_on < meeting_day:
+        reason = f"{said}; it has not been followed up at a meeting since and is overdue."
+    else:
+        reason = f"{said}; report on its progress."
+    return _item("decision_due", compound, f"decision:{meeting_id}/{seq}", reason, due_on,
+                 departments, meeting_id=meeting_id, decision=seq, issue_id=issue_id)
+
+
+def _committee_items(compound: str, term_start: str, term_end: str, members: int, party: int,
+                     below_half: int, meeting_day: str,
+                     horizon: str) -> Iterable[dict[str, Any]]:
+    refers_to = f"owners_committee:{term_start}"
+    if term_end <= horizon:
+        if term_end < meeting_day:
+            reason = f"The owners' committee term ended on {term_end}; the re-election is overdue."
+        else:
+            reason = (f"The owners' committee term ends on {term_end}, within "
+                      f"{GOVERNANCE_WINDOW_DAYS} days; prepare the re-election.")
+        yield _item("committee_term_ending", compound, refers_to, reason, term_end, [])
+    if below_half:
+        yield _item("party_below_half", compound, refers_to,
+                    f"Only {party} of the {members} owners' committee members are party "
+                    "members, below the half the rules ask for.", None, [])
+
+
+def _contract_items(compound: str, contract: tuple | None, meeting_day: str,
+                    horizon: str) -> Iterable[dict[str, Any]]:
+    if contract is None:
+        yield _item("no_property_company", compound, "property_contract:none",
+                    "The compound has no property company: no property contract has been "
+                    "recorded.", None, [])
+        return
+    _, _, _, company_code, company_name, _, ends_on = contract
+    refers_to = f"property_contract:{company_code}"
+    if ends_on < meeting_day:
+        yield _item("no_property_company", compound, refers_to,
+                    f"The compound has no property company: the contract with {company_name} "
+                    f"ended on {ends_on}.", ends_on, [])
+    elif ends_on <= horizon:
+        yield _item("contract_ending", compound, refers_to,
+                    f"The property contract with {company_name} ends on {ends_on}, within "
+                    f"{GOVERNANCE_WINDOW_DAYS} days; prepare the renewal or the selection of a "
+                    "new company.", ends_on, [])
