@@ -19,7 +19,7 @@ from projections.runner import ViewsFollower
 from service_layer.bootstrap import Services, bootstrap
 from service_layer.settings import Settings
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.kafka_broker"]
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from api.auth import services
+from consumers.relay import relay_lag
 from service_layer.bootstrap import Services
 
 router = APIRouter(tags=["health"])
 
 # Feature modules add (name, function of Services returning a dict) here, e.g.
 # the relay's lag; a failing probe shows as an error, it does not fail /health.
-PROBES: list = []
+PROBES: list = [("relay", relay_lag)]
 
 
 @router.get("/health")
