@@ -18,11 +18,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def background_workers(services: Services) -> list:
+    from projections.deadline_watcher import DeadlineWatcher
     from projections.registry import all_views
     from projections.runner import ViewsFollower
-    follower = ViewsFollower(services, all_views())
+    follower = ViewsFollower(services, all_views())  # creates the tables the others read
     services.extras["follower"] = follower
-    return [follower]
+    return [follower, DeadlineWatcher(services)]
 
 
 def demo(services: Services) -> None:

@@ -7,8 +7,10 @@ from projections.base import View
 
 def all_views() -> list[View]:
     # Imported here so a view module may import the registry's helpers freely.
-    views: list[View] = []
-    return views
+    from projections.agenda import AgendaView
+    from projections.dashboard import DashboardView
+    from projections.rankings import RankingsView
+    return [DashboardView(), AgendaView(), RankingsView()]
 
 
 def view_named(name: str) -> View:

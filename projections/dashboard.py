@@ -1,0 +1,256 @@
+"""The response-rate dashboard view: one row per summons, rolled up by period.
+
+Tables (docs/dashboard.md has the definitions word for word):
+
+- `compounds`  one row per registered compound: its street and community, so
+  whistles (which name no geography) can be attributed.
+- `summonses`  one row per whistle × summoned department, the issue's own
+  state copied onto each row; `lead` marks one row per issue so issue-level
+  figures count once for a street, community or compound.
+- `rollup`     per (dimension, grain, period, key) the counts of the issues
+  blown in that period. Grains are local days, months and years, so a range
+  of whole days is summed from a handful of periods.
+- `buckets`, `minutes`  the same periods with a two-level histogram of whole
+  minutes to report: coarse buckets (exact below 16 minutes, then 8 per
+  doubling) find the bucket that holds a rank, and only that bucket's minutes
+  are read, so medians and percentiles are exact without reading every minute.
+
+The rollups are kept by deltas: each touched issue's contribution before the
+batch is subtracted and its contribution after is added. `rebuild_rollups`
+derives them from `summonses` in SQL instead; tests check the two agree.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from domain.compound import Compound
+from projections.base import Batch, View, tracked_position
+from projections.dashboard_rows import (
+    COUNTS, SUMMONS_COLUMNS, Issue, row_measures, upsert)
+from service_layer.db import Cursor, Database
+
+# Days are local days of the district: China Standard Time, UTC+8, no DST.
+# Changing it means rebuilding the view (the rollups are keyed by local day).
+DAY_OFFSET = timedelta(hours=8)
+LOCAL_TZ = timezone(DAY_OFFSET)
+US = 1_000_000
+DAY_US = 86_400 * US
+OFFSET_US = DAY_OFFSET // timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+DIMENSIONS = ("department", "street", "community", "compound")
+GRAINS = ("d", "m", "y")  # local day number, year*12+month-1, year
+
+
+def to_us(at: datetime) -> int:
+    """Microseconds since the epoch: exact, and comparable as integers in SQL."""
+    return (at - _EPOCH) // timedelta(microseconds=1)
+
+
+def local_day(us: int) -> int:
+    return (us + OFFSET_US) // DAY_US
+
+
+def day_date(day: int) -> date:
+    return date(1970, 1, 1) + timedelta(days=day)
+
+
+def date_day(d: date) -> int:
+    return (d - date(1970, 1, 1)).days
+
+
+def month_id(d: date) -> int:
+    return d.year * 12 + d.month - 1
+
+
+def periods(day: int) -> tuple[tuple[str, int], ...]:
+    d = day_date(day)
+    return (("d", day), ("m", month_id(d)), ("y", d.year))
+
+
+# The events that change an issue's figures (progress notes change none).
+_ISSUE_EVENTS = (Compound.WhistleBlown, Compound.DepartmentReported, Compound.IssueResolved,
+                 Compound.ResidentRated, Compound.IssueReopened, Compound.IssueEscalated)
+
+
+class DashboardView(View):
+    name = "dashboard"
+    tables = ("compounds", "summonses", "rollup", "buckets", "minutes")
+
+    def names(self, db: Database, prefix: str) -> dict[str, str]:
+        return {b: self.table(db, prefix, b) for b in self.tables}
+
+    def create_tables(self, db: Database, cur: Cursor, prefix: str) -> None:
+        t = self.names(db, prefix)
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {t['compounds']} (id TEXT PRIMARY KEY, "
+                    "code TEXT NOT NULL, street TEXT NOT NULL, community TEXT NOT NULL)")
+        text = {"compound", "issue_id", "department", "street", "community"}
+        cols = ", ".join(f"{c} {'TEXT' if c in text else 'BIGINT'}"
+                         + ("" if c in Issue.NULLABLE else " NOT NULL") for c in SUMMONS_COLUMNS)
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {t['summonses']} ({cols}, "
+                    "PRIMARY KEY (compound, issue_id, department))")
+        s, ix = t["summonses"], f"{prefix}rw_dashboard_summonses"
+        for name, spec in [
+                ("issue", "(issue_id)"),  # loading the rows an event changes
+                ("blown", "(blown)"),     # part-days of a range, read row by row
+                # The partial indexes hold only what is not yet due (or not yet
+                # escalated): the backlog, however long the history grows.
+                # (with the columns the overdue query reads, so it needs no table)
+                ("due", "(first_due, blown, department) WHERE first_due IS NOT NULL"),
+                ("issue_due", "(issue_first_due, blown, street, community, compound) "
+                              "WHERE lead = 1 AND issue_first_due IS NOT NULL"),
+                ("watch", "(watch_due) WHERE watch_due IS NOT NULL")]:
+            cur.execute(f"CREATE INDEX IF NOT EXISTS {ix}_{name} ON {s} {spec}")
+        counts = ", ".join(f"{c} BIGINT NOT NULL" for c in COUNTS)
+        period = "dim TEXT NOT NULL, grain TEXT NOT NULL, period INTEGER NOT NULL, key TEXT NOT NULL"
+        for base, columns, key, values in [
+                ("rollup", f"{period}, {counts}", "dim, grain, period, key", ", ".join(COUNTS)),
+                ("buckets", f"{period}, bucket INTEGER NOT NULL, n BIGINT NOT NULL",
+                 "dim, grain, period, key, bucket", "n"),
+                # Keyed by bucket before period: one bucket of one key over a
+                # run of periods is one contiguous stretch of the index.
+                ("minutes", f"{period}, bucket INTEGER NOT NULL, minute INTEGER NOT NULL, "
+                            "n BIGINT NOT NULL", "dim, grain, key, bucket, period, minute", "n")]:
+            # Queries read these by ranges of their primary key; keep the
+            # counts in the key's order: a clustered table on SQLite, an
+            # index that includes them on PostgreSQL (index-only scans).
+            if db.is_postgres:
+                cur.execute(f"CREATE TABLE IF NOT EXISTS {t[base]} ({columns}, "
+                            f"PRIMARY KEY ({key}) INCLUDE ({values}))")
+            else:
+                cur.execute(f"CREATE TABLE IF NOT EXISTS {t[base]} ({columns}, "
+                            f"PRIMARY KEY ({key})) WITHOUT ROWID")
+
+    # -- feeding -----------------------------------------------------------
+    def apply(self, db: Database, cur: Cursor, prefix: str, batch: Batch) -> None:
+        # Two feeders of one view may read the same tracked position; the
+        # counters here are increments, so skip what this transaction can
+        # already see applied instead of counting it twice.
+        done = tracked_position(db, cur, prefix + self.name)
+        events = [e for position, e in batch if position > done]
+        if not events:
+            return
+        t = self.names(db, prefix)
+        places = self._places(cur, t, events)
+        stored = self._load(cur, t, events)
+        before = {k: Issue.from_rows(rows) for k, rows in stored.items()}
+        state = {k: Issue.from_rows(rows) for k, rows in stored.items()}
+        new_compounds = []
+        for e in events:
+            self._fold(e, state, places, new_compounds)
+        if new_compounds:
+            upsert(db, cur, t["compounds"], ("id", "code", "street", "community"), ("id",),
+                   new_compounds)
+        self._save(db, cur, t, prefix, before, state)
+
+    def _places(self, cur: Cursor, t: dict, events: list) -> dict[str, tuple[str, str, str]]:
+        """Compound id -> (code, street, community) for the batch's issue events."""
+        ids = sorted({str(e.originator_id) for e in events if isinstance(e, _ISSUE_EVENTS)})
+        found: dict[str, tuple[str, str, str]] = {}
+        for chunk in _chunks(ids):
+            cur.execute(f"SELECT id, code, street, community FROM {t['compounds']} "
+                        f"WHERE id IN ({', '.join('?' for _ in chunk)})", chunk)
+            found.update({r[0]: (r[1], r[2], r[3]) for r in cur.fetchall()})
+        return found
+
+    def _load(self, cur: Cursor, t: dict, events: list) -> dict[tuple, list[dict]]:
+        """The stored rows of the issues the batch changes, by (compound, issue)."""
+        wanted = sorted({e.issue_id for e in events if isinstance(e, _ISSUE_EVENTS)
+                         and not isinstance(e, Compound.WhistleBlown)})
+        rows: dict[tuple, list[dict]] = defaultdict(list)
+        for chunk in _chunks(wanted):
+            cur.execute(f"SELECT {', '.join(SUMMONS_COLUMNS)} FROM {t['summonses']} "
+                        f"WHERE issue_id IN ({', '.join('?' for _ in chunk)})", chunk)
+            for r in cur.fetchall():
+                row = dict(zip(SUMMONS_COLUMNS, r))
+                rows[(row["compound"], row["issue_id"])].append(row)
+        return rows
+
+    def _fold(self, e: Any, state: dict, places: dict, new_compounds: list) -> None:
+        if isinstance(e, Compound.Registered):
+            place = (e.code, e.street, e.community)
+            places[str(e.originator_id)] = place
+            new_compounds.append((str(e.originator_id), *place))
+            return
+        if not isinstance(e, _ISSUE_EVENTS):
+            return
+        code, street, community = places[str(e.originator_id)]
+        if isinstance(e, Compound.WhistleBlown):
+            state[(code, e.issue_id)] = Issue.blown(
+                code, street, community, e.issue_id, e.departments, to_us(e.at),
+                to_us(e.report_due_at), to_us(e.resolve_due_at), periods(local_day(to_us(e.at))))
+            return
+        issue = state[(code, e.issue_id)]
+        if isinstance(e, Compound.DepartmentReported):
+            issue.reported(e.department, to_us(e.at))
+        elif isinstance(e, Compound.IssueResolved):
+            issue.resolved()
+        elif isinstance(e, Compound.ResidentRated):
+            issue.rated(e.rating)
+        elif isinstance(e, Compound.IssueReopened):
+            issue.reopened(to_us(e.resolve_due_at))
+        elif isinstance(e, Compound.IssueEscalated):
+            issue.escalated(e.key, e.departments)
+
+    def _save(self, db: Database, cur: Cursor, t: dict, prefix: str, before: dict,
+              state: dict) -> None:
+        counts: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(COUNTS))
+        minutes: dict[tuple, int] = defaultdict(int)
+        rows = []
+        for k, issue in state.items():
+            for sign, version in ((-1, before.get(k)), (1, issue)):
+                if version is None:
+                    continue
+                c, m = version.contribution()
+                for key, vector in c.items():
+                    acc = counts[key]
+                    for i, v in enumerate(vector):
+                        acc[i] += sign * v
+                for key, n in m.items():
+                    minutes[key] += sign * n
+            rows.extend(issue.table_rows())
+        upsert(db, cur, t["summonses"], SUMMONS_COLUMNS, ("compound", "issue_id", "department"),
+               rows)
+        bare = f"{prefix}rw_{self.name}_"
+        period = ("dim", "grain", "period", "key")
+        upsert(db, cur, t["rollup"], (*period, *COUNTS), period,
+               [(*k, *v) for k, v in counts.items() if any(v)], add=bare + "rollup")
+        buckets: dict[tuple, int] = defaultdict(int)
+        for (dim, grain, p, key, minute), n in minutes.items():
+            buckets[(dim, grain, p, key, Issue.bucket(minute))] += n
+        upsert(db, cur, t["buckets"], (*period, "bucket", "n"), (*period, "bucket"),
+               [(*k, n) for k, n in buckets.items() if n], add=bare + "buckets")
+        upsert(db, cur, t["minutes"], (*period, "bucket", "minute", "n"),
+               (*period, "bucket", "minute"),
+               [(*k[:4], Issue.bucket(k[4]), k[4], n) for k, n in minutes.items() if n],
+               add=bare + "minutes")
+
+    # -- set-based twin ------------------------------------------------------
+    def rebuild_rollups(self, db: Database, cur: Cursor, prefix: str) -> None:
+        """Derives `rollup`, `buckets` and `minutes` from `summonses` in SQL.
+        Used by the bench to load a million whistles, and by tests as an
+        independent check of the incremental deltas."""
+        t = self.names(db, prefix)
+        for base in ("rollup", "buckets", "minutes"):
+            cur.execute(f"DELETE FROM {t[base]}")
+        column = dict(d="day", m="month", y="year")
+        for dim in DIMENSIONS:
+            sums = ", ".join(f"SUM({m})" for m in row_measures(dim))
+            for grain in GRAINS:
+                p, s, head = column[grain], t["summonses"], "dim, grain, period, key"
+                cur.execute(f"INSERT INTO {t['rollup']} ({head}, {', '.join(COUNTS)}) "
+                            f"SELECT '{dim}', '{grain}', {p}, {dim}, {sums} FROM {s} "
+                            f"GROUP BY {p}, {dim}")
+                cur.execute(f"INSERT INTO {t['buckets']} ({head}, bucket, n) "
+                            f"SELECT '{dim}', '{grain}', {p}, {dim}, bucket, COUNT(*) FROM {s} "
+                            f"WHERE reported_at IS NOT NULL GROUP BY {p}, {dim}, bucket")
+                cur.execute(f"INSERT INTO {t['minutes']} ({head}, bucket, minute, n) "
+                            f"SELECT '{dim}', '{grain}', {p}, {dim}, bucket, minutes, COUNT(*) "
+                            f"FROM {s} WHERE reported_at IS NOT NULL "
+                            f"GROUP BY {p}, {dim}, bucket, minutes")
+
+
+def _chunks(values: list, size: int = 500) -> list[list]:
+    return [values[i:i + size] for i in range(0, len(values), size)]

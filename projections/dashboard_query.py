@@ -1,0 +1,238 @@
+"""Reading the dashboard: `response_rates` over the live tables or any scratch
+build of them, and `response_rates_as_of` for the figures as recorded by a
+past moment. Definitions: docs/dashboard.md.
+
+A range [from, to) is cut into whole local years, months and days, read from
+the rollups, plus at most two part-days at its ends, read row by row from
+`summonses` and counted by the same rules, so the figures do not depend on
+where the range is cut. Medians and percentiles: dashboard_percentiles.py.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import date, datetime, time
+from typing import Any
+
+from projections.base import drop, ensure_tracking, rebuild, tracked_position
+from projections.dashboard import (
+    DAY_US, DIMENSIONS, LOCAL_TZ, OFFSET_US, DashboardView, date_day, day_date, month_id, to_us)
+from projections.dashboard_percentiles import percentiles, periods_union
+from projections.dashboard_rows import COUNTS, row_measures
+from service_layer.bootstrap import Services
+
+VIEW = DashboardView()
+
+# 响应率 : 解决率 : 满意率. The papers give no weights; these follow the
+# 30/35/35 split reported for the Jungar Banner 接诉即办 rules (docs/dashboard.md).
+DEFAULT_WEIGHTS = (30.0, 35.0, 35.0)
+
+COLUMNS = ["key", "summonses", "reported", "reported_in_time", "response_rate",
+           "median_minutes_to_report", "p90_minutes_to_report", "issues", "resolved",
+           "resolution_rate", "rated", "satisfied", "satisfaction_rate", "first_satisfied",
+           "first_contact_satisfaction_rate", "open", "overdue", "escalated",
+           "three_rates_score"]
+
+
+def weights() -> tuple[float, float, float]:
+    """THREE_RATES_WEIGHTS="response,resolution,satisfaction", e.g. "30,35,35"."""
+    raw = os.environ.get("THREE_RATES_WEIGHTS")
+    if not raw:
+        return DEFAULT_WEIGHTS
+    try:
+        parts = tuple(float(x) for x in raw.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3 or min(parts) < 0 or sum(parts) <= 0:
+        raise ValueError(f"THREE_RATES_WEIGHTS must be three non-negative numbers with a "
+                         f"positive sum, e.g. 30,35,35; not {raw!r}")
+    return parts  # type: ignore[return-value]
+
+
+def parse_bound(text: str) -> datetime:
+    """A date (local midnight, UTC+8) or a datetime that carries a timezone."""
+    text = text.strip()
+    if len(text) == 10:
+        return datetime.combine(date.fromisoformat(text), time(0), tzinfo=LOCAL_TZ)
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError("a datetime must carry a timezone, e.g. 2026-05-01T09:00:00+08:00")
+    return moment
+
+
+# -- cutting a range into rollup periods and part-days ------------------------
+def _day_start(day: int) -> int:
+    return day * DAY_US - OFFSET_US
+
+
+def split(from_: datetime, to: datetime) -> tuple[list[tuple[int, int]], list[tuple[str, int, int]]]:
+    """([from, to) as µs intervals to scan row by row, [(grain, lo, hi)] periods)."""
+    f, t = to_us(from_), to_us(to)
+    first = -(-(f + OFFSET_US) // DAY_US)  # the first local day starting at or after f
+    last = (t + OFFSET_US) // DAY_US        # the local day in which t falls (it starts <= t)
+    if first >= last:
+        return [(f, t)], []
+    rows = []
+    if f < _day_start(first):
+        rows.append((f, _day_start(first)))
+    if _day_start(last) < t:
+        rows.append((_day_start(last), t))
+    return rows, calendar(first, last)
+
+
+def calendar(a: int, b: int) -> list[tuple[str, int, int]]:
+    """Whole local days [a, b) as the fewest day, month and year periods."""
+    da, db = day_date(a), day_date(b)
+    month_start = da if da.day == 1 else date(da.year + da.month // 12, da.month % 12 + 1, 1)
+    if month_start >= db:
+        return [("d", a, b)] if a < b else []
+    out = []
+    if a < date_day(month_start):
+        out.append(("d", a, date_day(month_start)))
+    m0, m1 = month_id(month_start), month_id(db)  # months [m0, m1) lie wholly before db
+    y0, y1 = -(-m0 // 12), m1 // 12
+    if y0 < y1:
+        out += [("m", m0, y0 * 12), ("y", y0, y1), ("m", y1 * 12, m1)]
+    else:
+        out.append(("m", m0, m1))
+    out.append(("d", date_day(date(db.year, db.month, 1)), b))
+    return [s for s in out if s[1] < s[2]]
+
+
+# -- the query ------------------------------------------------------------------
+def response_rates(services: Services, prefix: str, from_: datetime, to: datetime, by: str,
+                   now: datetime) -> list[dict[str, Any]]:
+    """One row per key over whistles blown in [from_, to), `overdue` judged at
+    `now`, from the dashboard tables built under `prefix` ("" is live)."""
+    return query(services, prefix, from_, to, by, now)[0]
+
+
+def query(services: Services, prefix: str, from_: datetime, to: datetime, by: str,
+          now: datetime) -> tuple[list[dict[str, Any]], int]:
+    """`response_rates` and the log position the tables had reached."""
+    if by not in DIMENSIONS:
+        raise ValueError(f"by must be one of {', '.join(DIMENSIONS)}")
+    if not from_ < to:
+        raise ValueError("from must be earlier than to")
+    db = services.db
+    t = VIEW.names(db, prefix)
+    intervals, periods = split(from_, to)
+    with db.transaction(commit=False) as cur:
+        if db.is_postgres:  # one snapshot for every statement below
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        position = tracked_position(db, cur, prefix + VIEW.name)
+        cur.execute(*_counts_sql(t, by, intervals, periods))
+        counts = {r[0]: [int(v or 0) for v in r[1:]] for r in cur.fetchall()}
+        cur.execute(*_not_yet_due_sql(t, by, to_us(from_), to_us(to), to_us(now)))
+        not_yet_due = {r[0]: int(r[1]) for r in cur.fetchall()}
+        ranks = percentiles(cur, t, by, intervals, periods)
+        # Every known key gets a row, so an idle one shows (with null rates).
+        if by == "department":
+            keys = set(services.settings.departments)
+        else:
+            cur.execute(f"SELECT DISTINCT {'code' if by == 'compound' else by} "
+                        f"FROM {t['compounds']}")
+            keys = {r[0] for r in cur.fetchall()}
+    keys |= set(counts)
+    w, zero = weights(), [0] * len(COUNTS)
+    return [_row(k, counts.get(k, zero), ranks.get(k), not_yet_due.get(k, 0), w)
+            for k in sorted(keys)], position
+
+
+def _sources(t: dict, by: str, intervals: list, periods: list, rollup: str,
+             rollup_cols: str, row_cols: str) -> tuple[str, list]:
+    """One UNION ALL of the rollup table over whole periods and of the rows
+    of the part-days, with the same columns."""
+    union, params = periods_union(t[rollup], by, periods, rollup_cols)
+    parts = [union] if union else []
+    for lo, hi in intervals:
+        parts.append(f"SELECT {by} AS key, {row_cols} FROM {t['summonses']} "
+                     "WHERE blown >= ? AND blown < ?")
+        params += [lo, hi]
+    return " UNION ALL ".join(parts), params
+
+
+def _counts_sql(t: dict, by: str, intervals: list, periods: list) -> tuple[str, list]:
+    row_cols = ", ".join(f"{m} AS {c}" for m, c in zip(row_measures(by), COUNTS))
+    union, params = _sources(t, by, intervals, periods, "rollup", ", ".join(COUNTS), row_cols)
+    sums = ", ".join(f"SUM({c})" for c in COUNTS)
+    return f"SELECT key, {sums} FROM ({union}) u GROUP BY key", params
+
+
+def _not_yet_due_sql(t: dict, by: str, f: int, to: int, now: int) -> tuple[str, list]:
+    """Unmet attributions whose earliest pending deadline is still after
+    `now`: overdue = unmet − these. Only the recent backlog has a deadline in
+    the future, and the partial indexes on the due times hold just that."""
+    # `blown + 0` keeps the planners off the index on blown: over a long
+    # range it would visit every row, the due index only the recent ones.
+    if by == "department":
+        return (f"SELECT department, COUNT(*) FROM {t['summonses']} WHERE first_due > ? "
+                "AND blown + 0 >= ? AND blown + 0 < ? GROUP BY department", [now, f, to])
+    return (f"SELECT {by}, COUNT(*) FROM {t['summonses']} WHERE lead = 1 AND issue_first_due > ? "
+            f"AND blown + 0 >= ? AND blown + 0 < ? GROUP BY {by}", [now, f, to])
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _row(key: str, c: list[int], ranks: tuple[float, int] | None, not_yet_due: int,
+         w: tuple[float, float, float]) -> dict[str, Any]:
+    n = dict(zip(COUNTS, c))
+    response = _rate(n["in_time"], n["summonses"])
+    resolution = _rate(n["resolved"], n["issues"])
+    satisfaction = _rate(n["satisfied"], n["rated"])
+    rates = (response, resolution, satisfaction)
+    score = (None if None in rates
+             else 100 * sum(wi * r for wi, r in zip(w, rates)) / sum(w))  # type: ignore[misc]
+    median, p90 = ranks or (None, None)
+    return dict(key=key, summonses=n["summonses"], reported=n["reported"],
+                reported_in_time=n["in_time"], response_rate=response,
+                median_minutes_to_report=median, p90_minutes_to_report=p90,
+                issues=n["issues"], resolved=n["resolved"], resolution_rate=resolution,
+                rated=n["rated"], satisfied=n["satisfied"], satisfaction_rate=satisfaction,
+                first_satisfied=n["first_satisfied"],
+                first_contact_satisfaction_rate=_rate(n["first_satisfied"], n["rated"]),
+                open=n["open"], overdue=n["unmet"] - not_yet_due, escalated=n["escalated"],
+                three_rates_score=score)
+
+
+# -- as of a past moment ---------------------------------------------------------
+def position_at(services: Services, when: datetime) -> int:
+    """The last log position recorded at or before `when` (0 if none), by
+    binary search on the events' store time. Store times are taken when an
+    event is created, a moment before it is stored, so concurrent writers can
+    interleave them by milliseconds; within that the search is exact."""
+    recorder, mapper = services.app.recorder, services.app.mapper
+    lo, hi, best = 1, recorder.max_notification_id() or 0, 0
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        found = recorder.select_notifications(start=mid, limit=1, stop=hi)
+        if not found:  # a gap reaching up to hi
+            hi = mid - 1
+        elif mapper.to_domain_event(found[0]).timestamp <= when:
+            best, lo = found[0].id, found[0].id + 1
+        else:
+            hi = mid - 1
+    return best
+
+
+def response_rates_as_of(services: Services, from_: datetime, to: datetime, by: str,
+                         when: datetime) -> tuple[list[dict[str, Any]], int]:
+    """The dashboard as it stood at `when`: the view is built into scratch
+    tables from the events recorded by then, queried with `overdue` judged at
+    `when`, and dropped. Returns (rows, position)."""
+    position = position_at(services, when)
+    prefix = f"asof{uuid.uuid4().hex[:10]}_"
+    ensure_tracking(services.db)
+    try:
+        if position:
+            rebuild(services, VIEW, prefix, until=position)
+        else:  # nothing recorded yet: empty tables, not the whole log
+            with services.db.transaction() as cur:
+                VIEW.create_tables(services.db, cur, prefix)
+        rows, _ = query(services, prefix, from_, to, by, when)
+        return rows, position
+    finally:
+        drop(services, VIEW, prefix)
+

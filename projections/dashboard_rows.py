@@ -1,0 +1,200 @@
+"""What the dashboard keeps about one issue, and how it is counted.
+
+An `Issue` is saved as one `summonses` row per summoned department. Its
+`contribution` (Python) and `row_measures` (SQL, over one row) are two
+spellings of the same counting rules; the tests check that they agree.
+All moments are integer microseconds since the epoch.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from service_layer.db import Cursor, Database
+
+US = 1_000_000
+GOOD = ("satisfied", "basically_satisfied")
+
+# Counts kept in `rollup`, in this order everywhere.
+COUNTS = ("summonses", "reported", "in_time", "issues", "resolved", "rated", "satisfied",
+          "first_satisfied", "open", "escalated", "unmet")
+
+SUMMONS_COLUMNS = (
+    "compound", "issue_id", "department", "lead", "street", "community", "blown", "day",
+    "month", "year", "report_due", "resolve_due", "reported_at", "minutes", "bucket", "in_time",
+    "open", "reopened", "rated", "satisfied", "first_satisfied", "escalated", "issue_escalated",
+    "esc_unreported", "esc_unresolved", "first_due", "issue_first_due", "watch_due")
+
+_OWN = ("department", "reported_at", "minutes", "bucket", "in_time", "escalated",
+        "esc_unreported")  # the per-department columns; the rest is the issue's
+_DERIVED = ("lead", "first_due", "issue_first_due", "watch_due")
+
+
+def row_measures(dim: str) -> list[str]:
+    """SQL expressions, over one `summonses` row, of its share of COUNTS under
+    `dim`. For a department the row is the attribution; for a place the issue
+    counts once, on its lead row."""
+    reported = "CASE WHEN reported_at IS NULL THEN 0 ELSE 1 END"
+    if dim == "department":
+        issue = ["1", "1 - open", "rated", "satisfied", "first_satisfied", "open", "escalated",
+                 "CASE WHEN first_due IS NULL THEN 0 ELSE 1 END"]
+    else:
+        issue = ["lead", "lead * (1 - open)", "lead * rated", "lead * satisfied",
+                 "lead * first_satisfied", "lead * open", "lead * issue_escalated",
+                 "CASE WHEN lead = 1 AND issue_first_due IS NOT NULL THEN 1 ELSE 0 END"]
+    return ["1", reported, "in_time", *issue]
+
+
+class Issue:
+    NULLABLE = ("reported_at", "minutes", "bucket", "first_due", "issue_first_due", "watch_due")
+
+    def __init__(self, head: dict[str, Any]) -> None:
+        self.head = head  # the issue-level columns, the same on every row
+        self.rows: dict[str, dict[str, Any]] = {}  # by department, in summons order
+
+    @classmethod
+    def blown(cls, compound: str, street: str, community: str, issue_id: str,
+              departments: list[str], blown: int, report_due: int, resolve_due: int,
+              periods: tuple[tuple[str, int], ...]) -> "Issue":
+        (_, day), (_, month), (_, year) = periods
+        issue = cls(dict(compound=compound, issue_id=issue_id, street=street,
+                         community=community, blown=blown, day=day, month=month, year=year,
+                         report_due=report_due, resolve_due=resolve_due, open=1, reopened=0,
+                         rated=0, satisfied=0, first_satisfied=0, issue_escalated=0,
+                         esc_unresolved=0))
+        for d in departments:
+            issue.rows[d] = dict(department=d, reported_at=None, minutes=None, bucket=None,
+                                 in_time=0, escalated=0, esc_unreported=0)
+        return issue
+
+    @classmethod
+    def from_rows(cls, rows: list[dict[str, Any]]) -> "Issue":
+        rows = sorted(rows, key=lambda r: -r["lead"])  # the lead row first
+        issue = cls({k: v for k, v in rows[0].items() if k not in _OWN + _DERIVED})
+        for r in rows:
+            issue.rows[r["department"]] = {k: r[k] for k in _OWN}
+        return issue
+
+    @staticmethod
+    def bucket(minute: int) -> int:
+        """The coarse histogram bucket of a minute, named by its first minute:
+        exact below 16, then 8 buckets for every doubling (width 2, 4, 8...).
+        Fewer, wider buckets make the first step of a percentile read fewer
+        rows and the second more; 8 per doubling keeps both small."""
+        shift = max(0, minute.bit_length() - 4)
+        return (minute >> shift) << shift
+
+    # -- the events --------------------------------------------------------
+    def reported(self, department: str, at: int) -> None:
+        row = self.rows[department]
+        if row["reported_at"] is not None:
+            return
+        # Whole minutes, rounded down; an imported report dated before the
+        # whistle counts as 0 minutes rather than a negative time.
+        minutes = max(0, (at - self.head["blown"]) // (60 * US))
+        row.update(reported_at=at, minutes=minutes, bucket=self.bucket(minutes),
+                   in_time=int(at <= self.head["report_due"]))
+
+    def resolved(self) -> None:
+        self.head["open"] = 0
+
+    def rated(self, rating: str) -> None:
+        good = int(rating in GOOD)
+        if not self.head["rated"]:
+            self.head["first_satisfied"] = good
+        self.head.update(rated=1, satisfied=good)
+
+    def reopened(self, resolve_due: int) -> None:
+        self.head.update(open=1, reopened=self.head["reopened"] + 1, resolve_due=resolve_due,
+                         esc_unresolved=0)
+
+    def escalated(self, key: str, departments: list[str]) -> None:
+        self.head["issue_escalated"] = 1
+        for d in departments:
+            if d in self.rows:
+                self.rows[d]["escalated"] = 1
+        if key.startswith("not_reported:"):
+            department = key.split(":", 1)[1]
+            if department in self.rows:
+                self.rows[department]["esc_unreported"] = 1
+        elif key == f"not_resolved:{self.head['reopened']}":
+            self.head["esc_unresolved"] = 1
+
+    # -- what is saved and counted ----------------------------------------
+    def _dues(self) -> dict[str, tuple[int | None, int | None]]:
+        """Per department: (first_due, watch_due). first_due is the earliest
+        deadline still unmet (report-in if not reported, resolution if open),
+        None when nothing is pending; watch_due the same over deadlines whose
+        escalation is not yet recorded."""
+        h, out = self.head, {}
+        for d, r in self.rows.items():
+            unreported = r["reported_at"] is None
+            pending = ([h["report_due"]] if unreported else []) + \
+                      ([h["resolve_due"]] if h["open"] else [])
+            unwatched = ([h["report_due"]] if unreported and not r["esc_unreported"] else []) + \
+                        ([h["resolve_due"]] if h["open"] and not h["esc_unresolved"] else [])
+            out[d] = (min(pending, default=None), min(unwatched, default=None))
+        return out
+
+    def table_rows(self) -> list[tuple]:
+        dues = self._dues()
+        issue_due = min((f for f, _ in dues.values() if f is not None), default=None)
+        out = []
+        for i, (d, r) in enumerate(self.rows.items()):
+            row = dict(self.head, **r, lead=int(i == 0), first_due=dues[d][0],
+                       issue_first_due=issue_due, watch_due=dues[d][1])
+            out.append(tuple(row[c] for c in SUMMONS_COLUMNS))
+        return out
+
+    def contribution(self) -> tuple[dict[tuple, list[int]], dict[tuple, int]]:
+        """Python twin of `row_measures`: this issue's counts keyed
+        (dim, grain, period, key) and its minutes keyed (..., minute)."""
+        h, dues = self.head, self._dues()
+        issue_level = [1 - h["open"], h["rated"], h["satisfied"], h["first_satisfied"], h["open"]]
+        rows = list(self.rows.values())
+        reported = [r for r in rows if r["reported_at"] is not None]
+        attributions = [(("department", r["department"]),
+                         [1, int(r["reported_at"] is not None), r["in_time"], 1, *issue_level,
+                          r["escalated"], int(dues[r["department"]][0] is not None)],
+                         [r] if r["reported_at"] is not None else []) for r in rows]
+        unmet = int(any(f is not None for f, _ in dues.values()))
+        place = [len(rows), len(reported), sum(r["in_time"] for r in rows), 1, *issue_level,
+                 h["issue_escalated"], unmet]
+        for dim in ("street", "community", "compound"):
+            attributions.append(((dim, h[dim]), place, reported))
+        counts: dict[tuple, list[int]] = {}
+        minutes: dict[tuple, int] = defaultdict(int)
+        for grain, period in (("d", h["day"]), ("m", h["month"]), ("y", h["year"])):
+            for (dim, key), vector, with_minutes in attributions:
+                counts[(dim, grain, period, key)] = vector
+                for r in with_minutes:
+                    minutes[(dim, grain, period, key, r["minutes"])] += 1
+        return counts, minutes
+
+
+# PostgreSQL takes at most 65535 parameters in one statement.
+_MAX_PARAMS = 30000
+
+
+def upsert(db: Database, cur: Cursor, table: str, columns: tuple[str, ...],
+           keys: tuple[str, ...], rows: list[tuple], add: str | None = None) -> None:
+    """INSERT … ON CONFLICT for many rows (both engines take this syntax).
+    With `add` (the table's unqualified name), the non-key columns are added to
+    the stored ones; otherwise they replace them."""
+    if not rows:
+        return
+    others = [c for c in columns if c not in keys]
+    sets = ", ".join(f"{c} = {add}.{c} + excluded.{c}" if add else f"{c} = excluded.{c}"
+                     for c in others)
+    one = "(" + ", ".join("?" for _ in columns) + ")"
+    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    tail = f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
+    if not db.is_postgres:
+        cur.executemany(head + one + tail, rows)
+        return
+    # One statement per thousand rows: far fewer round trips than executemany.
+    step = max(1, min(1000, _MAX_PARAMS // len(columns)))
+    for i in range(0, len(rows), step):
+        chunk = rows[i:i + step]
+        cur.execute(head + ", ".join([one] * len(chunk)) + tail,
+                    [v for row in chunk for v in row])

@@ -1,0 +1,67 @@
+"""Escalates what has missed its deadline, once (街道吹哨 → 区级吹哨).
+
+A summons not reported in by its deadline, or an issue not resolved by its
+deadline, is escalated by recording `IssueEscalated` through the ordinary use
+case. The watcher keeps no state of its own: candidates come from the
+dashboard's `watch_due` (per summons, the earliest deadline still unmet whose
+escalation the view has not seen recorded; a partial index holds only those),
+and the compound itself decides. `Compound.escalate` records each escalation key once, and
+optimistic concurrency makes a racing second watcher re-run the command on the
+new version and find nothing left to do. So restarts, a stale view or two
+watchers at once never record an escalation twice.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from projections.dashboard import DashboardView, to_us
+from service_layer.bootstrap import Services
+
+log = logging.getLogger("redwhistle.deadlines")
+
+
+class DeadlineWatcher:
+    def __init__(self, services: Services, interval: float = 30.0, prefix: str = "") -> None:
+        self.services = services
+        self.interval = interval
+        self.table = DashboardView().table(services.db, prefix, "summonses")
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def candidates(self) -> list[tuple[str, str]]:
+        """(compound, issue) pairs with a deadline passed and its escalation
+        not yet seen in the view."""
+        now = to_us(self.services.governance.clock())
+        return [(r[0], r[1]) for r in self.services.db.fetchall(
+            f"SELECT DISTINCT compound, issue_id FROM {self.table} WHERE watch_due <= ? "
+            "ORDER BY compound, issue_id", (now,))]
+
+    def tick(self) -> int:
+        """One pass; returns how many issues had escalations recorded."""
+        escalated = 0
+        for code, issue_id in self.candidates():
+            try:
+                if self.services.governance.escalate_due(code, issue_id).created:
+                    escalated += 1
+            except Exception:  # noqa: BLE001 - one bad issue must not stop the others
+                log.exception("escalating issue %s of compound %s failed", issue_id, code)
+        return escalated
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="deadline-watcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - e.g. tables not created yet; try again later
+                log.exception("deadline pass failed; retrying")
+            self._stop.wait(self.interval)
