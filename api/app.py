@@ -7,10 +7,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routers import companies, compounds, health, issues
+from api.routers import agenda, audit, companies, compounds, dashboard, health, issues, rankings
 from service_layer.bootstrap import Services
 
-ROUTERS = [health.router, compounds.router, issues.router, companies.router]
+ROUTERS = [health.router, compounds.router, issues.router, companies.router, dashboard.router,
+           agenda.router, rankings.router, audit.router]
 
 
 def create_app(services: Services, workers: list | None = None) -> FastAPI:

@@ -13,7 +13,10 @@ import sys
 COMMANDS = [
     "cli.serve",
     "cli.tokens",
+    "cli.relay",
+    "cli.consume",
     "cli.project",
+    "cli.audit",
 ]
 
 

@@ -18,12 +18,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def background_workers(services: Services) -> list:
+    from projections.chain import Sealer
     from projections.deadline_watcher import DeadlineWatcher
     from projections.registry import all_views
     from projections.runner import ViewsFollower
     follower = ViewsFollower(services, all_views())  # creates the tables the others read
     services.extras["follower"] = follower
-    return [follower, DeadlineWatcher(services)]
+    return [follower, DeadlineWatcher(services), Sealer(services, every_events=1000,
+                                                        every_seconds=60)]
 
 
 def demo(services: Services) -> None:

@@ -63,7 +63,3 @@ class Cursor:
     def fetchone(self) -> tuple | None:
         row = self._cursor.fetchone()
         return None if row is None else tuple(row)
-
-    @property
-    def rowcount(self) -> int:
-        return self._cursor.rowcount

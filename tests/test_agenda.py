@@ -144,7 +144,7 @@ def build_district(h: History) -> dict[str, str]:
     ids["meeting"] = second["meeting_id"]
 
     # HD-002: a whistle at the very time of HD-001's, two departments, none reported.
-    f = ids["hd002"] = h.whistle("HD-002", "2026-05-18T09:00:00", ["police", "fire"],
+    ids["hd002"] = h.whistle("HD-002", "2026-05-18T09:00:00", ["police", "fire"],
                                  "corridor_clutter", description="Bikes in the stairwell")
     return ids
 
