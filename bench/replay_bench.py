@@ -115,10 +115,10 @@ def chain(services: Any) -> tuple[int, float]:
 
 def replay(services: Any, names: list[str] | None) -> dict[str, tuple[int, float]]:
     """Each view rebuilt on its own (projections.base.rebuild), then all of
-    them in one pass over the log (service_layer.audit.build, what the
+    them in one pass over the log (projections.base.rebuild, what the
     auditors' replay and as_of queries run)."""
     from projections.base import drop, rebuild
-    from service_layer.audit import build, scratch_prefix, views_named
+    from service_layer.audit import scratch_prefix, views_named
     views = views_named(names)
     out = {}
     for view in views:
@@ -133,7 +133,7 @@ def replay(services: Any, names: list[str] | None) -> dict[str, tuple[int, float
     prefix = scratch_prefix()
     try:
         t0 = time.perf_counter()
-        build(services, views, prefix, None)
+        rebuild(services, views, prefix)
         out["*"] = (0, time.perf_counter() - t0)
     finally:
         for view in views:

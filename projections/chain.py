@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
+from service_layer.background import Background
 from service_layer.bootstrap import Services
 from service_layer.db import Cursor, Database
 
@@ -377,7 +378,9 @@ def read_seals_topic(services: Services, topic: str | None = None,
 
 
 # -- the worker ----------------------------------------------------------------
-class Sealer:
+class Sealer(Background):
+    name = "audit-sealer"
+
     """Follows the log with the chain and seals it: a seal as soon as
     `every_events` events have been chained since the last one, and at least
     every `every_seconds` while new events arrive. Runs beside `serve` with
@@ -388,10 +391,10 @@ class Sealer:
                  clock: Any = None, publish: bool | None = None) -> None:
         if every_events < 1 or every_seconds <= 0:
             raise ValueError("every_events must be >= 1 and every_seconds > 0")
+        super().__init__(poll_seconds)
         self.services = services
         self.every_events = every_events
         self.every_seconds = every_seconds
-        self.poll_seconds = poll_seconds
         self.clock = clock or services.governance.clock
         self.chain = Chain.of(services)
         publish = bool(services.settings.kafka_bootstrap_servers) if publish is None else publish
@@ -399,8 +402,6 @@ class Sealer:
         last = self.chain.last_seal()
         self._since = self.chain.count_after(last.position if last else 0)
         self._last_time = time.monotonic()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def tick(self) -> list[Seal]:
         made: list[Seal] = []
@@ -432,25 +433,9 @@ class Sealer:
             self.chain.mark_published(self.publisher.publish(pending))
         return seal
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="audit-sealer", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=10)
+    def close(self) -> None:
         if self.publisher:
             self.publisher.close()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # noqa: BLE001 - keep sealing; the error is logged
-                log.exception("sealing failed; retrying")
-                self._stop.wait(1.0)
-            self._stop.wait(self.poll_seconds)
 
 
 def chain_health(svc: Services) -> dict:

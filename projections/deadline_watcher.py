@@ -13,21 +13,21 @@ watchers at once never record an escalation twice.
 from __future__ import annotations
 
 import logging
-import threading
 
 from projections.dashboard import DashboardView, to_us
+from service_layer.background import Background
 from service_layer.bootstrap import Services
 
 log = logging.getLogger("redwhistle.deadlines")
 
 
-class DeadlineWatcher:
+class DeadlineWatcher(Background):
+    name = "deadline-watcher"
+
     def __init__(self, services: Services, interval: float = 30.0, prefix: str = "") -> None:
+        super().__init__(interval)
         self.services = services
-        self.interval = interval
         self.table = DashboardView().table(services.db, prefix, "summonses")
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def candidates(self) -> list[tuple[str, str]]:
         """(compound, issue) pairs with a deadline passed and its escalation
@@ -47,21 +47,3 @@ class DeadlineWatcher:
             except Exception:  # noqa: BLE001 - one bad issue must not stop the others
                 log.exception("escalating issue %s of compound %s failed", issue_id, code)
         return escalated
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="deadline-watcher", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # noqa: BLE001 - e.g. tables not created yet; try again later
-                log.exception("deadline pass failed; retrying")
-            self._stop.wait(self.interval)

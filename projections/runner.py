@@ -5,23 +5,21 @@ keeps a write visible in the views well within a second on either engine.
 """
 from __future__ import annotations
 
-import logging
 import threading
 import time
 
 from projections.base import View, ensure_tracking, feed, tracked_position
+from service_layer.background import Background
 from service_layer.bootstrap import Services
 
-log = logging.getLogger("redwhistle.projections")
 
+class ViewsFollower(Background):
+    name = "views-follower"
 
-class ViewsFollower:
     def __init__(self, services: Services, views: list[View], interval: float = 0.05) -> None:
+        super().__init__(interval)
         self.services = services
         self.views = views
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._feeding = threading.Lock()
         ensure_tracking(services.db)
         with services.db.transaction() as cur:
@@ -32,23 +30,7 @@ class ViewsFollower:
         with self._feeding:  # the thread and a caller (a test, a CLI) take turns
             feed(self.services, self.views)
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="views-follower", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.catch_up()
-            except Exception:  # noqa: BLE001 - keep following; the error is logged
-                log.exception("projection batch failed; retrying")
-                self._stop.wait(1.0)
-            self._stop.wait(self.interval)
+    tick = catch_up
 
     def position(self) -> int:
         """The lowest position all live views have reached."""

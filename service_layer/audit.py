@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from domain.ids import compound_id
-from projections.base import (View, drop, ensure_tracking, read_log, set_position,
-                              tracked_position)
+from projections.base import View, drop, rebuild, tracked_position
 from projections.chain import (GENESIS, Chain, Seal, canonical_bytes, canonical_json,
                                chain_digest, events_table, position_column, read_raw, record,
                                record_of)
@@ -271,36 +270,13 @@ def scratch_prefix() -> str:
     return f"audit{uuid.uuid4().hex[:10]}_"
 
 
-def build(services: Services, views: list[View], prefix: str, until: int | None,
-          batch_size: int = 1000) -> int:
-    """Builds the views afresh under `prefix` from the events up to `until`,
-    reading the log once for all of them: each batch is applied to every
-    view, with the views' tracking rows, in one transaction. Returns the
-    position reached."""
-    db = services.db
-    ensure_tracking(db)
-    with db.transaction() as cur:
-        for view in views:
-            view.drop_tables(db, cur, prefix)
-            view.create_tables(db, cur, prefix)
-            set_position(db, cur, prefix + view.name, 0)
-    position = 0
-    for batch in read_log(services, 0, batch_size, until):
-        with db.transaction() as cur:
-            for view in views:
-                view.apply(db, cur, prefix, batch)
-                set_position(db, cur, prefix + view.name, batch[-1][0])
-        position = batch[-1][0]
-    return position
-
-
 @contextmanager
 def scratch(services: Services, views: list[View], until: int) -> Iterator[str]:
     """Builds the views from the events up to `until` into tables of a fresh
     prefix, yields the prefix, and drops them whatever happens."""
     prefix = scratch_prefix()
     try:
-        build(services, views, prefix, until)
+        rebuild(services, views, prefix, until)  # one read of the log for all
         yield prefix
     finally:
         for view in views:
