@@ -17,6 +17,7 @@ COMMANDS = [
     "cli.consume",
     "cli.project",
     "cli.audit",
+    "cli.bench",
 ]
 
 
@@ -35,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "passes_on", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     return int(args.run(args) or 0)
 
 

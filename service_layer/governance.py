@@ -25,6 +25,7 @@ from domain.compound import Compound
 from domain.exceptions import ConflictingRepeat, UnknownFact
 from domain.ids import company_id, compound_id
 from service_layer.application import RedWhistle
+from service_layer.group_commit import GroupCommitter, enabled_from_env
 from service_layer.settings import Settings
 
 A = TypeVar("A", bound=Aggregate)
@@ -57,13 +58,19 @@ class Outcome(Generic[A]):
 
 
 class Governance:
-    def __init__(self, app: RedWhistle, settings: Settings, clock: Clock = utcnow) -> None:
+    def __init__(self, app: RedWhistle, settings: Settings, clock: Clock = utcnow,
+                 group_commit: bool | None = None) -> None:
         self.app = app
         self.settings = settings
         self.clock = clock
+        # Concurrent writes share transactions (service_layer/group_commit.py);
+        # GROUP_COMMIT=0 writes each request in a transaction of its own.
+        if group_commit is None:
+            group_commit = enabled_from_env(settings.database_url)
+        self.committer: GroupCommitter | None = GroupCommitter(app) if group_commit else None
         # Writers in this process queue per compound instead of colliding;
         # optimistic concurrency still guards against other processes.
-        self._stripes = [threading.Lock() for _ in range(64)]
+        self._stripes = [threading.Lock() for _ in range(1024)]
 
     # -- reading ------------------------------------------------------------
     def compound(self, code: str) -> Compound:
@@ -80,6 +87,8 @@ class Governance:
 
     # -- the one way every change is written ---------------------------------
     def _save(self, *aggregates: Aggregate) -> int | None:
+        if self.committer is not None:
+            return self.committer.save(*aggregates)  # returns once its own commit is done
         recordings = self.app.save(*aggregates)
         return recordings[-1].notification.id if recordings else None
 
@@ -94,7 +103,8 @@ class Governance:
                     return Outcome(aggregate, created=True, position=self._save(aggregate))
                 except IntegrityError:
                     pass  # another process got there first: replay on the new version
-            time.sleep(random.uniform(0, 0.005 * 2 ** attempt))
+            # Jittered, capped backoff: racing processes spread out instead of colliding again.
+            time.sleep(random.uniform(0, min(0.005 * 2 ** attempt, 0.25)))
         raise TooMuchContention(f"{what} is being changed by many writers at once; retry")
 
     def _create(self, aggregate_id: UUID, what: str, make: Callable[[], A],

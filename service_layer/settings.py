@@ -73,7 +73,7 @@ class Settings:
     categories: tuple[str, ...] = DEFAULT_CATEGORIES
     kafka_bootstrap_servers: str | None = None
     topic_prefix: str = "redwhistle"
-    write_retries: int = 5
+    write_retries: int = 12
 
     @classmethod
     def from_env(cls) -> "Settings":
