@@ -17,11 +17,14 @@ _bearer = HTTPBearer(auto_error=False)
 READERS = ("admin", "official", "grid_worker", "department", "auditor", "viewer")
 
 
-def services(request: Request) -> Services:
+# The dependencies are `async def` so FastAPI runs them on the event loop
+# rather than sending each to the threadpool; a token is mostly found in the
+# in-memory cache of service_layer/tokens.py.
+async def services(request: Request) -> Services:
     return request.app.state.services
 
 
-def principal(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+async def principal(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
               svc: Services = Depends(services)) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, detail="missing bearer token",
@@ -34,7 +37,7 @@ def principal(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer
 
 def role(*allowed: str) -> Callable[..., Principal]:
     """A dependency admitting the given roles (admin always)."""
-    def check(who: Principal = Depends(principal)) -> Principal:
+    async def check(who: Principal = Depends(principal)) -> Principal:
         if who.role != "admin" and who.role not in allowed:
             raise HTTPException(403, detail=f"role {who.role} may not do this; "
                                             f"allowed: admin, {', '.join(allowed)}")

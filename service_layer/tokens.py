@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 from dataclasses import dataclass, field
 
 from service_layer.db import Database
@@ -25,8 +27,15 @@ def _digest(token: str) -> str:
 
 
 class Tokens:
+    # Every request authenticates; remembering a token's principal briefly
+    # spares the database a lookup per request. Tokens are never altered, so
+    # the only cost is that an unknown token is looked up again each time.
+    TTL_SECONDS = 30.0
+
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._known: dict[str, tuple[Principal, float]] = {}
+        self._lock = threading.Lock()
         self.table = db.table("rw_tokens")
         db.execute(f"CREATE TABLE IF NOT EXISTS {self.table} (digest TEXT PRIMARY KEY, "
                    "name TEXT NOT NULL, role TEXT NOT NULL, department TEXT, street TEXT, "
@@ -44,10 +53,20 @@ class Tokens:
         return token
 
     def principal(self, token: str) -> Principal | None:
+        digest, now = _digest(token), time.monotonic()
+        with self._lock:
+            known = self._known.get(digest)
+        if known and known[1] > now:
+            return known[0]
         rows = self.db.fetchall(f"SELECT name, role, department, street, grids FROM {self.table} "
-                                "WHERE digest = ?", (_digest(token),))
+                                "WHERE digest = ?", (digest,))
         if not rows:
             return None
         name, role, department, street, grids = rows[0]
-        return Principal(name, role, department, street,
-                         tuple(g for g in (grids or "").split(",") if g))
+        found = Principal(name, role, department, street,
+                          tuple(g for g in (grids or "").split(",") if g))
+        with self._lock:
+            if len(self._known) > 10_000:
+                self._known.clear()
+            self._known[digest] = (found, now + self.TTL_SECONDS)
+        return found
