@@ -37,6 +37,17 @@ class View(ABC):
     def apply(self, db: Database, cur: Cursor, prefix: str, batch: Batch) -> None:
         """Folds a batch of events into the tables, inside the caller's transaction."""
 
+    def begin_rebuild(self, db: Database, cur: Cursor, prefix: str) -> None:
+        """Called on freshly created, empty tables before they are fed the log
+        from the start. A view may then put off upkeep that is far cheaper
+        done once over the finished rows than batch by batch (see `settle`)."""
+
+    def settle(self, db: Database, cur: Cursor, prefix: str) -> None:
+        """Called when a feed that read events stops: completes any upkeep put
+        off since `begin_rebuild`. Must be cheap when there is none. A rebuild
+        cut short by a crash is settled by the next feed that reads events;
+        until then the view must still answer correctly, if more slowly."""
+
     def drop_tables(self, db: Database, cur: Cursor, prefix: str) -> None:
         for base in self.tables:
             cur.execute(f"DROP TABLE IF EXISTS {self.table(db, prefix, base)}")
@@ -99,6 +110,7 @@ def feed(services: Services, views: View | Sequence[View], prefix: str = "",
             cur.execute(f"INSERT INTO {tracking_table(db)} (view, position) VALUES (?, 0) "
                         "ON CONFLICT (view) DO NOTHING", (key,))
         after = min(tracked_position(db, cur, key) for key in keys) if keys else 0
+    start = after
     for batch in read_log(services, after, batch_size, until):
         with db.transaction() as cur:
             for view, key in zip(views, keys):
@@ -111,6 +123,10 @@ def feed(services: Services, views: View | Sequence[View], prefix: str = "",
                 view.apply(db, cur, prefix, unseen)
                 set_position(db, cur, key, batch[-1][0])
         after = batch[-1][0]
+    if after != start:  # an idle poll stays read-only
+        with db.transaction() as cur:
+            for view in views:
+                view.settle(db, cur, prefix)
     with db.transaction(commit=False) as cur:
         return min((tracked_position(db, cur, key) for key in keys), default=0)
 
@@ -124,6 +140,7 @@ def rebuild(services: Services, views: View | Sequence[View], prefix: str = "",
         for view in views:
             view.drop_tables(db, cur, prefix)
             view.create_tables(db, cur, prefix)
+            view.begin_rebuild(db, cur, prefix)
             set_position(db, cur, prefix + view.name, 0)
     return feed(services, views, prefix, until)
 

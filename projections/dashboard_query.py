@@ -121,6 +121,8 @@ def query(services: Services, prefix: str, from_: datetime, to: datetime, by: st
         if db.is_postgres:  # one snapshot for every statement below
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         position = tracked_position(db, cur, prefix + VIEW.name)
+        if VIEW.stale(db, cur, prefix):  # mid-rebuild: no rollups, every row read
+            intervals, periods = [(to_us(from_), to_us(to))], []
         cur.execute(*_counts_sql(t, by, intervals, periods))
         counts = {r[0]: [int(v or 0) for v in r[1:]] for r in cur.fetchall()}
         cur.execute(*_not_yet_due_sql(t, by, to_us(from_), to_us(to), to_us(now)))

@@ -8,9 +8,9 @@ All moments are integer microseconds since the epoch.
 from __future__ import annotations
 
 from collections import defaultdict
+from operator import itemgetter
 from typing import Any
 
-from service_layer.db import Cursor, Database
 
 US = 1_000_000
 GOOD = ("satisfied", "basically_satisfied")
@@ -25,6 +25,7 @@ SUMMONS_COLUMNS = (
     "open", "reopened", "rated", "satisfied", "first_satisfied", "escalated", "issue_escalated",
     "esc_unreported", "esc_unresolved", "first_due", "issue_first_due", "watch_due")
 
+_AS_ROW = itemgetter(*SUMMONS_COLUMNS)
 _OWN = ("department", "reported_at", "minutes", "bucket", "in_time", "escalated",
         "esc_unreported")  # the per-department columns; the rest is the issue's
 _DERIVED = ("lead", "first_due", "issue_first_due", "watch_due")
@@ -143,7 +144,7 @@ class Issue:
         for i, (d, r) in enumerate(self.rows.items()):
             row = dict(self.head, **r, lead=int(i == 0), first_due=dues[d][0],
                        issue_first_due=issue_due, watch_due=dues[d][1])
-            out.append(tuple(row[c] for c in SUMMONS_COLUMNS))
+            out.append(_AS_ROW(row))
         return out
 
     def contribution(self) -> tuple[dict[tuple, list[int]], dict[tuple, int]]:
@@ -171,30 +172,3 @@ class Issue:
                     minutes[(dim, grain, period, key, r["minutes"])] += 1
         return counts, minutes
 
-
-# PostgreSQL takes at most 65535 parameters in one statement.
-_MAX_PARAMS = 30000
-
-
-def upsert(db: Database, cur: Cursor, table: str, columns: tuple[str, ...],
-           keys: tuple[str, ...], rows: list[tuple], add: str | None = None) -> None:
-    """INSERT … ON CONFLICT for many rows (both engines take this syntax).
-    With `add` (the table's unqualified name), the non-key columns are added to
-    the stored ones; otherwise they replace them."""
-    if not rows:
-        return
-    others = [c for c in columns if c not in keys]
-    sets = ", ".join(f"{c} = {add}.{c} + excluded.{c}" if add else f"{c} = excluded.{c}"
-                     for c in others)
-    one = "(" + ", ".join("?" for _ in columns) + ")"
-    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-    tail = f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
-    if not db.is_postgres:
-        cur.executemany(head + one + tail, rows)
-        return
-    # One statement per thousand rows: far fewer round trips than executemany.
-    step = max(1, min(1000, _MAX_PARAMS // len(columns)))
-    for i in range(0, len(rows), step):
-        chunk = rows[i:i + step]
-        cur.execute(head + ", ".join([one] * len(chunk)) + tail,
-                    [v for row in chunk for v in row])
