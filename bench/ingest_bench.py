@@ -29,28 +29,12 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import psycopg
-
 from bench import city as city_mod
+from service_layer.db import scratch_schema
 
 DEFAULT_PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-# -- scratch schemas ---------------------------------------------------------------
-@contextmanager
-def scratch_schema(base_url: str = DEFAULT_PG, prefix: str = "bench") -> Iterator[str]:
-    """A fresh schema on PostgreSQL, dropped afterwards; yields its DATABASE_URL."""
-    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(base_url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{base_url}?schema={schema}"
-    finally:
-        with psycopg.connect(base_url, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def free_port() -> int:
@@ -411,7 +395,7 @@ def run(size: str | int = "district", seconds: float = 10.0, connections: int = 
     rows: list[dict[str, Any]] = []
     compare = not quick if compare is None else compare
     warmup = 0.2 if quick else 1.0
-    with scratch_schema(base_url) as url:
+    with scratch_schema(base_url, prefix="bench") as url:
         tokens = prepare(url, city)
         with Server(url, group_commit=group_commit) as server:
             requests = whistle_requests(city, tokens)

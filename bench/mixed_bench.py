@@ -36,8 +36,8 @@ import time
 from typing import Any
 
 from bench import city as city_mod
-from bench.ingest_bench import (DEFAULT_PG, Request, Server, _exchange, percentile, prepare,
-                                scratch_schema)
+from bench.ingest_bench import DEFAULT_PG, Request, Server, _exchange, percentile, prepare
+from service_layer.db import scratch_schema
 
 LIVE_OPS = {"blow_whistle": "POST whistles", "rate": "POST ratings",
             "report_in": "POST reports", "note_progress": "POST progress",

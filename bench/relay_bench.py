@@ -35,7 +35,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.ingest_bench import DEFAULT_PG, Server, percentile, scratch_schema
+from bench.ingest_bench import DEFAULT_PG, Server, percentile
+from service_layer.db import scratch_schema
 
 REPO = Path(__file__).resolve().parents[1]
 DEPARTMENT = "fire"

@@ -25,7 +25,6 @@ import json
 import sys
 import tempfile
 import time
-import uuid
 from contextlib import contextmanager
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,19 +36,11 @@ EVENTS_PER_COMPOUND = 330  # a city year: about 1,000,000 events for 3,000 compo
 @contextmanager
 def store(url: str | None, keep: bool) -> Iterator[str]:
     if url and url.startswith("postgres"):
-        import psycopg
-        base = url.split("?")[0]
-        schema = "replay_" + uuid.uuid4().hex[:10]
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f"CREATE SCHEMA {schema}")
-        try:
-            yield f"{base}?schema={schema}"
-        finally:
+        from service_layer.db import scratch_schema
+        with scratch_schema(url, prefix="replay", keep=keep) as scratch:
             if keep:
-                print(f"kept: DATABASE_URL={base}?schema={schema}", file=sys.stderr)
-            else:
-                with psycopg.connect(base, autocommit=True) as conn:
-                    conn.execute(f"DROP SCHEMA {schema} CASCADE")
+                print(f"kept: DATABASE_URL={scratch}", file=sys.stderr)
+            yield scratch
         return
     if url:
         yield url

@@ -63,3 +63,21 @@ class Cursor:
     def fetchone(self) -> tuple | None:
         row = self._cursor.fetchone()
         return None if row is None else tuple(row)
+
+
+@contextmanager
+def scratch_schema(base_url: str, prefix: str = "scratch", keep: bool = False) -> Iterator[str]:
+    """A fresh PostgreSQL schema for a test or a benchmark, dropped afterwards
+    (unless `keep`); yields the DATABASE_URL that uses it."""
+    import psycopg
+    import uuid
+    base_url = base_url.split("?")[0]
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{base_url}?schema={schema}"
+    finally:
+        if not keep:
+            with psycopg.connect(base_url, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -17,6 +16,7 @@ from api.app import create_app
 from projections.registry import all_views
 from projections.runner import ViewsFollower
 from service_layer.bootstrap import Services, bootstrap
+from service_layer.db import scratch_schema
 from service_layer.settings import Settings
 
 pytest_plugins: list[str] = ["tests.kafka_broker"]
@@ -46,14 +46,8 @@ def clock() -> FakeClock:
 @pytest.fixture
 def postgres_schema() -> Iterator[str]:
     """A fresh PostgreSQL schema; yields a DATABASE_URL that uses it."""
-    schema = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{POSTGRES_URL}?schema={schema}"
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with scratch_schema(POSTGRES_URL, prefix="t") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
