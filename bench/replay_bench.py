@@ -132,33 +132,22 @@ def replay(services: Any, names: list[str] | None) -> dict[str, tuple[int, float
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.replay_bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=20_000,
-                        help="size of the log to generate (default 20,000)")
-    parser.add_argument("--database-url", help="default: a temporary SQLite file")
-    parser.add_argument("--view", default="all", help="view name(s), comma-separated, or all")
-    parser.add_argument("--seed", type=int, default=7, help="the synthetic city's seed")
-    parser.add_argument("--keep", action="store_true", help="keep the store for another run")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    args = parser.parse_args(argv)
-    if args.events < 1:
-        parser.error("--events must be at least 1")
-    names = None if args.view == "all" else args.view.split(",")
-
+def measure(database_url: str | None, events: int, seed: int, names: list[str] | None,
+            keep: bool = False) -> dict[str, Any]:
+    """Loads a city of about `events` events (unless the store has one) and
+    measures reading, hashing and replaying it, all in this one run."""
     from service_layer.bootstrap import bootstrap
     from service_layer.settings import Settings
-    with store(args.database_url, args.keep) as url:
+    with store(database_url, keep) as url:
         services = bootstrap(Settings(database_url=url))
         try:
             engine = "postgresql" if services.db.is_postgres else "sqlite"
             existing = services.app.recorder.max_notification_id() or 0
             loaded: dict[str, float] = {}
             if not existing:
-                print(f"generating a log of about {args.events:,} events on {engine} ...",
+                print(f"generating a log of about {events:,} events on {engine} ...",
                       file=sys.stderr)
-                loaded = load_city(services, args.events, args.seed)
+                loaded = load_city(services, events, seed)
                 print(file=sys.stderr)
             total = services.app.recorder.max_notification_id() or 0
             decoded = read_decoded(services)
@@ -182,11 +171,51 @@ def main(argv: list[str] | None = None) -> int:
         "views": {name: {"events_per_s": round(rate(decoded[0], s)), "seconds": round(s, 2)}
                   for name, (_, s) in views.items()},
     }
+    return figures
+
+
+SIZES = {"tiny": 20_000, "district": 107_000, "city": 1_000_000, "megacity": 10_000_000}
+
+
+def run(size: str = "district", quick: bool = False, seed: int = 7, **_: object) -> list[dict]:
+    """Rows for bench/run.py: figure 3, replaying all views on PostgreSQL
+    beside merely reading the same log, in the same run."""
+    from bench.ingest_bench import DEFAULT_PG
+    events = 20_000 if quick else SIZES.get(str(size), 107_000)
+    f = measure(DEFAULT_PG, events, seed, None)
+    note = f"{f['events']:,} events on {f['engine']}; one pass over the log feeds every view"
+    return [dict(figure="3 rebuild all views (replay): events/s",
+                 value=f["replay_all_views_one_pass_events_per_s"], unit="/s",
+                 baseline=f["read_decoded_events_per_s"],
+                 baseline_label="reading + decoding the log alone", note=note),
+            dict(figure="3 hash chain recomputed: events/s", value=f["chain_events_per_s"],
+                 unit="/s", baseline=f["read_raw_events_per_s"],
+                 baseline_label="reading the raw rows alone", note=note)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.replay_bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=20_000,
+                        help="size of the log to generate (default 20,000)")
+    parser.add_argument("--database-url", help="default: a temporary SQLite file")
+    parser.add_argument("--view", default="all", help="view name(s), comma-separated, or all")
+    parser.add_argument("--seed", type=int, default=7, help="the synthetic city's seed")
+    parser.add_argument("--keep", action="store_true", help="keep the store for another run")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    if args.events < 1:
+        parser.error("--events must be at least 1")
+    names = None if args.view == "all" else args.view.split(",")
+
+    figures = measure(args.database_url, args.events, args.seed, names, args.keep)
+    views = figures["views"]
     if args.json:
         print(json.dumps(figures, indent=2))
         return 0
-    print(f"log: {figures['events']:,} events on {engine}"
-          + (f" (loaded at {figures['load_events_per_s']:,} events/s)" if loaded else ""))
+    print(f"log: {figures['events']:,} events on {figures['engine']}"
+          + (f" (loaded at {figures['load_events_per_s']:,} events/s)"
+             if figures["load_events_per_s"] else ""))
     print(f"  read, decoded (as a rebuild reads)  {figures['read_decoded_events_per_s']:>10,} "
           "events/s")
     print(f"  read, raw rows                      {figures['read_raw_events_per_s']:>10,} events/s")
