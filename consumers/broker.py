@@ -7,7 +7,6 @@ keys map to partitions. Topics are created explicitly, with TOPIC_PARTITIONS.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -15,17 +14,13 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaConfigurationError, TopicAlreadyExistsError
 
-from service_layer.settings import ConfigError, Settings
+from service_layer.settings import ConfigError, Settings, env_number
 
 log = logging.getLogger("redwhistle.kafka")
 
 
 def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    try:
-        return int(raw) if raw else default
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    return int(env_number(name, default, int, "a whole number"))
 
 
 @dataclass(frozen=True)

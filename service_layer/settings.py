@@ -27,12 +27,17 @@ def _list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(x.strip() for x in raw.split(",") if x.strip()) if raw else default
 
 
-def _hours(name: str, default: float) -> float:
+def env_number(name: str, default: float, cast: type = float, what: str = "a number") -> float:
+    """A numeric setting; a malformed one is a ConfigError naming it."""
     raw = os.environ.get(name)
     try:
-        return float(raw) if raw else default
+        return cast(raw) if raw else default
     except ValueError:
-        raise ConfigError(f"{name} must be a number of hours, not {raw!r}") from None
+        raise ConfigError(f"{name} must be {what}, not {raw!r}") from None
+
+
+def _hours(name: str, default: float) -> float:
+    return env_number(name, default, float, "a number of hours")
 
 
 def eventsourcing_env(database_url: str | None) -> dict[str, str]:
