@@ -16,10 +16,20 @@ class Database:
         self.datastore = app.factory.datastore  # type: ignore[attr-defined]
         self.is_postgres = type(self.datastore).__name__.startswith("Postgres")
         self.schema = getattr(self.datastore, "schema", None)
+        if not self.is_postgres:
+            with self.datastore.transaction(commit=True) as cursor:
+                cursor.execute("CREATE TABLE IF NOT EXISTS rw_write_lock (id INTEGER)")
 
     @contextmanager
     def transaction(self, commit: bool = True) -> Iterator["Cursor"]:
         with self.datastore.transaction(commit=commit) as cursor:
+            if commit and not self.is_postgres:
+                # The library opens SQLite transactions DEFERRED: one that reads
+                # and then writes must upgrade its lock, and SQLite refuses an
+                # upgrade at once ("database is locked") when another process
+                # writes, without waiting. Writing first takes the write lock
+                # up front, where SQLite does wait (SQLITE_LOCK_TIMEOUT).
+                cursor.execute("DELETE FROM rw_write_lock WHERE 0")
             yield Cursor(cursor, self.is_postgres)
 
     def table(self, name: str) -> str:
