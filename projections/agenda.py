@@ -26,8 +26,8 @@ from uuid import UUID
 from domain.compound import Compound
 from domain.exceptions import UnknownFact
 from projections.base import Batch, View
-from projections.sqlbulk import (api_moment, day_start, index_name, insert_rows, moment,
-                                 show_day, show_moment, update_rows)
+from projections.bulk import index_name, insert_rows, update_rows
+from projections.moments import api_moment, day_start, moment, show_day, show_moment
 from service_layer.bootstrap import Services
 from service_layer.db import Cursor, Database
 

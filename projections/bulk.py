@@ -49,3 +49,62 @@ def where_in(db: Database, column: str, values: Sequence) -> Iterator[tuple[str,
     for i in range(0, len(values), _SQLITE_IN):
         chunk = list(values[i:i + _SQLITE_IN])
         yield f"{column} IN ({', '.join('?' for _ in chunk)})", chunk
+
+
+def _split(columns: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Column specs are "name" (text) or "name:type" (bigint, integer,
+    double precision): the names, and the PostgreSQL array types."""
+    names, types = [], []
+    for spec in columns:
+        name, _, kind = spec.partition(":")
+        names.append(name)
+        types.append(f"{kind or 'text'}[]")
+    return names, types
+
+
+def _columns(rows: list[tuple], width: int) -> list[list]:
+    return [list(col) for col in zip(*rows)] if rows else [[] for _ in range(width)]
+
+
+def insert_rows(db: Database, cur: Cursor, table: str, columns: Sequence[str],
+                rows: list[tuple]) -> None:
+    """INSERTs many rows: executemany on SQLite (a C loop); on PostgreSQL one
+    statement of one array parameter per column, unnested, so the statement
+    text is short and the same for every batch."""
+    if not rows:
+        return
+    names, types = _split(columns)
+    cols = ", ".join(names)
+    if not db.is_postgres:
+        marks = ", ".join("?" for _ in names)
+        cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+        return
+    arrays = ", ".join(f"?::{t}" for t in types)
+    cur.execute(f"INSERT INTO {table} ({cols}) SELECT * FROM unnest({arrays})",
+                _columns(rows, len(names)))
+
+
+def update_rows(db: Database, cur: Cursor, table: str, keys: Sequence[str],
+                sets: Sequence[str], rows: list[tuple]) -> None:
+    """UPDATE table SET sets... WHERE keys... for many rows; each row is the
+    `sets` values followed by the `keys` values (specs as for insert_rows)."""
+    if not rows:
+        return
+    set_names, _ = _split(sets)
+    key_names, _ = _split(keys)
+    if not db.is_postgres:
+        assignments = ", ".join(f"{c} = ?" for c in set_names)
+        where = " AND ".join(f"{k} = ?" for k in key_names)
+        cur.executemany(f"UPDATE {table} SET {assignments} WHERE {where}", rows)
+        return
+    names, types = _split([*sets, *keys])
+    arrays = ", ".join(f"?::{t}" for t in types)
+    assignments = ", ".join(f"{c} = v.{c}" for c in set_names)
+    where = " AND ".join(f"t.{k} = v.{k}" for k in key_names)
+    cur.execute(f"UPDATE {table} AS t SET {assignments} FROM unnest({arrays}) "
+                f"AS v({', '.join(names)}) WHERE {where}", _columns(rows, len(names)))
+
+
+def index_name(prefix: str, view: str, base: str, suffix: str) -> str:
+    """An unqualified index name (PostgreSQL puts it in the table's schema)."""
+    return f"{prefix}rw_{view}_{base}_{suffix}"

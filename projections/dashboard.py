@@ -35,13 +35,12 @@ from typing import Any
 from domain.compound import Compound
 from projections.base import Batch, View, tracked_position
 from projections.bulk import upsert, where_in
+from projections.moments import LOCAL_TZ
 from projections.dashboard_rows import COUNTS, SUMMONS_COLUMNS, Issue, row_measures
 from service_layer.db import Cursor, Database
 
-# Days are local days of the district: China Standard Time, UTC+8, no DST.
-# Changing it means rebuilding the view (the rollups are keyed by local day).
-DAY_OFFSET = timedelta(hours=8)
-LOCAL_TZ = timezone(DAY_OFFSET)
+# Days are local days of the district (projections/moments.py: UTC+8, no DST).
+DAY_OFFSET = LOCAL_TZ.utcoffset(None)
 US = 1_000_000
 DAY_US = 86_400 * US
 OFFSET_US = DAY_OFFSET // timedelta(microseconds=1)

@@ -15,6 +15,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from projections.base import drop, ensure_tracking, rebuild, tracked_position
+from projections.chain import Chain
 from projections.dashboard import (
     DAY_US, DIMENSIONS, LOCAL_TZ, OFFSET_US, DashboardView, date_day, day_date, month_id, to_us)
 from projections.dashboard_percentiles import percentiles, periods_union
@@ -200,31 +201,14 @@ def _row(key: str, c: list[int], ranks: tuple[float, int] | None, not_yet_due: i
 
 
 # -- as of a past moment ---------------------------------------------------------
-def position_at(services: Services, when: datetime) -> int:
-    """The last log position recorded at or before `when` (0 if none), by
-    binary search on the events' store time. Store times are taken when an
-    event is created, a moment before it is stored, so concurrent writers can
-    interleave them by milliseconds; within that the search is exact."""
-    recorder, mapper = services.app.recorder, services.app.mapper
-    lo, hi, best = 1, recorder.max_notification_id() or 0, 0
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        found = recorder.select_notifications(start=mid, limit=1, stop=hi)
-        if not found:  # a gap reaching up to hi
-            hi = mid - 1
-        elif mapper.to_domain_event(found[0]).timestamp <= when:
-            best, lo = found[0].id, found[0].id + 1
-        else:
-            hi = mid - 1
-    return best
-
-
 def response_rates_as_of(services: Services, from_: datetime, to: datetime, by: str,
                          when: datetime) -> tuple[list[dict[str, Any]], int]:
     """The dashboard as it stood at `when`: the view is built into scratch
     tables from the events recorded by then, queried with `overdue` judged at
     `when`, and dropped. Returns (rows, position)."""
-    position = position_at(services, when)
+    # The auditors' one mapping of a moment to a position: the hash chain
+    # keeps each event's store time, indexed.
+    position = Chain.of(services).position_at(when)
     prefix = f"asof{uuid.uuid4().hex[:10]}_"
     ensure_tracking(services.db)
     try:

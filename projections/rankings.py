@@ -22,7 +22,8 @@ from uuid import UUID
 from domain.company import DIMENSIONS, PropertyCompany
 from domain.compound import Compound
 from projections.base import Batch, View
-from projections.sqlbulk import index_name, insert_rows, local_year, moment, update_rows
+from projections.bulk import index_name, insert_rows, update_rows
+from projections.moments import local_year, moment
 from service_layer.bootstrap import Services
 from service_layer.db import Cursor, Database
 
