@@ -289,8 +289,8 @@ def run(whistles: int | None = None, quick: bool = False, seed: int = 7,
     out = []
     for engine in engines:
         with scratch(engine) as url:
-            os.environ.setdefault("GROUP_COMMIT", "0")  # the verify path writes serially
-            services = bootstrap(Settings(database_url=url))
+            # The verify path writes serially.
+            services = bootstrap(Settings(database_url=url, group_commit=False))
             try:
                 verify(services, verify_whistles, seed)
                 t0 = time.perf_counter()

@@ -25,7 +25,7 @@ from domain.compound import Compound
 from domain.exceptions import ConflictingRepeat, UnknownFact
 from domain.ids import company_id, compound_id
 from service_layer.application import RedWhistle
-from service_layer.group_commit import GroupCommitter, enabled_from_env
+from service_layer.group_commit import GroupCommitter
 from service_layer.settings import Settings
 
 A = TypeVar("A", bound=Aggregate)
@@ -63,10 +63,8 @@ class Governance:
         self.app = app
         self.settings = settings
         self.clock = clock
-        # Concurrent writes share transactions (service_layer/group_commit.py);
-        # GROUP_COMMIT=0 writes each request in a transaction of its own.
         if group_commit is None:
-            group_commit = enabled_from_env(settings.database_url)
+            group_commit = settings.group_commit
         self.committer: GroupCommitter | None = GroupCommitter(app) if group_commit else None
         # Writers in this process queue per compound instead of colliding;
         # optimistic concurrency still guards against other processes.

@@ -30,7 +30,6 @@ commit, outside the committer thread, from the aggregate already in memory.
 """
 from __future__ import annotations
 
-import os
 import threading
 from collections import deque
 from typing import Any
@@ -42,16 +41,6 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 # Exceptions that say the database, not a request, failed: retrying each
 # request alone would only multiply the wait.
 _INFRASTRUCTURE = (InterfaceError, OperationalError)
-
-
-def enabled_from_env(database_url: str | None) -> bool:
-    """GROUP_COMMIT=1 or 0 decides; unset means on, for both engines (both
-    gain from it or lose nothing: bench/README.md has the measurements).
-    `database_url` is there for a per-engine default, should one be wanted."""
-    raw = os.environ.get("GROUP_COMMIT", "").strip().lower()
-    if raw in ("0", "false", "no", "off"):
-        return False
-    return True
 
 
 class _Request:

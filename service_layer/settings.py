@@ -79,6 +79,9 @@ class Settings:
     kafka_bootstrap_servers: str | None = None
     topic_prefix: str = "redwhistle"
     write_retries: int = 12
+    # Concurrent writes share transactions (service_layer/group_commit.py);
+    # GROUP_COMMIT=0 writes each request in a transaction of its own.
+    group_commit: bool = True
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -91,4 +94,6 @@ class Settings:
             categories=_list("CATEGORIES", DEFAULT_CATEGORIES),
             kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
             topic_prefix=os.environ.get("TOPIC_PREFIX", "redwhistle"),
+            group_commit=os.environ.get("GROUP_COMMIT", "").strip().lower()
+            not in ("0", "false", "no", "off"),
         )

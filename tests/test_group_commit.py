@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 from eventsourcing.persistence import IntegrityError
@@ -12,7 +13,8 @@ from eventsourcing.persistence import IntegrityError
 from domain.ids import compound_id
 from service_layer.bootstrap import Services, bootstrap
 from service_layer.governance import Governance
-from service_layer.group_commit import GroupCommitter, enabled_from_env
+from service_layer.group_commit import GroupCommitter
+from service_layer.settings import Settings
 from tests import story
 
 
@@ -61,10 +63,11 @@ def _events(services: Services, topic: str = "") -> list:
 def test_group_commit_is_on_unless_switched_off(services: Services, monkeypatch):
     assert isinstance(services.governance.committer, GroupCommitter)
     monkeypatch.setenv("GROUP_COMMIT", "0")
-    assert not enabled_from_env(services.settings.database_url)
-    gov = Governance(services.app, services.settings)
+    assert not Settings.from_env().group_commit
+    gov = Governance(services.app, replace(services.settings, group_commit=False))
     assert gov.committer is None
     monkeypatch.setenv("GROUP_COMMIT", "1")
+    assert Settings.from_env().group_commit
     assert Governance(services.app, services.settings).committer is not None
 
 
@@ -274,7 +277,8 @@ def test_a_bad_request_does_not_sink_its_batch(services: Services):
 @pytest.mark.parametrize("switch", ["0", "1"])
 def test_same_story_with_and_without_group_commit(services: Services, monkeypatch, switch):
     monkeypatch.setenv("GROUP_COMMIT", switch)
-    gov = Governance(services.app, services.settings, services.governance.clock)
+    settings = replace(services.settings, group_commit=Settings.from_env().group_commit)
+    gov = Governance(services.app, settings, services.governance.clock)
     gov.register_compound(**story.compound(f"S-{switch}"))
     body = _whistle()
     first = gov.blow_whistle(f"S-{switch}", grid_worker="W", **body)
