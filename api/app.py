@@ -14,9 +14,11 @@ ROUTERS = [health.router, compounds.router, issues.router, companies.router, das
            agenda.router, rankings.router, audit.router]
 
 
-def create_app(services: Services, workers: list | None = None) -> FastAPI:
+def create_app(services: Services, workers: list | None = None,
+               close_services: bool = False) -> FastAPI:
     """`workers` are background parts (projection runners, deadline watcher)
-    with start() and stop(), run for the app's lifetime."""
+    with start() and stop(), run for the app's lifetime; `close_services`
+    closes the store's connections when the app stops."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -27,6 +29,8 @@ def create_app(services: Services, workers: list | None = None) -> FastAPI:
         finally:
             for w in reversed(workers or []):
                 w.stop()
+            if close_services:
+                services.close()
 
     app = FastAPI(title="Red Whistle", version="0.1.0", lifespan=lifespan,
                   description="Event-sourced coordination of residential compound governance.")
@@ -35,3 +39,10 @@ def create_app(services: Services, workers: list | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """What each process of `redwhistle serve` runs (uvicorn's factory): the
+    API alone, on the settings of the environment."""
+    from service_layer.bootstrap import bootstrap
+    return create_app(bootstrap(), close_services=True)

@@ -8,7 +8,6 @@ from datetime import datetime
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from domain.compound import Compound
 from service_layer.bootstrap import Services
 from service_layer.tokens import Principal
 
@@ -55,14 +54,14 @@ def check_at(who: Principal, at: datetime | None) -> None:
         raise forbid("only admin may supply an explicit 'at' timestamp")
 
 
-def check_street(who: Principal, compound: Compound) -> None:
-    if who.role in ("official", "grid_worker") and who.street and who.street != compound.street:
-        raise forbid(f"{who.name} is scoped to street {who.street}, "
-                     f"not {compound.street}")
+def check_street(who: Principal, street: str) -> None:
+    """`street` is the compound's (`Governance.street_of`)."""
+    if who.role in ("official", "grid_worker") and who.street and who.street != street:
+        raise forbid(f"{who.name} is scoped to street {who.street}, not {street}")
 
 
-def check_grid(who: Principal, compound: Compound, grid: str | None) -> None:
-    check_street(who, compound)
+def check_grid(who: Principal, street: str, grid: str | None) -> None:
+    check_street(who, street)
     if who.role == "grid_worker" and who.grids and grid not in who.grids:
         raise forbid(f"{who.name} covers grids {', '.join(who.grids)}, not {grid}")
 

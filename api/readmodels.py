@@ -1,7 +1,8 @@
 """What every read-model endpoint shares: read-your-writes and CSV.
 
 `?after=POS` waits (up to 5 s) until the views have processed log position
-POS, the `position` a write returned, instead of making the client poll.
+POS, the `position` a write returned, instead of making the client poll. It
+asks the database: the follower usually runs in another process.
 `Accept: text/csv` or `?format=csv` turns a list of rows into a spreadsheet.
 """
 from __future__ import annotations
@@ -14,6 +15,8 @@ from fastapi import Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from api.auth import services
+from projections.registry import all_views
+from projections.runner import wait_for_views
 from service_layer.bootstrap import Services
 
 
@@ -22,8 +25,7 @@ def fresh(after: int | None = Query(None, ge=0, description="wait until the view
           svc: Services = Depends(services)) -> None:
     if not after:
         return
-    follower = svc.extras.get("follower")
-    if follower is None or not follower.wait_for(after, timeout=5.0):
+    if not wait_for_views(svc, all_views(), after, timeout=5.0):
         raise HTTPException(504, detail=f"views have not reached position {after} yet; retry")
 
 

@@ -517,6 +517,8 @@ class BulkLoader:
                     loader.cache[aggregate_id] = found
                 return found
 
+            _latest = _get  # the loader's own cache holds every aggregate it wrote
+
             def _save(self, *aggregates):
                 for a in aggregates:
                     loader.cache[a.id] = a

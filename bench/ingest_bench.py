@@ -1,7 +1,7 @@
 """Figure 1, ingest: whistles through HTTP on PostgreSQL, beside what the
 library and the database can do on the same machine in the same run.
 
-- ours, saturated: the API served by uvicorn in a subprocess (the same app
+- ours, saturated: `redwhistle serve` in a subprocess (its API process(es)
   and background parts as `redwhistle serve`, access log off), driven by
   `connections` keep-alive HTTP/1.1 clients in a closed loop for `seconds`;
   whistles/s and the latency of each request (p50, p99).
@@ -60,37 +60,35 @@ def peak_rss_mb(pid: int) -> float:
 
 
 # -- the server --------------------------------------------------------------------
-def serve(port: int) -> None:
-    """What `redwhistle serve` runs (the app and its background workers), on
-    DATABASE_URL, with the access log off: a log line per request would be
-    measured too."""
-    import uvicorn
-
-    from api.app import create_app
-    from cli.serve import background_workers
-    from service_layer.bootstrap import bootstrap
-    services = bootstrap()
-    workers = [] if os.environ.get("BENCH_NO_WORKERS") else background_workers(services)
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants (serve's API workers and follower)."""
+    found = [pid]
     try:
-        uvicorn.run(create_app(services, workers=workers), host="127.0.0.1", port=port,
-                    log_level="warning", access_log=False)
-    finally:
-        services.close()
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                for child in f.read().split():
+                    found += process_tree(int(child))
+    except OSError:
+        pass
+    return found
 
 
 class Server:
-    """The API in a subprocess on a free port."""
+    """`redwhistle serve` in a subprocess on a free port, with the access log
+    off (a log line per request would be measured too)."""
 
     def __init__(self, database_url: str, group_commit: bool = True,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, workers: int = 1) -> None:
         self.port = free_port()
+        self.workers = workers
         self.env = dict(os.environ, DATABASE_URL=database_url,
                         GROUP_COMMIT="1" if group_commit else "0", **(env or {}))
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "Server":
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.ingest_bench", "--serve", str(self.port)],
+            [sys.executable, "-m", "cli.main", "serve", "--port", str(self.port),
+             "--workers", str(self.workers), "--log-level", "warning"],
             env=self.env, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -107,9 +105,15 @@ class Server:
         self.__exit__(None, None, None)
         raise RuntimeError("server did not answer /health within 60 s")
 
-    def peak_rss_mb(self) -> float:
+    def peak_rss_mb(self) -> dict[str, float]:
+        """Peak RSS of the API process(es) and, apart, of the follower."""
         assert self.proc is not None
-        return peak_rss_mb(self.proc.pid)
+        peaks = {"api": 0.0, "follow": 0.0}
+        for pid in process_tree(self.proc.pid):
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                part = "follow" if b"follow" in f.read().split(b"\0") else "api"
+            peaks[part] += peak_rss_mb(pid)
+        return peaks
 
     def __exit__(self, *exc: Any) -> None:
         if self.proc and self.proc.poll() is None:
@@ -389,7 +393,7 @@ def copy_rows(database_url: str, events: list[Any], per_copy: int = 5000) -> dic
 def run(size: str | int = "district", seconds: float = 10.0, connections: int = 32,
         rate: float = 1000.0, seed: int = 7, base_url: str = DEFAULT_PG,
         group_commit: bool = True, quick: bool = False,
-        compare: bool | None = None) -> list[dict[str, Any]]:
+        compare: bool | None = None, workers: int = 1) -> list[dict[str, Any]]:
     """Runs figure 1 and returns the harness's rows (see bench/run.py)."""
     city = city_mod.generate(size, seed)
     rows: list[dict[str, Any]] = []
@@ -397,7 +401,7 @@ def run(size: str | int = "district", seconds: float = 10.0, connections: int = 
     warmup = 0.2 if quick else 1.0
     with scratch_schema(base_url, prefix="bench") as url:
         tokens = prepare(url, city)
-        with Server(url, group_commit=group_commit) as server:
+        with Server(url, group_commit=group_commit, workers=workers) as server:
             requests = whistle_requests(city, tokens)
             sat = drive(server.port, requests, connections, seconds, None, warmup)
             s = summary(sat)
@@ -409,7 +413,7 @@ def run(size: str | int = "district", seconds: float = 10.0, connections: int = 
             rss = server.peak_rss_mb()
         off = None
         if compare and group_commit:
-            with Server(url, group_commit=False) as server:
+            with Server(url, group_commit=False, workers=workers) as server:
                 off = summary(drive(server.port, requests, connections, seconds, None, warmup))
         errors = {k: v for k, v in {**sat["statuses"]}.items() if k >= 400}
         errors_fixed = {k: v for k, v in fixed["statuses"].items() if k >= 400}
@@ -422,7 +426,8 @@ def run(size: str | int = "district", seconds: float = 10.0, connections: int = 
     rows.append(dict(figure="1 ingest: HTTP whistles/s, saturated",
                      value=s["per_second"], unit="/s", baseline=bare["per_second"],
                      baseline_label="bare eventsourcing append, 1 event/save",
-                     note=f"{connections} connections, {gc}; p50 {s['p50_ms']:.1f} ms, "
+                     note=f"{connections} connections, {workers} API process"
+                          f"{'es' if workers > 1 else ''}, {gc}; p50 {s['p50_ms']:.1f} ms, "
                           f"p99 {s['p99_ms']:.1f} ms; errors {errors or 'none'}"))
     if off is not None:
         rows.append(dict(figure="1 ingest: HTTP whistles/s, saturated",
@@ -442,27 +447,26 @@ def run(size: str | int = "district", seconds: float = 10.0, connections: int = 
                      baseline_label="psycopg COPY rows/s (5,000 a transaction)",
                      note=f"bare append batched 100/save: {batched['per_second']:.0f}/s"))
     rows.append(dict(figure="6 memory: serve peak RSS under ingest",
-                     value=rss, unit="MB", baseline=500.0, baseline_label="target",
-                     lower_is_better=True, note="views follower running, as serve"))
+                     value=rss["api"] + rss["follow"], unit="MB", baseline=500.0,
+                     baseline_label="target", lower_is_better=True,
+                     note=f"API {rss['api']:.0f} MB + `redwhistle follow` {rss['follow']:.0f} MB"))
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ingest_bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--size", default="district")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--no-group-commit", action="store_true")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="API processes of `redwhistle serve`")
     args = parser.parse_args(argv)
-    if args.serve:
-        serve(args.serve)
-        return 0
     from bench.run import print_table
     print_table(run(args.size, args.seconds, args.connections, args.rate,
-                    group_commit=not args.no_group_commit))
+                    group_commit=not args.no_group_commit, workers=args.workers))
     return 0
 
 

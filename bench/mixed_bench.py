@@ -301,7 +301,8 @@ def run(size: str | int = "district", seconds: float = 20.0, seed: int = 7,
         note=f"{grid_workers} grid workers × {gw_rate}/s + {len(history.departments)} "
              f"departments × {dept_rate}/s, 1 reader (think {think}s); history "
              f"{len(history.compounds)} compounds loaded in {load_seconds:.0f} s, views "
-             f"caught up in {catch_up:.0f} s; serve peak RSS {rss:.0f} MB"))
+             f"caught up in {catch_up:.0f} s; serve peak RSS {rss['api']:.0f} MB (API) + "
+             f"{rss['follow']:.0f} MB (follow)"))
     return rows + rebuilt
 
 

@@ -12,6 +12,7 @@ import sys
 
 COMMANDS = [
     "cli.serve",
+    "cli.follow",
     "cli.tokens",
     "cli.relay",
     "cli.consume",

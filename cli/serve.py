@@ -1,9 +1,10 @@
-"""`redwhistle serve [--host --port] [--demo]`: the API with its background
-parts (the views following the log, the deadline watcher...)."""
+"""`redwhistle serve [--host --port] [--demo] [--no-follow]`: the API, and
+`redwhistle follow` (views, deadline watcher, sealer) as a child process."""
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 from service_layer.bootstrap import Services, bootstrap
 
@@ -14,18 +15,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", action="store_true",
                        help="load a demo district into an empty store and print a token per role")
+    serve.add_argument("--no-follow", action="store_true",
+                       help="do not start `redwhistle follow` (run it as a service of its own)")
+    serve.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="API processes (default 1); the views follow in one more")
+    serve.add_argument("--log-level", default="info",
+                       choices=["critical", "error", "warning", "info", "debug"],
+                       help="uvicorn's; below info there is no access log")
     serve.set_defaults(run=run)
-
-
-def background_workers(services: Services) -> list:
-    from projections.chain import Sealer
-    from projections.deadline_watcher import DeadlineWatcher
-    from projections.registry import all_views
-    from projections.runner import ViewsFollower
-    follower = ViewsFollower(services, all_views())  # creates the tables the others read
-    services.extras["follower"] = follower
-    return [follower, DeadlineWatcher(services), Sealer(services, every_events=1000,
-                                                        every_seconds=60)]
 
 
 def demo(services: Services) -> None:
@@ -47,15 +44,29 @@ def demo(services: Services) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from api.app import create_app
+    from cli.follow import FollowProcess
+    from projections.registry import all_views
+    from projections.runner import create_view_tables
+    if args.workers < 1:
+        print("redwhistle: --workers must be at least 1", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     services = bootstrap()
     try:
         if args.demo:
             demo(services)
-        print(f"Serving on http://{args.host}:{args.port} (docs at /docs)", flush=True)
-        uvicorn.run(create_app(services, workers=background_workers(services)),
-                    host=args.host, port=args.port, log_level="info")
-        return 0
+        create_view_tables(services, all_views())  # readers may come before the follower
     finally:
         services.close()
+    # The follower is the serve process's child, not a worker's: one for all.
+    follower = None if args.no_follow else FollowProcess()
+    if follower:
+        follower.start()
+    try:
+        print(f"Serving on http://{args.host}:{args.port} (docs at /docs)", flush=True)
+        uvicorn.run("api.app:app_from_env", factory=True, workers=args.workers,
+                    host=args.host, port=args.port, log_level=args.log_level)
+        return 0
+    finally:
+        if follower:
+            follower.stop()

@@ -1,16 +1,46 @@
-"""Keeps the live views following the log while `redwhistle serve` runs.
+"""Keeps the live views following the log, and tells how far they are.
 
 It polls rather than listens: SQLite has no notifications, and a short poll
 keeps a write visible in the views well within a second on either engine.
+`redwhistle follow` runs the follower in a process of its own (started by
+`serve`), so readers ask the database, not the follower, how far the views
+are: `views_position` and `wait_for_views` work from any process.
 """
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 
 from projections.base import View, ensure_tracking, feed, tracked_position
 from service_layer.background import Background
 from service_layer.bootstrap import Services
+
+
+def create_view_tables(services: Services, views: Sequence[View]) -> None:
+    """The live views' tables, so readers find them before the follower has run."""
+    ensure_tracking(services.db)
+    with services.db.transaction() as cur:
+        for view in views:
+            view.create_tables(services.db, cur, "")
+
+
+def views_position(services: Services, views: Sequence[View]) -> int:
+    """The lowest position the given live views have reached."""
+    db = services.db
+    with db.transaction(commit=False) as cur:
+        return min((tracked_position(db, cur, v.name) for v in views), default=0)
+
+
+def wait_for_views(services: Services, views: Sequence[View], position: int,
+                   timeout: float = 5.0) -> bool:
+    """Read-your-writes: True once every view has reached `position`."""
+    deadline = time.monotonic() + timeout
+    while views_position(services, views) < position:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 class ViewsFollower(Background):
@@ -21,10 +51,7 @@ class ViewsFollower(Background):
         self.services = services
         self.views = views
         self._feeding = threading.Lock()
-        ensure_tracking(services.db)
-        with services.db.transaction() as cur:
-            for view in views:
-                view.create_tables(services.db, cur, "")
+        create_view_tables(services, views)
 
     def catch_up(self) -> None:
         with self._feeding:  # the thread and a caller (a test, a CLI) take turns
@@ -33,16 +60,7 @@ class ViewsFollower(Background):
     tick = catch_up
 
     def position(self) -> int:
-        """The lowest position all live views have reached."""
-        db = self.services.db
-        with db.transaction(commit=False) as cur:
-            return min((tracked_position(db, cur, v.name) for v in self.views), default=0)
+        return views_position(self.services, self.views)
 
     def wait_for(self, position: int, timeout: float = 5.0) -> bool:
-        """Read-your-writes: True once every view has reached `position`."""
-        deadline = time.monotonic() + timeout
-        while self.position() < position:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.01)
-        return True
+        return wait_for_views(self.services, self.views, position, timeout)

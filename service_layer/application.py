@@ -5,7 +5,10 @@ one sequence of positions and one hash chain for auditors to follow.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from eventsourcing.application import Application
+from psycopg.sql import SQL, Composed
 
 from domain.company import PropertyCompany
 from domain.compound import Compound
@@ -20,4 +23,19 @@ class RedWhistle(Application):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RedWhistle":
-        return cls(env=eventsourcing_env(settings.database_url))
+        app = cls(env=eventsourcing_env(settings.database_url))
+        for recorder in (app.recorder, app.snapshots and app.snapshots.recorder):
+            render_statements_once(recorder)
+        return app
+
+
+def render_statements_once(recorder: Any) -> None:
+    """The PostgreSQL recorders keep their statements as psycopg `Composed`
+    objects, which psycopg renders again on every execute, escaping each
+    identifier through libpq: a tenth of a whistle's CPU in the API process.
+    Rendered once here into plain SQL, the statements are the same text."""
+    for name, value in list(vars(recorder).items()):
+        if isinstance(value, Composed):
+            setattr(recorder, name, SQL(value.as_string(None)))
+        elif isinstance(value, list) and value and all(isinstance(v, Composed) for v in value):
+            setattr(recorder, name, [SQL(v.as_string(None)) for v in value])

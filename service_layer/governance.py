@@ -27,9 +27,14 @@ from domain.ids import company_id, compound_id
 from service_layer.application import RedWhistle
 from service_layer.group_commit import GroupCommitter
 from service_layer.settings import Settings
+from service_layer.write_cache import LatestAggregates
 
 A = TypeVar("A", bound=Aggregate)
 Clock = Callable[[], datetime]
+# What a caller wants to keep of the written state (a response body, say),
+# made while the write still holds the aggregate: once the use case returns,
+# the next writer of the same compound may change `Outcome.state`.
+Present = Callable[[Any], Any]
 
 
 def utcnow() -> datetime:
@@ -52,9 +57,10 @@ class TooMuchContention(RuntimeError):
 
 @dataclass(frozen=True)
 class Outcome(Generic[A]):
-    state: A
+    state: A  # the aggregate as written; from other threads, read `body` instead
     created: bool  # False: the fact was already recorded, nothing was written
     position: int | None  # position in the log of the last event written
+    body: Any = None  # what `present` made of the state, if given
 
 
 class Governance:
@@ -69,10 +75,20 @@ class Governance:
         # Writers in this process queue per compound instead of colliding;
         # optimistic concurrency still guards against other processes.
         self._stripes = [threading.Lock() for _ in range(1024)]
+        self.latest = LatestAggregates(app, settings.write_cache_size)
+        self._streets: dict[str, str] = {}
 
     # -- reading ------------------------------------------------------------
     def compound(self, code: str) -> Compound:
         return self._get(compound_id(code), f"compound {code}")
+
+    def street_of(self, code: str) -> str:
+        """A compound's street, which registration fixes for good: remembered,
+        so scope checks need not load the whole compound on every request."""
+        street = self._streets.get(code)
+        if street is None:
+            street = self._streets[code] = self.compound(code).street
+        return street
 
     def company(self, code: str) -> PropertyCompany:
         return self._get(company_id(code), f"property company {code}")
@@ -83,6 +99,13 @@ class Governance:
         except AggregateNotFoundError:
             raise UnknownFact(f"{what} is not registered") from None
 
+    def _latest(self, aggregate_id: UUID, what: str) -> Any:
+        """For a writer holding the aggregate's stripe lock (see write_cache.py)."""
+        try:
+            return self.latest.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise UnknownFact(f"{what} is not registered") from None
+
     # -- the one way every change is written ---------------------------------
     def _save(self, *aggregates: Aggregate) -> int | None:
         if self.committer is not None:
@@ -90,34 +113,46 @@ class Governance:
         recordings = self.app.save(*aggregates)
         return recordings[-1].notification.id if recordings else None
 
-    def _change(self, aggregate_id: UUID, what: str, command: Callable[[Any], None]) -> Outcome:
+    def _change(self, aggregate_id: UUID, what: str, command: Callable[[Any], None],
+                present: Present | None = None) -> Outcome:
         for attempt in range(self.settings.write_retries):
             with self._stripes[aggregate_id.int % len(self._stripes)]:
-                aggregate = self._get(aggregate_id, what)
-                command(aggregate)
-                if not aggregate.pending_events:
-                    return Outcome(aggregate, created=False, position=None)
+                aggregate = self._latest(aggregate_id, what)
                 try:
-                    return Outcome(aggregate, created=True, position=self._save(aggregate))
+                    command(aggregate)
+                    created = bool(aggregate.pending_events)
+                    position = self._save(aggregate) if created else None
                 except IntegrityError:
-                    pass  # another process got there first: replay on the new version
-            # Jittered, capped backoff: racing processes spread out instead of colliding again.
+                    self.latest.forget(aggregate_id)
+                except BaseException:
+                    self.latest.forget(aggregate_id)  # it may hold events never stored
+                    raise
+                else:
+                    self.latest.keep(aggregate)
+                    return Outcome(aggregate, created=created, position=position,
+                                   body=present(aggregate) if present else None)
+            # Another process got there first: replay on the new version, after a
+            # jittered, capped backoff, so racing processes spread out instead of
+            # colliding again.
             time.sleep(random.uniform(0, min(0.005 * 2 ** attempt, 0.25)))
         raise TooMuchContention(f"{what} is being changed by many writers at once; retry")
 
     def _create(self, aggregate_id: UUID, what: str, make: Callable[[], A],
-                same: Callable[[A], bool]) -> Outcome[A]:
+                same: Callable[[A], bool], present: Present | None = None) -> Outcome[A]:
+        # The state here is this call's own (made or loaded fresh), never shared.
+        body = present or (lambda _: None)
         for _ in range(self.settings.write_retries):
             try:
                 existing = self._get(aggregate_id, what)
             except UnknownFact:
                 aggregate = make()
                 try:
-                    return Outcome(aggregate, created=True, position=self._save(aggregate))
+                    position = self._save(aggregate)
                 except IntegrityError:
                     continue
+                return Outcome(aggregate, created=True, position=position, body=body(aggregate))
             if same(existing):
-                return Outcome(existing, created=False, position=None)
+                return Outcome(existing, created=False, position=None, body=body(existing))
             raise ConflictingRepeat(f"{what} is already registered with different details")
         raise TooMuchContention(f"{what} is being registered by many writers at once; retry")
 
@@ -131,101 +166,110 @@ class Governance:
                                       f"{', '.join(self.settings.departments)}")
 
     # -- compounds ------------------------------------------------------------
-    def register_compound(self, *, at: datetime | None = None, **fields: Any) -> Outcome[Compound]:
+    # Every verb of a compound or company takes `present` (see Present above).
+    def _compound(self, code: str, command: Callable[[Compound], None],
+                  present: Present | None) -> Outcome[Compound]:
+        return self._change(compound_id(code), f"compound {code}", command, present)
+
+    def register_compound(self, *, at: datetime | None = None, present: Present | None = None,
+                          **fields: Any) -> Outcome[Compound]:
         code = fields["code"]
         return self._create(compound_id(code), f"compound {code}",
                             lambda: Compound.register(**fields, at=self._at(at)),
-                            lambda c: c.is_same_registration(**fields))
+                            lambda c: c.is_same_registration(**fields), present)
 
     def contract_property_company(self, code: str, *, company_code: str, starts_on: str,
-                                  ends_on: str, at: datetime | None = None) -> Outcome[Compound]:
+                                  ends_on: str, at: datetime | None = None,
+                                  present: Present | None = None) -> Outcome[Compound]:
         company = self.company(company_code)
-        return self._change(compound_id(code), f"compound {code}",
-                            lambda c: c.contract_property_company(
-                                company_code=company_code, company_name=company.name,
-                                starts_on=starts_on, ends_on=ends_on, at=self._at(at)))
+        return self._compound(code, lambda c: c.contract_property_company(
+            company_code=company_code, company_name=company.name, starts_on=starts_on,
+            ends_on=ends_on, at=self._at(at)), present)
 
     def blow_whistle(self, code: str, *, grid_worker: str, at: datetime | None = None,
-                     **fields: Any) -> Outcome[Compound]:
+                     present: Present | None = None, **fields: Any) -> Outcome[Compound]:
         self._known_departments(fields["departments"])
         if fields["category"] not in self.settings.categories:
             raise InvalidField("category", f"unknown category {fields['category']}; known: "
                                            f"{', '.join(self.settings.categories)}")
-        return self._change(compound_id(code), f"compound {code}",
-                            lambda c: c.blow_whistle(**fields, grid_worker=grid_worker,
-                                                     policy=self.settings.deadlines,
-                                                     at=self._at(at)))
+        return self._compound(code, lambda c: c.blow_whistle(
+            **fields, grid_worker=grid_worker, policy=self.settings.deadlines,
+            at=self._at(at)), present)
 
     def report_in(self, code: str, issue_id: str, *, department: str, officer: str,
-                  at: datetime | None = None) -> Outcome[Compound]:
-        return self._change(compound_id(code), f"compound {code}",
-                            lambda c: c.report_in(issue_id=issue_id, department=department,
-                                                  officer=officer, at=self._at(at)))
+                  at: datetime | None = None, present: Present | None = None) -> Outcome[Compound]:
+        return self._compound(code, lambda c: c.report_in(
+            issue_id=issue_id, department=department, officer=officer, at=self._at(at)), present)
 
     def note_progress(self, code: str, issue_id: str, *, department: str, note: str,
-                      at: datetime | None = None) -> Outcome[Compound]:
-        return self._change(compound_id(code), f"compound {code}",
-                            lambda c: c.note_progress(issue_id=issue_id, department=department,
-                                                      note=note, at=self._at(at)))
+                      at: datetime | None = None,
+                      present: Present | None = None) -> Outcome[Compound]:
+        return self._compound(code, lambda c: c.note_progress(
+            issue_id=issue_id, department=department, note=note, at=self._at(at)), present)
 
     def resolve(self, code: str, issue_id: str, *, department: str, how: str,
-                at: datetime | None = None) -> Outcome[Compound]:
-        return self._change(compound_id(code), f"compound {code}",
-                            lambda c: c.resolve(issue_id=issue_id, department=department,
-                                                how=how, at=self._at(at)))
+                at: datetime | None = None, present: Present | None = None) -> Outcome[Compound]:
+        return self._compound(code, lambda c: c.resolve(
+            issue_id=issue_id, department=department, how=how, at=self._at(at)), present)
 
     def rate(self, code: str, issue_id: str, *, rating: str, comment: str | None,
-             rated_by: str, at: datetime | None = None) -> Outcome[Compound]:
-        return self._change(compound_id(code), f"compound {code}",
-                            lambda c: c.rate(issue_id=issue_id, rating=rating, comment=comment,
-                                             rated_by=rated_by, policy=self.settings.deadlines,
-                                             at=self._at(at)))
+             rated_by: str, at: datetime | None = None,
+             present: Present | None = None) -> Outcome[Compound]:
+        return self._compound(code, lambda c: c.rate(
+            issue_id=issue_id, rating=rating, comment=comment, rated_by=rated_by,
+            policy=self.settings.deadlines, at=self._at(at)), present)
 
-    def escalate_due(self, code: str, issue_id: str, at: datetime | None = None) -> Outcome[Compound]:
+    def escalate_due(self, code: str, issue_id: str, at: datetime | None = None,
+                     present: Present | None = None) -> Outcome[Compound]:
         """Records the escalations an issue's deadlines call for, once each."""
-        return self._change(compound_id(code), f"compound {code}",
-                            lambda c: c.escalate(issue_id=issue_id, at=self._at(at)))
+        return self._compound(code, lambda c: c.escalate(issue_id=issue_id, at=self._at(at)),
+                              present)
 
     def hold_joint_meeting(self, code: str, *, at: datetime | None = None,
-                           **fields: Any) -> Outcome[Compound]:
+                           present: Present | None = None, **fields: Any) -> Outcome[Compound]:
         for d in fields["decisions"]:
             self._known_departments(d.get("departments", []), "decisions.departments")
-        return self._change(compound_id(code), f"compound {code}",
-                            lambda c: c.hold_joint_meeting(**fields, at=self._at(at)))
+        return self._compound(code, lambda c: c.hold_joint_meeting(**fields, at=self._at(at)),
+                              present)
 
     def elect_committee(self, code: str, *, at: datetime | None = None,
-                        **fields: Any) -> Outcome[Compound]:
-        return self._change(compound_id(code), f"compound {code}",
-                            lambda c: c.elect_committee(**fields, at=self._at(at)))
+                        present: Present | None = None, **fields: Any) -> Outcome[Compound]:
+        return self._compound(code, lambda c: c.elect_committee(**fields, at=self._at(at)),
+                              present)
 
     def survey_satisfaction(self, code: str, *, at: datetime | None = None,
-                            **fields: Any) -> Outcome[Compound]:
-        return self._change(compound_id(code), f"compound {code}",
-                            lambda c: c.survey_satisfaction(**fields, at=self._at(at)))
+                            present: Present | None = None, **fields: Any) -> Outcome[Compound]:
+        return self._compound(code, lambda c: c.survey_satisfaction(**fields, at=self._at(at)),
+                              present)
 
     def record_incident(self, code: str, *, at: datetime | None = None,
-                        **fields: Any) -> Outcome[Compound]:
+                        present: Present | None = None, **fields: Any) -> Outcome[Compound]:
         if fields.get("company_code"):
             self.company(fields["company_code"])
-        return self._change(compound_id(code), f"compound {code}",
-                            lambda c: c.record_incident(**fields, at=self._at(at)))
+        return self._compound(code, lambda c: c.record_incident(**fields, at=self._at(at)),
+                              present)
 
     # -- property companies --------------------------------------------------
+    def _company(self, code: str, command: Callable[[PropertyCompany], None],
+                 present: Present | None) -> Outcome[PropertyCompany]:
+        return self._change(company_id(code), f"property company {code}", command, present)
+
     def register_company(self, *, code: str, name: str, party_organisation: bool,
-                         at: datetime | None = None) -> Outcome[PropertyCompany]:
+                         at: datetime | None = None,
+                         present: Present | None = None) -> Outcome[PropertyCompany]:
         fields = dict(code=code, name=name, party_organisation=party_organisation)
         return self._create(company_id(code), f"property company {code}",
                             lambda: PropertyCompany.register(**fields, at=self._at(at)),
-                            lambda c: c.is_same_registration(**fields))
+                            lambda c: c.is_same_registration(**fields), present)
 
     def establish_party_organisation(self, code: str, *, established_on: str,
-                                     at: datetime | None = None) -> Outcome[PropertyCompany]:
-        return self._change(company_id(code), f"property company {code}",
-                            lambda c: c.establish_party_organisation(
-                                established_on=established_on, at=self._at(at)))
+                                     at: datetime | None = None,
+                                     present: Present | None = None) -> Outcome[PropertyCompany]:
+        return self._company(code, lambda c: c.establish_party_organisation(
+            established_on=established_on, at=self._at(at)), present)
 
     def evaluate_company(self, code: str, *, year: int, level: str, scores: dict[str, float],
-                         evaluator: str, at: datetime | None = None) -> Outcome[PropertyCompany]:
-        return self._change(company_id(code), f"property company {code}",
-                            lambda c: c.evaluate(year=year, level=level, scores=scores,
-                                                 evaluator=evaluator, at=self._at(at)))
+                         evaluator: str, at: datetime | None = None,
+                         present: Present | None = None) -> Outcome[PropertyCompany]:
+        return self._company(code, lambda c: c.evaluate(
+            year=year, level=level, scores=scores, evaluator=evaluator, at=self._at(at)), present)

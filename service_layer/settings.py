@@ -82,6 +82,9 @@ class Settings:
     # Concurrent writes share transactions (service_layer/group_commit.py);
     # GROUP_COMMIT=0 writes each request in a transaction of its own.
     group_commit: bool = True
+    # Compounds kept in memory after a write (service_layer/write_cache.py);
+    # WRITE_CACHE_SIZE=0 loads every one from the store.
+    write_cache_size: int = 1000
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -96,4 +99,5 @@ class Settings:
             topic_prefix=os.environ.get("TOPIC_PREFIX", "redwhistle"),
             group_commit=os.environ.get("GROUP_COMMIT", "").strip().lower()
             not in ("0", "false", "no", "off"),
+            write_cache_size=int(env_number("WRITE_CACHE_SIZE", 1000, int, "a whole number")),
         )

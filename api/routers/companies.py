@@ -19,8 +19,8 @@ def register(body: CompanyIn, response: Response, who: Principal = Depends(offic
     check_at(who, body.at)
     outcome = svc.governance.register_company(code=body.code, name=body.name,
                                               party_organisation=body.party_organisation,
-                                              at=body.at)
-    return presenters.respond(response, outcome, presenters.company(outcome.state))
+                                              at=body.at, present=presenters.company)
+    return presenters.respond(response, outcome)
 
 
 @router.get("/{code}")
@@ -35,8 +35,9 @@ def establish_party_organisation(code: str, body: PartyOrganisationIn, response:
                                  svc: Services = Depends(services)) -> dict:
     check_at(who, body.at)
     outcome = svc.governance.establish_party_organisation(
-        code, established_on=body.established_on.isoformat(), at=body.at)
-    return presenters.respond(response, outcome, presenters.company(outcome.state))
+        code, established_on=body.established_on.isoformat(), at=body.at,
+        present=presenters.company)
+    return presenters.respond(response, outcome)
 
 
 @router.post("/{code}/evaluations", status_code=201)
@@ -47,5 +48,6 @@ def evaluate(code: str, body: EvaluationIn, response: Response, who: Principal =
         raise forbid(f"{who.name} is a street official; district evaluations come from the district")
     outcome = svc.governance.evaluate_company(code, year=body.year, level=body.level,
                                               scores=body.scores.model_dump(),
-                                              evaluator=who.name, at=body.at)
-    return presenters.respond(response, outcome, presenters.company(outcome.state))
+                                              evaluator=who.name, at=body.at,
+                                              present=presenters.company)
+    return presenters.respond(response, outcome)

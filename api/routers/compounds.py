@@ -20,8 +20,9 @@ def register(body: CompoundIn, response: Response, who: Principal = Depends(offi
     check_at(who, body.at)
     if who.role == "official" and who.street and who.street != body.street:
         raise forbid(f"{who.name} is scoped to street {who.street}, not {body.street}")
-    outcome = svc.governance.register_compound(**body.model_dump(exclude={"at"}), at=body.at)
-    return presenters.respond(response, outcome, presenters.compound(outcome.state))
+    outcome = svc.governance.register_compound(**body.model_dump(exclude={"at"}), at=body.at,
+                                               present=presenters.compound)
+    return presenters.respond(response, outcome)
 
 
 @router.get("/{code}")
@@ -32,7 +33,7 @@ def read(code: str, _: Principal = Depends(role(*READERS)),
 
 def _scoped(svc: Services, who: Principal, code: str, at) -> None:
     check_at(who, at)
-    check_street(who, svc.governance.compound(code))
+    check_street(who, svc.governance.street_of(code))
 
 
 @router.post("/{code}/property-contracts", status_code=201)
@@ -41,8 +42,8 @@ def contract(code: str, body: ContractIn, response: Response, who: Principal = D
     _scoped(svc, who, code, body.at)
     outcome = svc.governance.contract_property_company(
         code, company_code=body.company_code, starts_on=body.starts_on.isoformat(),
-        ends_on=body.ends_on.isoformat(), at=body.at)
-    return presenters.respond(response, outcome, presenters.compound(outcome.state))
+        ends_on=body.ends_on.isoformat(), at=body.at, present=presenters.compound)
+    return presenters.respond(response, outcome)
 
 
 @router.post("/{code}/committee-elections", status_code=201)
@@ -51,8 +52,8 @@ def elect(code: str, body: ElectionIn, response: Response, who: Principal = Depe
     _scoped(svc, who, code, body.at)
     outcome = svc.governance.elect_committee(
         code, term_start=body.term_start.isoformat(), term_end=body.term_end.isoformat(),
-        members=[m.model_dump() for m in body.members], at=body.at)
-    return presenters.respond(response, outcome, presenters.compound(outcome.state))
+        members=[m.model_dump() for m in body.members], at=body.at, present=presenters.compound)
+    return presenters.respond(response, outcome)
 
 
 @router.post("/{code}/joint-meetings", status_code=201)
@@ -64,9 +65,8 @@ def meet(code: str, body: MeetingIn, response: Response, who: Principal = Depend
         code, meeting_id=str(body.meeting_id), held_on=body.held_on.isoformat(),
         attendees=[a.model_dump() for a in body.attendees],
         issues_discussed=[str(i) for i in body.issues_discussed], decisions=decisions,
-        at=body.at)
-    return presenters.respond(response, outcome, dict(presenters.compound(outcome.state),
-                                                      meeting_id=str(body.meeting_id)))
+        at=body.at, present=presenters.compound)
+    return presenters.respond(response, outcome, meeting_id=str(body.meeting_id))
 
 
 @router.post("/{code}/surveys", status_code=201)
@@ -76,9 +76,8 @@ def survey(code: str, body: SurveyIn, response: Response, who: Principal = Depen
     outcome = svc.governance.survey_satisfaction(
         code, survey_id=str(body.survey_id), year=body.year,
         surveyed_on=body.surveyed_on.isoformat(), respondents=body.respondents,
-        score=body.score, at=body.at)
-    return presenters.respond(response, outcome, dict(presenters.compound(outcome.state),
-                                                      survey_id=str(body.survey_id)))
+        score=body.score, at=body.at, present=presenters.compound)
+    return presenters.respond(response, outcome, survey_id=str(body.survey_id))
 
 
 @router.post("/{code}/incidents", status_code=201)
@@ -88,6 +87,5 @@ def incident(code: str, body: IncidentIn, response: Response, who: Principal = D
     outcome = svc.governance.record_incident(
         code, incident_id=str(body.incident_id), kind=body.kind,
         occurred_on=body.occurred_on.isoformat(), description=body.description,
-        company_code=body.company_code, at=body.at)
-    return presenters.respond(response, outcome, dict(presenters.compound(outcome.state),
-                                                      incident_id=str(body.incident_id)))
+        company_code=body.company_code, at=body.at, present=presenters.compound)
+    return presenters.respond(response, outcome, incident_id=str(body.incident_id))

@@ -18,13 +18,14 @@ department = role("department")
 def blow_whistle(code: str, body: WhistleIn, response: Response,
                  who: Principal = Depends(grid_worker), svc: Services = Depends(services)) -> dict:
     check_at(who, body.at)
-    check_grid(who, svc.governance.compound(code), body.grid)
+    check_grid(who, svc.governance.street_of(code), body.grid)
     issue_id = str(body.issue_id)
     outcome = svc.governance.blow_whistle(
         code, grid_worker=who.name, issue_id=issue_id, category=body.category,
         description=body.description, departments=body.departments, urgency=body.urgency,
-        source=body.source, grid=body.grid, building=body.building, unit=body.unit, at=body.at)
-    return presenters.respond(response, outcome, presenters.issue(outcome.state, issue_id))
+        source=body.source, grid=body.grid, building=body.building, unit=body.unit, at=body.at,
+        present=presenters.issue_of(issue_id))
+    return presenters.respond(response, outcome)
 
 
 @router.get("/issues/{issue_id}")
@@ -39,8 +40,9 @@ def report_in(code: str, issue_id: str, body: ReportIn, response: Response,
     check_at(who, body.at)
     check_department(who, body.department)
     outcome = svc.governance.report_in(code, issue_id, department=body.department,
-                                       officer=body.officer, at=body.at)
-    return presenters.respond(response, outcome, presenters.issue(outcome.state, issue_id))
+                                       officer=body.officer, at=body.at,
+                                       present=presenters.issue_of(issue_id))
+    return presenters.respond(response, outcome)
 
 
 @router.post("/issues/{issue_id}/progress", status_code=201)
@@ -49,8 +51,9 @@ def note_progress(code: str, issue_id: str, body: ProgressIn, response: Response
     check_at(who, body.at)
     check_department(who, body.department)
     outcome = svc.governance.note_progress(code, issue_id, department=body.department,
-                                           note=body.note, at=body.at)
-    return presenters.respond(response, outcome, presenters.issue(outcome.state, issue_id))
+                                           note=body.note, at=body.at,
+                                           present=presenters.issue_of(issue_id))
+    return presenters.respond(response, outcome)
 
 
 @router.post("/issues/{issue_id}/resolution", status_code=201)
@@ -59,8 +62,9 @@ def resolve(code: str, issue_id: str, body: ResolutionIn, response: Response,
     check_at(who, body.at)
     check_department(who, body.department)
     outcome = svc.governance.resolve(code, issue_id, department=body.department,
-                                     how=body.how, at=body.at)
-    return presenters.respond(response, outcome, presenters.issue(outcome.state, issue_id))
+                                     how=body.how, at=body.at,
+                                     present=presenters.issue_of(issue_id))
+    return presenters.respond(response, outcome)
 
 
 @router.post("/issues/{issue_id}/ratings", status_code=201)
@@ -68,7 +72,8 @@ def rate(code: str, issue_id: str, body: RatingIn, response: Response,
          who: Principal = Depends(grid_worker), svc: Services = Depends(services)) -> dict:
     check_at(who, body.at)
     compound = svc.governance.compound(code)
-    check_grid(who, compound, compound.issue(issue_id)["grid"])
+    check_grid(who, compound.street, compound.issue(issue_id)["grid"])
     outcome = svc.governance.rate(code, issue_id, rating=body.rating, comment=body.comment,
-                                  rated_by=who.name, at=body.at)
-    return presenters.respond(response, outcome, presenters.issue(outcome.state, issue_id))
+                                  rated_by=who.name, at=body.at,
+                                  present=presenters.issue_of(issue_id))
+    return presenters.respond(response, outcome)

@@ -1,0 +1,76 @@
+"""`redwhistle serve` as it runs for real: API processes answering, and
+`redwhistle follow` in a child process keeping the views, started again when
+it dies, stopped with serve."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import date, timedelta
+
+import httpx
+
+from bench.ingest_bench import Server, process_tree
+from service_layer.bootstrap import bootstrap
+from service_layer.settings import Settings
+from tests import story
+
+
+def _follow_pids(server: Server) -> list[int]:
+    pids = []
+    for pid in process_tree(server.proc.pid):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"follow" in f.read().split(b"\0"):
+                    pids.append(pid)
+        except OSError:
+            pass
+    return pids
+
+
+def _wait(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_serve_keeps_the_views_in_a_child_it_restarts(database_url):
+    services = bootstrap(Settings(database_url=database_url))
+    try:
+        token = services.tokens.create(role="admin", name="ops")
+    finally:
+        services.close()
+    auth = {"Authorization": f"Bearer {token}"}
+    today = date.today()
+    rates = (f"/v1/dashboard/response-rates?by=department&from={today - timedelta(days=1)}"
+             f"&to={today + timedelta(days=2)}")
+
+    def fire_summonses(api: httpx.Client, after: int) -> int:
+        got = api.get(f"{rates}&after={after}", headers=auth)
+        assert got.status_code == 200, got.text
+        return sum(r["summonses"] for r in got.json()["rows"] if r["key"] == "fire")
+
+    with Server(database_url, workers=2) as server, \
+            httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=20) as api:
+        assert api.post("/v1/compounds", json=story.compound(), headers=auth).status_code == 201
+        first = api.post("/v1/compounds/HD-001/whistles", json=story.whistle(["fire"]),
+                         headers=auth)
+        assert first.status_code == 201, first.text
+        assert fire_summonses(api, first.json()["position"]) == 1
+
+        [child] = _wait(lambda: _follow_pids(server), 10, "the follow child")
+        os.kill(child, signal.SIGKILL)
+        _wait(lambda: [p for p in _follow_pids(server) if p != child], 15, "a new follow child")
+        second = api.post("/v1/compounds/HD-001/whistles", json=story.whistle(["fire"]),
+                          headers=auth)
+        assert second.status_code == 201, second.text
+        assert fire_summonses(api, second.json()["position"]) == 2
+        followers = _follow_pids(server)
+    # serve stopped: its follower went with it
+    _wait(lambda: not any(os.path.exists(f"/proc/{p}") and
+                          open(f"/proc/{p}/stat").read().split()[2] != "Z" for p in followers),
+          15, "the follower to stop")

@@ -1,0 +1,80 @@
+"""The compounds a process keeps in memory after writing them
+(service_layer/write_cache.py): never staler than the store, never holding
+a fact the store refused, and a write's answer fixed when it was written."""
+from __future__ import annotations
+
+import pytest
+
+from domain.exceptions import RuleBroken
+from service_layer.bootstrap import bootstrap
+from tests import story
+
+
+def _whistle(gov):
+    """A whistle whose outcome's body is its issue id."""
+    body = dict(story.whistle(["fire"]), unit=None)
+    return gov.blow_whistle("HD-001", grid_worker="Wang", **body,
+                            present=lambda _: body["issue_id"])
+
+
+def test_a_cached_compound_catches_up_with_another_process(services, settings, clock):
+    other = bootstrap(settings, clock=clock)
+    try:
+        ours, theirs = services.governance, other.governance
+        ours.register_compound(**story.compound())
+        first = _whistle(ours)  # now cached here
+        second = _whistle(theirs)  # written behind our cache's back
+        hits = ours.latest.hits
+        third = _whistle(ours)
+        assert ours.latest.hits == hits + 1  # served from the cache, not reloaded
+        assert third.created and third.state.version == 4
+        blown = {o.body for o in (first, second, third)}
+        assert set(third.state.issues) == blown and len(blown) == 3
+        stored = services.app.repository.get(third.state.id)
+        assert stored.version == 4 and set(stored.issues) == set(third.state.issues)
+    finally:
+        other.close()
+
+
+def test_a_refused_command_leaves_no_trace_in_the_cache(services):
+    gov = services.governance
+    gov.register_compound(**story.compound())
+    issue_id = _whistle(gov).body
+    with pytest.raises(RuleBroken):
+        gov.report_in("HD-001", issue_id, department="police", officer="Li")  # not summoned
+    with pytest.raises(RuleBroken):
+        gov.rate("HD-001", issue_id, rating="satisfied", comment=None, rated_by="W")  # unresolved
+    done = gov.report_in("HD-001", issue_id, department="fire", officer="Li")
+    assert done.created and done.state.version == 3
+    assert services.app.repository.get(done.state.id).version == 3
+
+
+def test_a_write_that_fails_to_store_is_forgotten(services, monkeypatch):
+    gov = services.governance
+    gov.register_compound(**story.compound())
+    _whistle(gov)
+
+    def refuse(*aggregates):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(gov, "_save", refuse)
+    with pytest.raises(RuntimeError):
+        _whistle(gov)
+    monkeypatch.undo()
+    after = _whistle(gov)
+    # Had the cache kept the refused whistle, this would be version 4 and the
+    # store would hold a gap.
+    assert after.state.version == 3 and len(after.state.issues) == 2
+    assert services.app.repository.get(after.state.id).version == 3
+
+
+def test_the_answer_is_what_was_written_not_what_came_after(services):
+    gov = services.governance
+    gov.register_compound(**story.compound())
+    body = dict(story.whistle(["fire"]), unit=None)
+    issue_id = body["issue_id"]
+    blown = gov.blow_whistle("HD-001", grid_worker="Wang", **body,
+                             present=lambda c: (c.version, dict(c.issue(issue_id)["reports"])))
+    gov.report_in("HD-001", issue_id, department="fire", officer="Li")
+    assert blown.body == (2, {})  # the later report-in did not leak into the answer
+    assert blown.state.issue(issue_id)["reports"]  # while the shared state moved on
