@@ -11,6 +11,9 @@ from __future__ import annotations
 from copy import deepcopy
 from typing import Any
 
+from fastapi import Response
+from pydantic_core import to_json
+
 from domain.company import PropertyCompany
 from domain.compound import Compound
 from service_layer.governance import Outcome
@@ -42,8 +45,11 @@ def company(p: PropertyCompany) -> dict[str, Any]:
                                             key=lambda e: (e["year"], e["level"]))))
 
 
-def respond(response: Any, outcome: Outcome, **extra: Any) -> dict[str, Any]:
+def respond(outcome: Outcome, **extra: Any) -> Response:
     """The body the use case presented, with the write's position; 201 for a
-    new fact, 200 for a repeat that wrote nothing."""
-    response.status_code = 201 if outcome.created else 200
-    return dict(outcome.body, **extra, position=outcome.position, created=outcome.created)
+    new fact, 200 for a repeat that wrote nothing. Encoded here, as FastAPI
+    would encode it, because a `dict` return value is first validated against
+    itself in a second trip through the threadpool."""
+    body = dict(outcome.body, **extra, position=outcome.position, created=outcome.created)
+    return Response(to_json(body), status_code=201 if outcome.created else 200,
+                    media_type="application/json")

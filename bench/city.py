@@ -517,7 +517,8 @@ class BulkLoader:
                     loader.cache[aggregate_id] = found
                 return found
 
-            _latest = _get  # the loader's own cache holds every aggregate it wrote
+            def _latest(self, aggregate_id, what, check):
+                return self._get(aggregate_id, what), False  # its own cache is the truth
 
             def _save(self, *aggregates):
                 for a in aggregates:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
 from service_layer.bootstrap import Services, bootstrap
@@ -62,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
     follower = None if args.no_follow else FollowProcess()
     if follower:
         follower.start()
+    # uvicorn raises the signal that stopped it again once it has shut down;
+    # as SystemExit it lets the `finally` below stop the follower in order.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         print(f"Serving on http://{args.host}:{args.port} (docs at /docs)", flush=True)
         uvicorn.run("api.app:app_from_env", factory=True, workers=args.workers,

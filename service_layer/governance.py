@@ -99,10 +99,10 @@ class Governance:
         except AggregateNotFoundError:
             raise UnknownFact(f"{what} is not registered") from None
 
-    def _latest(self, aggregate_id: UUID, what: str) -> Any:
+    def _latest(self, aggregate_id: UUID, what: str, check: bool) -> tuple[Any, bool]:
         """For a writer holding the aggregate's stripe lock (see write_cache.py)."""
         try:
-            return self.latest.get(aggregate_id)
+            return self.latest.get(aggregate_id, check)
         except AggregateNotFoundError:
             raise UnknownFact(f"{what} is not registered") from None
 
@@ -115,25 +115,39 @@ class Governance:
 
     def _change(self, aggregate_id: UUID, what: str, command: Callable[[Any], None],
                 present: Present | None = None) -> Outcome:
+        check = False
         for attempt in range(self.settings.write_retries):
             with self._stripes[aggregate_id.int % len(self._stripes)]:
-                aggregate = self._latest(aggregate_id, what)
+                aggregate, unchecked = self._latest(aggregate_id, what, check)
                 try:
                     command(aggregate)
-                    created = bool(aggregate.pending_events)
-                    position = self._save(aggregate) if created else None
+                except Exception:
+                    self.latest.forget(aggregate_id)  # it may hold half a change
+                    if not unchecked:
+                        raise
+                    check = True  # refused on memory alone: ask the store, decide again
+                    continue
+                if not aggregate.pending_events:
+                    if unchecked:
+                        check = True  # a repeat on memory alone: the same
+                        continue
+                    self.latest.keep(aggregate)
+                    return Outcome(aggregate, created=False, position=None,
+                                   body=present(aggregate) if present else None)
+                try:
+                    position = self._save(aggregate)
                 except IntegrityError:
-                    self.latest.forget(aggregate_id)
+                    self.latest.forget(aggregate_id)  # another process wrote first
+                    check = True
                 except BaseException:
-                    self.latest.forget(aggregate_id)  # it may hold events never stored
+                    self.latest.forget(aggregate_id)  # it holds events never stored
                     raise
                 else:
                     self.latest.keep(aggregate)
-                    return Outcome(aggregate, created=created, position=position,
+                    return Outcome(aggregate, created=True, position=position,
                                    body=present(aggregate) if present else None)
-            # Another process got there first: replay on the new version, after a
-            # jittered, capped backoff, so racing processes spread out instead of
-            # colliding again.
+            # Replay on the new version after a jittered, capped backoff, so
+            # racing processes spread out instead of colliding again.
             time.sleep(random.uniform(0, min(0.005 * 2 ** attempt, 0.25)))
         raise TooMuchContention(f"{what} is being changed by many writers at once; retry")
 

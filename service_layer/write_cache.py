@@ -2,9 +2,12 @@
 
 Loading a compound means decoding its snapshot (every issue it ever had)
 and the events since: about 4 ms for a year-old compound, the largest part
-of a write. A writer that finds the compound here instead reads only the
-events stored after the version it holds (usually none; some if another
-process wrote meanwhile), which costs one indexed query.
+of a write. A writer that finds the compound here uses it as it is, without
+asking the store: if another process wrote meanwhile (another API process,
+the deadline watcher), saving fails on the version check and the writer
+asks again with `check=True`, which reads the events stored after the
+version held. `Governance._change` also asks again before it trusts a
+refusal or a repeat decided on memory alone.
 
 The cached object is mutated by the next writer of the same aggregate, so it
 is only touched under that aggregate's stripe lock in `Governance._change`,
@@ -31,20 +34,23 @@ class LatestAggregates:
         self.hits = 0
         self.misses = 0
 
-    def get(self, aggregate_id: UUID) -> Aggregate:
-        """The aggregate at the latest stored version; AggregateNotFoundError
-        if there is none."""
+    def get(self, aggregate_id: UUID, check: bool = False) -> tuple[Aggregate, bool]:
+        """The aggregate, and whether it comes from memory unchecked (it may
+        then lag behind the store). With `check` it is at the latest stored
+        version. AggregateNotFoundError if there is none."""
         with self._lock:
             aggregate = self._items.get(aggregate_id)
             if aggregate is not None:
                 self._items.move_to_end(aggregate_id)
         if aggregate is None:
             self.misses += 1
-            return self.app.repository.get(aggregate_id)
+            return self.app.repository.get(aggregate_id), False
         self.hits += 1
+        if not check:
+            return aggregate, True
         for event in self.app.events.get(aggregate_id, gt=aggregate.version):
             aggregate = event.mutate(aggregate)
-        return aggregate
+        return aggregate, False
 
     def keep(self, aggregate: Aggregate) -> None:
         if self.size <= 0:

@@ -24,14 +24,33 @@ def test_a_cached_compound_catches_up_with_another_process(services, settings, c
         ours.register_compound(**story.compound())
         first = _whistle(ours)  # now cached here
         second = _whistle(theirs)  # written behind our cache's back
-        hits = ours.latest.hits
-        third = _whistle(ours)
-        assert ours.latest.hits == hits + 1  # served from the cache, not reloaded
+        third = _whistle(ours)  # refused by the store's version check, then replayed
         assert third.created and third.state.version == 4
         blown = {o.body for o in (first, second, third)}
         assert set(third.state.issues) == blown and len(blown) == 3
         stored = services.app.repository.get(third.state.id)
-        assert stored.version == 4 and set(stored.issues) == set(third.state.issues)
+        assert stored.version == 4 and set(stored.issues) == blown
+    finally:
+        other.close()
+
+
+def test_a_refusal_or_a_repeat_is_never_decided_on_a_stale_cache(services, settings, clock):
+    other = bootstrap(settings, clock=clock)
+    try:
+        ours, theirs = services.governance, other.governance
+        ours.register_compound(**story.compound())
+        _whistle(ours)  # cached here at version 2
+        body = dict(story.whistle(["fire"]), unit=None)
+        theirs.blow_whistle("HD-001", grid_worker="Wang", **body)
+        # Our memory has never heard of that issue; the store has.
+        reported = ours.report_in("HD-001", body["issue_id"], department="fire", officer="Li")
+        assert reported.created and reported.state.version == 4
+        theirs.report_in("HD-001", body["issue_id"], department="fire", officer="Li")  # repeat
+        retried = theirs.blow_whistle("HD-001", grid_worker="Wang", **body)  # a phone's retry
+        assert not retried.created
+        again = ours.blow_whistle("HD-001", grid_worker="Wang", **body)
+        assert not again.created and again.state.version == 4
+        assert services.app.repository.get(again.state.id).version == 4
     finally:
         other.close()
 

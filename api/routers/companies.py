@@ -14,13 +14,13 @@ official = role("official")
 
 
 @router.post("", status_code=201)
-def register(body: CompanyIn, response: Response, who: Principal = Depends(official),
-             svc: Services = Depends(services)) -> dict:
+def register(body: CompanyIn, who: Principal = Depends(official),
+             svc: Services = Depends(services)) -> Response:
     check_at(who, body.at)
     outcome = svc.governance.register_company(code=body.code, name=body.name,
                                               party_organisation=body.party_organisation,
                                               at=body.at, present=presenters.company)
-    return presenters.respond(response, outcome)
+    return presenters.respond(outcome)
 
 
 @router.get("/{code}")
@@ -30,19 +30,19 @@ def read(code: str, _: Principal = Depends(role(*READERS)),
 
 
 @router.post("/{code}/party-organisation", status_code=201)
-def establish_party_organisation(code: str, body: PartyOrganisationIn, response: Response,
+def establish_party_organisation(code: str, body: PartyOrganisationIn,
                                  who: Principal = Depends(official),
-                                 svc: Services = Depends(services)) -> dict:
+                                 svc: Services = Depends(services)) -> Response:
     check_at(who, body.at)
     outcome = svc.governance.establish_party_organisation(
         code, established_on=body.established_on.isoformat(), at=body.at,
         present=presenters.company)
-    return presenters.respond(response, outcome)
+    return presenters.respond(outcome)
 
 
 @router.post("/{code}/evaluations", status_code=201)
-def evaluate(code: str, body: EvaluationIn, response: Response, who: Principal = Depends(official),
-             svc: Services = Depends(services)) -> dict:
+def evaluate(code: str, body: EvaluationIn, who: Principal = Depends(official),
+             svc: Services = Depends(services)) -> Response:
     check_at(who, body.at)
     if body.level == "district" and who.role == "official" and who.street:
         raise forbid(f"{who.name} is a street official; district evaluations come from the district")
@@ -50,4 +50,4 @@ def evaluate(code: str, body: EvaluationIn, response: Response, who: Principal =
                                               scores=body.scores.model_dump(),
                                               evaluator=who.name, at=body.at,
                                               present=presenters.company)
-    return presenters.respond(response, outcome)
+    return presenters.respond(outcome)

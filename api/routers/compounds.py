@@ -15,14 +15,14 @@ official = role("official")
 
 
 @router.post("", status_code=201)
-def register(body: CompoundIn, response: Response, who: Principal = Depends(official),
-             svc: Services = Depends(services)) -> dict:
+def register(body: CompoundIn, who: Principal = Depends(official),
+             svc: Services = Depends(services)) -> Response:
     check_at(who, body.at)
     if who.role == "official" and who.street and who.street != body.street:
         raise forbid(f"{who.name} is scoped to street {who.street}, not {body.street}")
     outcome = svc.governance.register_compound(**body.model_dump(exclude={"at"}), at=body.at,
                                                present=presenters.compound)
-    return presenters.respond(response, outcome)
+    return presenters.respond(outcome)
 
 
 @router.get("/{code}")
@@ -37,28 +37,28 @@ def _scoped(svc: Services, who: Principal, code: str, at) -> None:
 
 
 @router.post("/{code}/property-contracts", status_code=201)
-def contract(code: str, body: ContractIn, response: Response, who: Principal = Depends(official),
-             svc: Services = Depends(services)) -> dict:
+def contract(code: str, body: ContractIn, who: Principal = Depends(official),
+             svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
     outcome = svc.governance.contract_property_company(
         code, company_code=body.company_code, starts_on=body.starts_on.isoformat(),
         ends_on=body.ends_on.isoformat(), at=body.at, present=presenters.compound)
-    return presenters.respond(response, outcome)
+    return presenters.respond(outcome)
 
 
 @router.post("/{code}/committee-elections", status_code=201)
-def elect(code: str, body: ElectionIn, response: Response, who: Principal = Depends(official),
-          svc: Services = Depends(services)) -> dict:
+def elect(code: str, body: ElectionIn, who: Principal = Depends(official),
+          svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
     outcome = svc.governance.elect_committee(
         code, term_start=body.term_start.isoformat(), term_end=body.term_end.isoformat(),
         members=[m.model_dump() for m in body.members], at=body.at, present=presenters.compound)
-    return presenters.respond(response, outcome)
+    return presenters.respond(outcome)
 
 
 @router.post("/{code}/joint-meetings", status_code=201)
-def meet(code: str, body: MeetingIn, response: Response, who: Principal = Depends(official),
-         svc: Services = Depends(services)) -> dict:
+def meet(code: str, body: MeetingIn, who: Principal = Depends(official),
+         svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
     decisions = [dict(d.model_dump(mode="json")) for d in body.decisions]
     outcome = svc.governance.hold_joint_meeting(
@@ -66,26 +66,26 @@ def meet(code: str, body: MeetingIn, response: Response, who: Principal = Depend
         attendees=[a.model_dump() for a in body.attendees],
         issues_discussed=[str(i) for i in body.issues_discussed], decisions=decisions,
         at=body.at, present=presenters.compound)
-    return presenters.respond(response, outcome, meeting_id=str(body.meeting_id))
+    return presenters.respond(outcome, meeting_id=str(body.meeting_id))
 
 
 @router.post("/{code}/surveys", status_code=201)
-def survey(code: str, body: SurveyIn, response: Response, who: Principal = Depends(official),
-           svc: Services = Depends(services)) -> dict:
+def survey(code: str, body: SurveyIn, who: Principal = Depends(official),
+           svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
     outcome = svc.governance.survey_satisfaction(
         code, survey_id=str(body.survey_id), year=body.year,
         surveyed_on=body.surveyed_on.isoformat(), respondents=body.respondents,
         score=body.score, at=body.at, present=presenters.compound)
-    return presenters.respond(response, outcome, survey_id=str(body.survey_id))
+    return presenters.respond(outcome, survey_id=str(body.survey_id))
 
 
 @router.post("/{code}/incidents", status_code=201)
-def incident(code: str, body: IncidentIn, response: Response, who: Principal = Depends(official),
-             svc: Services = Depends(services)) -> dict:
+def incident(code: str, body: IncidentIn, who: Principal = Depends(official),
+             svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
     outcome = svc.governance.record_incident(
         code, incident_id=str(body.incident_id), kind=body.kind,
         occurred_on=body.occurred_on.isoformat(), description=body.description,
         company_code=body.company_code, at=body.at, present=presenters.compound)
-    return presenters.respond(response, outcome, incident_id=str(body.incident_id))
+    return presenters.respond(outcome, incident_id=str(body.incident_id))

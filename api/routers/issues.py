@@ -15,8 +15,9 @@ department = role("department")
 
 
 @router.post("/whistles", status_code=201)
-def blow_whistle(code: str, body: WhistleIn, response: Response,
-                 who: Principal = Depends(grid_worker), svc: Services = Depends(services)) -> dict:
+def blow_whistle(code: str, body: WhistleIn,
+                 who: Principal = Depends(grid_worker),
+                 svc: Services = Depends(services)) -> Response:
     check_at(who, body.at)
     check_grid(who, svc.governance.street_of(code), body.grid)
     issue_id = str(body.issue_id)
@@ -25,7 +26,7 @@ def blow_whistle(code: str, body: WhistleIn, response: Response,
         description=body.description, departments=body.departments, urgency=body.urgency,
         source=body.source, grid=body.grid, building=body.building, unit=body.unit, at=body.at,
         present=presenters.issue_of(issue_id))
-    return presenters.respond(response, outcome)
+    return presenters.respond(outcome)
 
 
 @router.get("/issues/{issue_id}")
@@ -35,45 +36,49 @@ def read_issue(code: str, issue_id: str, _: Principal = Depends(role(*READERS)),
 
 
 @router.post("/issues/{issue_id}/reports", status_code=201)
-def report_in(code: str, issue_id: str, body: ReportIn, response: Response,
-              who: Principal = Depends(department), svc: Services = Depends(services)) -> dict:
+def report_in(code: str, issue_id: str, body: ReportIn,
+              who: Principal = Depends(department),
+              svc: Services = Depends(services)) -> Response:
     check_at(who, body.at)
     check_department(who, body.department)
     outcome = svc.governance.report_in(code, issue_id, department=body.department,
                                        officer=body.officer, at=body.at,
                                        present=presenters.issue_of(issue_id))
-    return presenters.respond(response, outcome)
+    return presenters.respond(outcome)
 
 
 @router.post("/issues/{issue_id}/progress", status_code=201)
-def note_progress(code: str, issue_id: str, body: ProgressIn, response: Response,
-                  who: Principal = Depends(department), svc: Services = Depends(services)) -> dict:
+def note_progress(code: str, issue_id: str, body: ProgressIn,
+                  who: Principal = Depends(department),
+                  svc: Services = Depends(services)) -> Response:
     check_at(who, body.at)
     check_department(who, body.department)
     outcome = svc.governance.note_progress(code, issue_id, department=body.department,
                                            note=body.note, at=body.at,
                                            present=presenters.issue_of(issue_id))
-    return presenters.respond(response, outcome)
+    return presenters.respond(outcome)
 
 
 @router.post("/issues/{issue_id}/resolution", status_code=201)
-def resolve(code: str, issue_id: str, body: ResolutionIn, response: Response,
-            who: Principal = Depends(department), svc: Services = Depends(services)) -> dict:
+def resolve(code: str, issue_id: str, body: ResolutionIn,
+            who: Principal = Depends(department),
+            svc: Services = Depends(services)) -> Response:
     check_at(who, body.at)
     check_department(who, body.department)
     outcome = svc.governance.resolve(code, issue_id, department=body.department,
                                      how=body.how, at=body.at,
                                      present=presenters.issue_of(issue_id))
-    return presenters.respond(response, outcome)
+    return presenters.respond(outcome)
 
 
 @router.post("/issues/{issue_id}/ratings", status_code=201)
-def rate(code: str, issue_id: str, body: RatingIn, response: Response,
-         who: Principal = Depends(grid_worker), svc: Services = Depends(services)) -> dict:
+def rate(code: str, issue_id: str, body: RatingIn,
+         who: Principal = Depends(grid_worker),
+         svc: Services = Depends(services)) -> Response:
     check_at(who, body.at)
     compound = svc.governance.compound(code)
     check_grid(who, compound.street, compound.issue(issue_id)["grid"])
     outcome = svc.governance.rate(code, issue_id, rating=body.rating, comment=body.comment,
                                   rated_by=who.name, at=body.at,
                                   present=presenters.issue_of(issue_id))
-    return presenters.respond(response, outcome)
+    return presenters.respond(outcome)
