@@ -78,9 +78,11 @@ class Server:
     off (a log line per request would be measured too)."""
 
     def __init__(self, database_url: str, group_commit: bool = True,
-                 env: dict[str, str] | None = None, workers: int = 1) -> None:
+                 env: dict[str, str] | None = None, workers: int = 1,
+                 follow: bool = True) -> None:
         self.port = free_port()
         self.workers = workers
+        self.follow = follow
         self.env = dict(os.environ, DATABASE_URL=database_url,
                         GROUP_COMMIT="1" if group_commit else "0", **(env or {}))
         self.proc: subprocess.Popen | None = None
@@ -88,7 +90,8 @@ class Server:
     def __enter__(self) -> "Server":
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cli.main", "serve", "--port", str(self.port),
-             "--workers", str(self.workers), "--log-level", "warning"],
+             "--workers", str(self.workers), "--log-level", "warning"]
+            + ([] if self.follow else ["--no-follow"]),
             env=self.env, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -42,6 +42,7 @@ SUITES = {
     "dashboard": "bench.dashboard_bench",
     "replay": "bench.replay_bench",
     "relay": "bench.relay_bench",
+    "scale": "bench.scale_bench",
 }
 
 

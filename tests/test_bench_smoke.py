@@ -53,7 +53,7 @@ def test_a_city_goes_through_the_real_use_cases_and_the_bulk_loader_alike(servic
 def test_the_harness_prints_one_table(capsys, tmp_path):
     out = tmp_path / "rows.json"
     assert harness.main(["--size", "tiny", "--quick", "--seconds", "1",
-                         "--only", "ingest,mixed", "--json", str(out)]) == 0
+                         "--only", "ingest,mixed,scale", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "| figure | ours | baseline (same run) | ratio | note |" in printed
     assert "machine:" in printed
@@ -62,6 +62,8 @@ def test_the_harness_prints_one_table(capsys, tmp_path):
     assert "1 ingest: HTTP whistles/s, saturated" in figures
     assert "6 memory: serve peak RSS under ingest" in figures
     assert any(f.startswith("2 mixed: POST whistles") for f in figures)
+    scale = [r for r in rows if r["figure"].startswith("4 GET dashboard by compound, 2 years")]
+    assert scale and scale[0]["value"] > 0
     assert not [r for r in rows if str(r.get("note", "")).startswith("failed")], rows
     ingest = [r for r in rows if r["figure"] == "1 ingest: HTTP whistles/s, saturated"][0]
     assert ingest["value"] > 0 and ingest["baseline"] > 0 and "errors none" in ingest["note"]
