@@ -79,19 +79,23 @@ class Server:
 
     def __init__(self, database_url: str, group_commit: bool = True,
                  env: dict[str, str] | None = None, workers: int = 1,
-                 follow: bool = True) -> None:
+                 follow: bool = True, app: str | None = None) -> None:
         self.port = free_port()
         self.workers = workers
         self.follow = follow
+        self.app = app  # another app factory for uvicorn instead of `serve`
         self.env = dict(os.environ, DATABASE_URL=database_url,
                         GROUP_COMMIT="1" if group_commit else "0", **(env or {}))
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "Server":
+        command = ([sys.executable, "-m", "uvicorn", "--factory", self.app,
+                    "--port", str(self.port), "--log-level", "warning"] if self.app else
+                   [sys.executable, "-m", "cli.main", "serve", "--port", str(self.port),
+                    "--workers", str(self.workers), "--log-level", "warning"]
+                   + ([] if self.follow else ["--no-follow"]))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "serve", "--port", str(self.port),
-             "--workers", str(self.workers), "--log-level", "warning"]
-            + ([] if self.follow else ["--no-follow"]),
+            command,
             env=self.env, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -269,6 +273,12 @@ def whistle_requests(city: city_mod.City, tokens: dict[str, str]) -> Iterator[Re
         lap += 1
 
 
+def floor_requests(requests: Iterator[Request]) -> Iterator[Request]:
+    for r in requests:
+        r.data = r.data.replace(b"POST /v1/compounds/", b"POST /floor/compounds/", 1)
+        yield r
+
+
 # -- the baselines -------------------------------------------------------------------
 def whistle_events(city: city_mod.City, count: int) -> list[Any]:
     """`count` WhistleBlown events as the domain makes them (for the baselines)."""
@@ -414,6 +424,13 @@ def run(size: str | int = "district", seconds: float = 10.0, connections: int = 
             fixed = drive(server.port, requests, connections, seconds, offered, warmup)
             f = summary(fixed)
             rss = server.peak_rss_mb()
+        floor = None
+        if compare:
+            with Server(url, app="bench.framework_floor:app") as server:
+                floor_run = drive(server.port, floor_requests(requests), connections, seconds,
+                                  None, warmup)
+            floor = dict(summary(floor_run),
+                         errors={k: v for k, v in floor_run["statuses"].items() if k >= 400})
         off = None
         if compare and group_commit:
             with Server(url, group_commit=False, workers=workers) as server:
@@ -432,6 +449,13 @@ def run(size: str | int = "district", seconds: float = 10.0, connections: int = 
                      note=f"{connections} connections, {workers} API process"
                           f"{'es' if workers > 1 else ''}, {gc}; p50 {s['p50_ms']:.1f} ms, "
                           f"p99 {s['p99_ms']:.1f} ms; errors {errors or 'none'}"))
+    if floor is not None:
+        rows.append(dict(figure="1 ingest: HTTP whistles/s, saturated",
+                         value=s["per_second"], unit="/s", baseline=floor["per_second"],
+                         baseline_label="same body, auth and response, no use case or store",
+                         note=f"the API process's ceiling before any work "
+                              f"(bench/framework_floor.py): p50 {floor['p50_ms']:.1f} ms, "
+                              f"p99 {floor['p99_ms']:.1f} ms; errors {floor['errors'] or 'none'}"))
     if off is not None:
         rows.append(dict(figure="1 ingest: HTTP whistles/s, saturated",
                          value=s["per_second"], unit="/s", baseline=off["per_second"],
