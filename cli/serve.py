@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 
@@ -51,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("redwhistle: --workers must be at least 1", file=sys.stderr)
         return 2
+    if args.workers > 1:
+        # Read by each worker's Settings (service_layer/settings.py says why).
+        os.environ.setdefault("WRITE_CACHE_CHECK", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     services = bootstrap()
     try:

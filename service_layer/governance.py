@@ -115,7 +115,7 @@ class Governance:
 
     def _change(self, aggregate_id: UUID, what: str, command: Callable[[Any], None],
                 present: Present | None = None) -> Outcome:
-        check = False
+        check = self.settings.write_cache_check
         for attempt in range(self.settings.write_retries):
             with self._stripes[aggregate_id.int % len(self._stripes)]:
                 aggregate, unchecked = self._latest(aggregate_id, what, check)

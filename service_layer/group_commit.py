@@ -14,10 +14,11 @@ What does not change:
 - Durability: a caller returns only after the transaction holding its events
   has committed.
 - Errors stay per request. When a batch fails on a version conflict
-  (IntegrityError: another process wrote the same compound first), every
-  request of the batch is written again on its own, so only the real loser
-  gets the IntegrityError, which `Governance._change` answers by reloading
-  and replaying its command. Any other failure of a batch is also retried
+  (IntegrityError: another process wrote the same compound first), the
+  store is asked which requests' versions are taken: those losers get the
+  IntegrityError, which `Governance._change` answers by reloading and
+  replaying its command, and the rest is written again as one batch (if
+  none is found, or that fails too, each request is written on its own). Any other failure of a batch is also retried
   request by request, except a lost connection (OperationalError,
   InterfaceError), which every caller of the batch is told about.
 - Writers of the same compound in this process already take turns
@@ -167,6 +168,9 @@ class GroupCommitter:
         self.batches += 1
         self.requests += len(ready)
         self.largest_batch = max(self.largest_batch, len(ready))
+        self._write(ready, find_losers=True)
+
+    def _write(self, ready: list[_Request], find_losers: bool) -> None:
         if len(ready) == 1:
             self._commit_alone(ready[0])
             return
@@ -178,8 +182,17 @@ class GroupCommitter:
             return
         except Exception:  # noqa: BLE001 - IntegrityError and the like: find the loser
             self.fallbacks += 1
-            for request in ready:
-                self._commit_alone(request)
+            # API processes sharing a store race often enough that writing the
+            # batch one by one (a transaction and an fsync each) would be the
+            # norm: ask the store which versions are taken, write the rest again.
+            losers = [r for r in ready if find_losers and self._version_taken(r)]
+            for request in losers:
+                request.fail(IntegrityError("another process wrote this aggregate first"))
+            if losers:
+                self._write([r for r in ready if r not in losers], find_losers=False)
+            else:
+                for request in ready:
+                    self._commit_alone(request)
             return
         last: dict[Any, int] = {}
         for recording in recordings:
@@ -187,6 +200,15 @@ class GroupCommitter:
         for request in ready:
             request.succeed(max((last[e.originator_id] for e in request.events
                                  if e.originator_id in last), default=None))
+
+    def _version_taken(self, request: _Request) -> bool:
+        first: dict[Any, int] = {}
+        for e in request.events:
+            first[e.originator_id] = min(first.get(e.originator_id, e.originator_version),
+                                         e.originator_version)
+        return any(self.app.recorder.select_events(originator_id, gt=version - 1, lte=version,
+                                                   limit=1)
+                   for originator_id, version in first.items())
 
     def _commit_alone(self, request: _Request) -> None:
         try:

@@ -36,6 +36,17 @@ def env_number(name: str, default: float, cast: type = float, what: str = "a num
         raise ConfigError(f"{name} must be {what}, not {raw!r}") from None
 
 
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be 1 or 0, not {raw!r}")
+
+
 def _hours(name: str, default: float) -> float:
     return env_number(name, default, float, "a number of hours")
 
@@ -85,6 +96,10 @@ class Settings:
     # Compounds kept in memory after a write (service_layer/write_cache.py);
     # WRITE_CACHE_SIZE=0 loads every one from the store.
     write_cache_size: int = 1000
+    # Ask the store for newer events before each write from the cache (one
+    # query). `serve --workers N` turns it on: API processes sharing a store
+    # would otherwise find each other's writes by failing on them, half the time.
+    write_cache_check: bool = False
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -97,7 +112,7 @@ class Settings:
             categories=_list("CATEGORIES", DEFAULT_CATEGORIES),
             kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
             topic_prefix=os.environ.get("TOPIC_PREFIX", "redwhistle"),
-            group_commit=os.environ.get("GROUP_COMMIT", "").strip().lower()
-            not in ("0", "false", "no", "off"),
+            group_commit=_flag("GROUP_COMMIT", True),
             write_cache_size=int(env_number("WRITE_CACHE_SIZE", 1000, int, "a whole number")),
+            write_cache_check=_flag("WRITE_CACHE_CHECK", False),
         )
