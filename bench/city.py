@@ -568,8 +568,11 @@ class BulkLoader:
         self.events += len(events)
         self.pending = 0
         self.dirty.clear()
-        # Keep companies (few, referred to by every block); let compounds go.
-        if len(self.cache) > 50_000:
+        # Keep companies (few, referred to by every block); let compounds go
+        # (a compound's commands come in one block of `City.commands`; one
+        # still in use is read back from the store). A year-old compound
+        # takes about 0.4 MB here, so a megacity is never all in memory.
+        if len(self.cache) > 2_500:
             from domain.company import PropertyCompany
             self.cache = {k: v for k, v in self.cache.items() if isinstance(v, PropertyCompany)}
 
