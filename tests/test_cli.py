@@ -37,6 +37,7 @@ def test_token_create_prints_a_token_that_authenticates(database_url):
     ("token", "create", "--role", "department", "--name", "x", "--department", "army"),
     ("project", "--rebuild", "no_such_view"),
     ("serve", "--port", "eighty"),
+    ("serve", "--workers", "0"),
 ])
 def test_bad_usage_exits_2_with_one_line(args, tmp_path):
     done = redwhistle(*args, database_url=f"sqlite:///{tmp_path}/x.sqlite")
