@@ -26,7 +26,7 @@ from uuid import UUID
 from domain.compound import Compound
 from domain.exceptions import UnknownFact
 from projections.base import Batch, View
-from projections.bulk import index_name, insert_rows, update_rows
+from projections.bulk import index_name, insert_rows, update_rows, where_in
 from projections.moments import api_moment, day_start, moment, show_day, show_moment
 from service_layer.bootstrap import Services
 from service_layer.db import Cursor, Database
@@ -57,6 +57,13 @@ CSV_COLUMNS = ["order", "compound_code", "compound_name", "priority", "kind", "r
 # uuid5(code) is deterministic, so an originator id names one compound for
 # ever, in any database and under any prefix: a process-wide cache is safe.
 _CODES: dict[UUID, str] = {}
+
+# The events an agenda is made of; any other is skipped unread.
+_FOLDED = frozenset({
+    Compound.Registered, Compound.WhistleBlown, Compound.DepartmentReported,
+    Compound.IssueResolved, Compound.IssueReopened, Compound.IssueEscalated,
+    Compound.JointMeetingHeld, Compound.OwnersCommitteeElected,
+    Compound.PropertyCompanyContracted})
 
 
 def _words(code: str) -> str:
@@ -122,23 +129,24 @@ class AgendaView(View):
                     f"ON {t['contracts']} (compound)")
 
     # -- feeding ------------------------------------------------------------
-    def _codes(self, db: Database, cur: Cursor, table: str, batch: Batch) -> None:
-        """Fills the cache with the codes of the compounds the batch names."""
-        missing = {e.originator_id for _, e in batch
-                   if isinstance(e, Compound.Event) and e.originator_id not in _CODES
-                   and type(e) is not Compound.Registered}
-        missing -= {e.originator_id for _, e in batch if type(e) is Compound.Registered}
-        ids = [str(i) for i in missing]
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            cur.execute(f"SELECT id, code FROM {table} WHERE id IN "
-                        f"({', '.join('?' for _ in chunk)})", chunk)
+    def _codes(self, db: Database, cur: Cursor, table: str,
+               events: list[tuple[int, Any]]) -> None:
+        """Fills the cache with the codes of the compounds the events name."""
+        missing = {e.originator_id for _, e in events if e.originator_id not in _CODES}
+        missing -= {e.originator_id for _, e in events if type(e) is Compound.Registered}
+        for where, params in where_in(db, "id", sorted(str(i) for i in missing)):
+            cur.execute(f"SELECT id, code FROM {table} WHERE {where}", params)
             for id_, code in cur.fetchall():
                 _CODES[UUID(id_)] = code
 
     def apply(self, db: Database, cur: Cursor, prefix: str, batch: Batch) -> None:
+        # A quarter of the log (progress notes, ratings) changes no agenda:
+        # dropped here by type, before any other work.
+        events = [(pos, e) for pos, e in batch if type(e) in _FOLDED]
+        if not events:
+            return
         t = {b: self.table(db, prefix, b) for b in self.tables}
-        self._codes(db, cur, t["compounds"], batch)
+        self._codes(db, cur, t["compounds"], events)
         rows: dict[str, list[tuple]] = defaultdict(list)
         new_issues: dict[tuple[str, str], list[Any]] = {}
         status: dict[tuple[str, str], str] = {}
@@ -149,10 +157,8 @@ class AgendaView(View):
             else:
                 status[key] = value
 
-        for pos, e in batch:
+        for pos, e in events:
             kind = type(e)
-            if not isinstance(e, Compound.Event):
-                continue
             if kind is Compound.Registered:
                 _CODES[e.originator_id] = e.code
                 rows["compounds"].append((e.code, str(e.originator_id), e.name, e.district,
@@ -202,14 +208,13 @@ class AgendaView(View):
             "issues": ("compound", "issue_id", "category", "description", "urgency",
                        "departments", "blown_at", "report_due_at", "resolve_due_at", "status"),
             "reports": ("compound", "issue_id", "department", "at", "officer"),
-            "ievents": ("pos:bigint", "compound", "issue_id", "kind", "at", "detail"),
+            "ievents": ("pos", "compound", "issue_id", "kind", "at", "detail"),
             "meetings": ("compound", "meeting_id", "held_on", "recorded_at"),
-            "decisions": ("compound", "meeting_id", "seq:integer", "held_on", "recorded_at",
+            "decisions": ("compound", "meeting_id", "seq", "held_on", "recorded_at",
                           "decision_text", "owner", "due_on", "issue_id", "departments"),
-            "committees": ("pos:bigint", "compound", "recorded_at", "term_start", "term_end",
-                           "members:integer", "party_members:integer",
-                           "party_below_half:integer"),
-            "contracts": ("pos:bigint", "compound", "recorded_at", "company_code", "company_name",
+            "committees": ("pos", "compound", "recorded_at", "term_start", "term_end",
+                           "members", "party_members", "party_below_half"),
+            "contracts": ("pos", "compound", "recorded_at", "company_code", "company_name",
                           "starts_on", "ends_on"),
         }
         for base, cols in columns.items():

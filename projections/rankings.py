@@ -22,7 +22,7 @@ from uuid import UUID
 from domain.company import DIMENSIONS, PropertyCompany
 from domain.compound import Compound
 from projections.base import Batch, View
-from projections.bulk import index_name, insert_rows, update_rows
+from projections.bulk import index_name, insert_rows, update_rows, where_in
 from projections.moments import local_year, moment
 from service_layer.bootstrap import Services
 from service_layer.db import Cursor, Database
@@ -40,6 +40,13 @@ CSV_COLUMNS = (["rank", "code", "name", "eligible", "reasons", "gold", "black", 
 
 _COMPOUNDS: dict[UUID, str] = {}  # originator id -> code; uuid5(code) never changes
 _COMPANIES: dict[UUID, str] = {}
+
+# The events a ranking is made of; any other is skipped unread.
+_FOLDED = frozenset({
+    Compound.Registered, Compound.WhistleBlown, Compound.DepartmentReported,
+    Compound.PropertyCompanyContracted, Compound.SatisfactionSurveyed,
+    Compound.IncidentRecorded, PropertyCompany.Registered,
+    PropertyCompany.PartyOrganisationEstablished, PropertyCompany.Evaluated})
 
 
 def half_up(value: float, places: int) -> float:
@@ -92,46 +99,48 @@ class RankingsView(View):
                     "PRIMARY KEY (compound, issue_id, department))")
 
     # -- feeding ------------------------------------------------------------
-    def _load(self, cur: Cursor, t: dict[str, str], batch: Batch) -> dict[UUID, str | None]:
-        """Codes of the compounds and companies the batch names, and each
+    def _load(self, db: Database, cur: Cursor, t: dict[str, str],
+              events: list[tuple[int, Any]]) -> dict[UUID, str | None]:
+        """Codes of the compounds and companies the events name, and each
         compound's current company, as stored before the batch."""
         compounds, companies, registered = set(), set(), set()
-        for _, e in batch:
+        for _, e in events:
             kind = type(e)
-            if kind is Compound.Registered:
+            if kind is Compound.Registered or kind is PropertyCompany.Registered:
                 registered.add(e.originator_id)
             elif kind is Compound.WhistleBlown or (isinstance(e, Compound.Event)
                                                    and e.originator_id not in _COMPOUNDS):
                 compounds.add(e.originator_id)  # its serving company, or its code
-            elif isinstance(e, PropertyCompany.Event):
-                if type(e) is not PropertyCompany.Registered and e.originator_id not in _COMPANIES:
-                    companies.add(e.originator_id)
-        compounds -= registered
+            elif isinstance(e, PropertyCompany.Event) and e.originator_id not in _COMPANIES:
+                companies.add(e.originator_id)
         serving: dict[UUID, str | None] = {}
-        for ids, sql in ((compounds, f"SELECT id, code, company_code FROM {t['compounds']}"),
-                         (companies, f"SELECT id, code, NULL FROM {t['companies']}")):
-            keys = [str(i) for i in ids]
-            for i in range(0, len(keys), 500):
-                chunk = keys[i:i + 500]
-                cur.execute(f"{sql} WHERE id IN ({', '.join('?' for _ in chunk)})", chunk)
-                for id_, code, company in cur.fetchall():
-                    if ids is compounds:
-                        _COMPOUNDS[UUID(id_)] = code
-                        serving[UUID(id_)] = company
-                    else:
-                        _COMPANIES[UUID(id_)] = code
+        for where, params in where_in(db, "id", sorted(str(i) for i in compounds - registered)):
+            cur.execute(f"SELECT id, code, company_code FROM {t['compounds']} WHERE {where}",
+                        params)
+            for id_, code, company in cur.fetchall():
+                _COMPOUNDS[UUID(id_)] = code
+                serving[UUID(id_)] = company
+        for where, params in where_in(db, "id", sorted(str(i) for i in companies - registered)):
+            cur.execute(f"SELECT id, code FROM {t['companies']} WHERE {where}", params)
+            for id_, code in cur.fetchall():
+                _COMPANIES[UUID(id_)] = code
         return serving
 
     def apply(self, db: Database, cur: Cursor, prefix: str, batch: Batch) -> None:
+        # Most of the log (resolutions, ratings, progress notes, escalations,
+        # meetings) ranks no company: dropped here by type, before any other work.
+        events = [(pos, e) for pos, e in batch if type(e) in _FOLDED]
+        if not events:
+            return
         t = {b: self.table(db, prefix, b) for b in self.tables}
-        serving = self._load(cur, t, batch)
+        serving = self._load(db, cur, t, events)
         rows: dict[str, list[tuple]] = defaultdict(list)
         new_compounds: dict[UUID, list[Any]] = {}
         new_companies: dict[UUID, list[Any]] = {}
         contracted: dict[UUID, str] = {}
         established: dict[UUID, str] = {}
 
-        for pos, e in batch:
+        for pos, e in events:
             kind = type(e)
             if isinstance(e, Compound.Event):
                 if kind is Compound.Registered:
@@ -177,17 +186,16 @@ class RankingsView(View):
         rows["compounds"] = [tuple(r) for r in new_compounds.values()]
         rows["companies"] = [tuple(r) for r in new_companies.values()]
         columns = {
-            "companies": ("code", "id", "name", "party_registered:integer",
+            "companies": ("code", "id", "name", "party_registered",
                           "party_established_on"),
             "compounds": ("id", "code", "company_code"),
-            "evaluations": ("company", "year:integer", "level",
-                            *(f"{d}:double precision" for d in DIMENSIONS)),
-            "surveys": ("compound", "survey_id", "year:integer", "company_code",
-                        "respondents:integer", "score:double precision"),
-            "incidents": ("compound", "incident_id", "kind", "occurred_on", "year:integer",
+            "evaluations": ("company", "year", "level", *DIMENSIONS),
+            "surveys": ("compound", "survey_id", "year", "company_code", "respondents",
+                        "score"),
+            "incidents": ("compound", "incident_id", "kind", "occurred_on", "year",
                           "company_code"),
-            "whistles": ("compound", "issue_id", "company_code", "year:integer",
-                         "summoned:integer", "report_due_at"),
+            "whistles": ("compound", "issue_id", "company_code", "year", "summoned",
+                         "report_due_at"),
             "reports": ("compound", "issue_id", "department", "at"),
         }
         for base, cols in columns.items():

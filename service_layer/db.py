@@ -67,6 +67,15 @@ class Cursor:
     def executemany(self, sql: str, rows: list) -> None:
         self._cursor.executemany(self._sql(sql), [tuple(r) for r in rows])
 
+    def copy_rows(self, table: str, columns: list[str] | tuple[str, ...], rows: Any) -> None:
+        """PostgreSQL's COPY FROM STDIN of many rows (a third of the time of an
+        INSERT of the same rows); not on SQLite."""
+        if not self._pg:
+            raise NotImplementedError("COPY is PostgreSQL's")
+        with self._cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
     def fetchall(self) -> list[tuple]:
         return [tuple(r) for r in self._cursor.fetchall()]
 

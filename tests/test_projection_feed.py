@@ -1,0 +1,61 @@
+"""One read of the log feeds several views: each gets every event it has not
+seen exactly once, in order, however far behind the others it starts and
+whatever the batch size (a rebuild reads larger batches than a follower)."""
+from __future__ import annotations
+
+import pytest
+
+from projections import base
+from projections.base import View, ensure_tracking, feed, rebuild, tracked_position
+from projections.chain import events_table, position_column
+from service_layer.demo import load_demo
+
+
+class Seen(View):
+    """Stores each position it is fed; the primary key refuses a repeat."""
+    tables = ("seen",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def create_tables(self, db, cur, prefix):
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {self.table(db, prefix, 'seen')} "
+                    "(pos BIGINT PRIMARY KEY)")
+
+    def apply(self, db, cur, prefix, batch):
+        for pos, _ in batch:
+            cur.execute(f"INSERT INTO {self.table(db, prefix, 'seen')} (pos) VALUES (?)", (pos,))
+
+    def positions(self, services, prefix=""):
+        return [r[0] for r in services.db.fetchall(
+            f"SELECT pos FROM {self.table(services.db, prefix, 'seen')} ORDER BY pos")]
+
+
+@pytest.fixture
+def log(services, clock):
+    load_demo(services, clock())
+    ensure_tracking(services.db)
+    column = position_column(services)
+    return [r[0] for r in services.db.fetchall(
+        f"SELECT {column} FROM {events_table(services)} ORDER BY {column}")]
+
+
+def test_a_view_behind_the_others_gets_only_what_it_has_not_seen(services, log):
+    ahead, behind = Seen("seen_ahead"), Seen("seen_behind")
+    with services.db.transaction() as cur:
+        for view in (ahead, behind):
+            view.create_tables(services.db, cur, "")
+    middle = log[len(log) // 2]
+    assert feed(services, ahead, until=middle, batch_size=13) == middle
+    assert feed(services, [ahead, behind], batch_size=50) == log[-1]
+    assert ahead.positions(services) == behind.positions(services) == log
+    with services.db.transaction(commit=False) as cur:
+        assert tracked_position(services.db, cur, "seen_behind") == log[-1]
+
+
+def test_a_rebuild_in_large_batches_feeds_every_event_once(services, log, monkeypatch):
+    monkeypatch.setattr(base, "REBUILD_BATCH", 64)  # several batches of the demo's log
+    views = [Seen("seen_one"), Seen("seen_two")]
+    assert rebuild(services, views, prefix="re_") == log[-1]
+    for view in views:
+        assert view.positions(services, "re_") == log
