@@ -10,10 +10,12 @@ Tables (docs/dashboard.md has the definitions word for word):
 - `rollup`     per (dimension, grain, period, key) the counts of the issues
   blown in that period. Grains are local days, months and years, so a range
   of whole days is summed from a handful of periods.
-- `buckets`, `minutes`  the same periods with a two-level histogram of whole
-  minutes to report: coarse buckets (exact below 16 minutes, then 8 per
-  doubling) find the bucket that holds a rank, and only that bucket's minutes
-  are read, so medians and percentiles are exact without reading every minute.
+- `cdf`  the same periods with histograms of whole minutes to report, one
+  row per period and key with the histogram's slots packed into numbers a
+  database can add up (dashboard_cdf.py). They find the slot that holds a
+  rank; only that slot's minutes are then read, from an index of
+  `summonses`, so medians and percentiles are exact without reading every
+  minute.
 
 The rollups are kept by deltas: each touched issue's contribution before the
 batch is subtracted and its contribution after is added. `rebuild_rollups`
@@ -34,6 +36,7 @@ from typing import Any
 
 from domain.compound import Compound
 from projections.base import Batch, View, tracked_position
+from projections import dashboard_cdf as cdf
 from projections.bulk import upsert, where_in
 from projections.moments import LOCAL_TZ
 from projections.dashboard_rows import COUNTS, SUMMONS_COLUMNS, Issue, row_measures
@@ -53,6 +56,10 @@ GRAINS = ("d", "m", "y")  # local day number, year*12+month-1, year
 def to_us(at: datetime) -> int:
     """Microseconds since the epoch: exact, and comparable as integers in SQL."""
     return (at - _EPOCH) // timedelta(microseconds=1)
+
+
+def day_start(day: int) -> int:
+    return day * DAY_US - OFFSET_US
 
 
 def local_day(us: int) -> int:
@@ -83,7 +90,7 @@ _ISSUE_EVENTS = (Compound.WhistleBlown, Compound.DepartmentReported, Compound.Is
 
 class DashboardView(View):
     name = "dashboard"
-    tables = ("compounds", "summonses", "rollup", "buckets", "minutes", "stale")
+    tables = ("compounds", "summonses", "rollup", "cdf", "stale")
 
     def names(self, db: Database, prefix: str) -> dict[str, str]:
         return {b: self.table(db, prefix, b) for b in self.tables}
@@ -107,29 +114,39 @@ class DashboardView(View):
                 ("due", "(first_due, blown, department) WHERE first_due IS NOT NULL"),
                 ("issue_due", "(issue_first_due, blown, street, community, compound) "
                               "WHERE lead = 1 AND issue_first_due IS NOT NULL"),
-                ("watch", "(watch_due) WHERE watch_due IS NOT NULL")]:
+                ("watch", "(watch_due) WHERE watch_due IS NOT NULL"),
+                # The last step of a percentile: the minutes of one key in one
+                # slot of minutes, a single stretch of the index however long
+                # the range (whose `blown` is read from the index too).
+                *((f"minutes_{dim}", f"({dim}, minutes, blown) WHERE minutes IS NOT NULL")
+                  for dim in DIMENSIONS)]:
             cur.execute(f"CREATE INDEX IF NOT EXISTS {ix}_{name} ON {s} {spec}")
         # A row here: the rollups are not kept and have to be derived.
         cur.execute(f"CREATE TABLE IF NOT EXISTS {t['stale']} (id INTEGER PRIMARY KEY)")
         counts = ", ".join(f"{c} BIGINT NOT NULL" for c in COUNTS)
-        period = "dim TEXT NOT NULL, grain TEXT NOT NULL, period INTEGER NOT NULL, key TEXT NOT NULL"
-        for base, columns, key, values in [
-                ("rollup", f"{period}, {counts}", "dim, grain, period, key", ", ".join(COUNTS)),
-                ("buckets", f"{period}, bucket INTEGER NOT NULL, n BIGINT NOT NULL",
-                 "dim, grain, period, key, bucket", "n"),
-                # Keyed by bucket before period: one bucket of one key over a
-                # run of periods is one contiguous stretch of the index.
-                ("minutes", f"{period}, bucket INTEGER NOT NULL, minute INTEGER NOT NULL, "
-                            "n BIGINT NOT NULL", "dim, grain, key, bucket, period, minute", "n")]:
-            # Queries read these by ranges of their primary key; keep the
-            # counts in the key's order: a clustered table on SQLite, an
-            # index that includes them on PostgreSQL (index-only scans).
-            if db.is_postgres:
-                cur.execute(f"CREATE TABLE IF NOT EXISTS {t[base]} ({columns}, "
-                            f"PRIMARY KEY ({key}) INCLUDE ({values}))")
-            else:
-                cur.execute(f"CREATE TABLE IF NOT EXISTS {t[base]} ({columns}, "
-                            f"PRIMARY KEY ({key})) WITHOUT ROWID")
+        # Queries read it by ranges of its primary key; keep the counts in the
+        # key's order: a clustered table on SQLite, an index that includes
+        # them on PostgreSQL (index-only scans).
+        table = f"{t['rollup']} ({cdf.PERIOD_SQL}, {counts}, PRIMARY KEY ({', '.join(cdf.PERIOD)})"
+        if db.is_postgres:
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {table} INCLUDE ({', '.join(COUNTS)}))")
+        else:
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {table}) WITHOUT ROWID")
+        self._migrate(db, cur, prefix, t)
+
+    def _migrate(self, db: Database, cur: Cursor, prefix: str, t: dict) -> None:
+        """Tables of a version before `cdf`: its `buckets` and `minutes` go,
+        and the rollups are marked stale, so the next feed derives `cdf` from
+        the rows, as after a rebuild."""
+        for gone in ("buckets", "minutes"):
+            cur.execute(f"DROP TABLE IF EXISTS {self.table(db, prefix, gone)}")
+        cdf.create(db, cur, t["cdf"])
+        cur.execute(f"SELECT 1 FROM {t['cdf']} LIMIT 1")
+        if cur.fetchone() or self.stale(db, cur, prefix):
+            return
+        cur.execute(f"SELECT 1 FROM {t['rollup']} WHERE reported > 0 LIMIT 1")
+        if cur.fetchone():  # reported summonses and no histogram of them
+            self.begin_rebuild(db, cur, prefix)
 
     # -- feeding -----------------------------------------------------------
     def begin_rebuild(self, db: Database, cur: Cursor, prefix: str) -> None:
@@ -245,44 +262,35 @@ class DashboardView(View):
                 for key, n in m.items():
                     minutes[key] += sign * n
         bare = f"{prefix}rw_{self.name}_"
-        period = ("dim", "grain", "period", "key")
-        upsert(db, cur, t["rollup"], (*period, *COUNTS), period,
+        upsert(db, cur, t["rollup"], (*cdf.PERIOD, *COUNTS), cdf.PERIOD,
                [(*k, *v) for k, v in counts.items() if any(v)], add=bare + "rollup")
-        buckets: dict[tuple, int] = defaultdict(int)
-        for (dim, grain, p, key, minute), n in minutes.items():
-            buckets[(dim, grain, p, key, Issue.bucket(minute))] += n
-        upsert(db, cur, t["buckets"], (*period, "bucket", "n"), (*period, "bucket"),
-               [(*k, n) for k, n in buckets.items() if n], add=bare + "buckets")
-        upsert(db, cur, t["minutes"], (*period, "bucket", "minute", "n"),
-               (*period, "bucket", "minute"),
-               [(*k[:4], Issue.bucket(k[4]), k[4], n) for k, n in minutes.items() if n],
-               add=bare + "minutes")
+        by_period: dict[tuple, dict[int, int]] = defaultdict(dict)
+        for (*k, minute), n in minutes.items():
+            by_period[tuple(k)][minute] = n
+        cdf.add(db, cur, t["cdf"],
+                {k: cdf.pack(c, cdf.DIGITS[k[0]]) for k, c in by_period.items()})
 
     # -- set-based twin ------------------------------------------------------
     def rebuild_rollups(self, db: Database, cur: Cursor, prefix: str) -> None:
-        """Derives `rollup`, `buckets` and `minutes` from `summonses` in SQL.
-        Used by the bench to load a million whistles, and by tests as an
-        independent check of the incremental deltas."""
+        """Derives `rollup` and `cdf` from `summonses`. Used by the
+        bench to load a million whistles, and by tests as an independent check
+        of the incremental deltas."""
         t = self.names(db, prefix)
-        for base in ("rollup", "buckets", "minutes"):
+        for base in ("rollup", "cdf"):
             cur.execute(f"DELETE FROM {t[base]}")
         column = dict(d="day", m="month", y="year")
         for dim in DIMENSIONS:
             sums = ", ".join(f"SUM({m})" for m in row_measures(dim))
             for grain in GRAINS:
                 p, s, head = column[grain], t["summonses"], "dim, grain, period, key"
-                # Grouped and ordered by each table's key: the rows then go in
+                # Grouped and ordered by the table's key: the rows then go in
                 # at the end of its index rather than all over it.
                 cur.execute(f"INSERT INTO {t['rollup']} ({head}, {', '.join(COUNTS)}) "
                             f"SELECT '{dim}', '{grain}', {p}, {dim}, {sums} FROM {s} "
                             f"GROUP BY {p}, {dim} ORDER BY {p}, {dim}")
-                cur.execute(f"INSERT INTO {t['buckets']} ({head}, bucket, n) "
-                            f"SELECT '{dim}', '{grain}', {p}, {dim}, bucket, COUNT(*) FROM {s} "
-                            f"WHERE reported_at IS NOT NULL GROUP BY {p}, {dim}, bucket "
-                            f"ORDER BY {p}, {dim}, bucket")
-                cur.execute(f"INSERT INTO {t['minutes']} ({head}, bucket, minute, n) "
-                            f"SELECT '{dim}', '{grain}', {p}, {dim}, bucket, minutes, COUNT(*) "
-                            f"FROM {s} WHERE reported_at IS NOT NULL "
-                            f"GROUP BY {dim}, bucket, {p}, minutes "
-                            f"ORDER BY {dim}, bucket, {p}, minutes")
-
+        cur.execute(f"SELECT MIN(blown), MAX(blown) FROM {t['summonses']}")
+        first, last = cur.fetchone()
+        spans = [] if first is None else [
+            (day_start(d), day_start(d + 30))
+            for d in range(local_day(first), local_day(last) + 1, 30)]
+        cdf.derive(db, cur, t["cdf"], t["summonses"], DIMENSIONS, spans)

@@ -1,57 +1,71 @@
-"""Medians and 90th percentiles of minutes to report, exact, from the
-dashboard's two-level histogram (coarse `buckets`, fine `minutes`) over whole
-periods plus the `summonses` rows of part-days."""
+"""Medians and 90th percentiles of minutes to report, exact, from the packed
+histograms of `cdf` (dashboard_cdf.py) over whole periods plus the
+`summonses` rows of part-days, and the minutes of a few slots from `summonses`.
+
+With the n reported summonses of a key in ascending order, the median is the
+mean of the values at ranks ⌊(n+1)/2⌋ and ⌊n/2⌋+1, the 90th percentile the
+value at rank ⌈0.9·n⌉. Three steps, each reading little:
+
+1. the packed group counts, summed over the periods: one number per key,
+   which tells the group (a range of minutes) of each rank;
+2. the packed slot counts of just those groups, summed the same way: the
+   slot of each rank and how many values lie before it in the slot;
+3. the minutes of just those slots over the whole range (none for minutes
+   below 64, whose slot is the minute), from the index on (key, minutes,
+   blown) of `summonses`: one stretch of it per slot.
+"""
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Iterator
 
+from projections import dashboard_cdf as cdf
 from service_layer.db import Cursor
 
-
-def percentiles(cur: Cursor, t: dict, by: str, intervals: list,
-                 periods: list) -> dict[str, tuple[float, int]]:
-    """Per key (median, nearest-rank 90th percentile) of minutes to report.
-
-    With the n reported summonses in ascending order, the median is the mean
-    of the values at ranks ⌊(n+1)/2⌋ and ⌊n/2⌋+1, the 90th percentile the
-    value at rank ⌈0.9·n⌉. Two steps: the coarse histogram tells, for each
-    rank, which bucket holds it and how many values lie before that bucket;
-    then only those buckets' minutes are read."""
-    part_days = []  # (key, bucket, minute) of the reported summonses of the part-days
+def percentiles(cur: Cursor, pg: bool, t: dict, by: str, span: tuple[int, int],
+                intervals: list, periods: list) -> dict[str, tuple[float, int]]:
+    """Per key (median, nearest-rank 90th percentile) of minutes to report
+    over the whistles blown in `span` (µs), cut into `intervals` read row by
+    row and whole `periods`."""
+    part_days: list[tuple[str, int]] = []  # (key, minute) of the part-days' reported summonses
     for lo, hi in intervals:
-        cur.execute(f"SELECT {by}, bucket, minutes FROM {t['summonses']} "
+        cur.execute(f"SELECT {by}, minutes FROM {t['summonses']} "
                     "WHERE blown >= ? AND blown < ? AND reported_at IS NOT NULL", [lo, hi])
-        part_days += [(k, int(b), int(m)) for k, b, m in cur.fetchall()]
-    coarse: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    if periods:
-        union, params = periods_union(t["buckets"], by, periods, "bucket, n")
-        # Rows of several periods are summed below anyway; grouping them in
-        # SQL first only saves moving them, and a single period has nothing
-        # to group (PostgreSQL would even spill its hash table to disk).
-        if sum(hi - lo for _, lo, hi in periods) > 1:
-            union = f"SELECT key, bucket, SUM(n) FROM ({union}) u GROUP BY key, bucket"
-        cur.execute(union, params)
-        for key, bucket, n in cur.fetchall():
-            coarse[key][int(bucket)] += int(n)
-    for key, bucket, _ in part_days:
-        coarse[key][bucket] += 1
-    wanted = {key: _locate(hist) for key, hist in coarse.items()}  # key -> [(bucket, rank)]
-    pairs = sorted({(k, b) for k, targets in wanted.items() for b, _ in targets})
-    fine: dict[tuple[str, int], dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for statement in _minutes_statements(t["minutes"], by, periods, pairs):
-        cur.execute(*statement)
-        for key, bucket, minute, n in cur.fetchall():
-            fine[(key, int(bucket))][int(minute)] += int(n)
-    chosen = set(pairs)
-    for key, bucket, minute in part_days:
-        if (key, bucket) in chosen:
-            fine[(key, bucket)][minute] += 1
-    out = {}
-    for key, targets in wanted.items():
-        lo, hi, p90 = (_nth(fine[(key, b)], rank) for b, rank in targets)
-        out[key] = ((lo + hi) / 2, p90)
-    return out
+        part_days += [(k, int(m)) for k, m in cur.fetchall()]
+    w = cdf.DIGITS[by]
+    shares = [(key, minute, *cdf.one(minute, w)) for key, minute in part_days]
+
+    groups = _group_sums(cur, pg, t["cdf"], by, periods)
+    for key, _, _, up_group, _ in shares:
+        groups[key] = groups.get(key, 0) + up_group
+    wanted: dict[tuple[str, int], list[int]] = defaultdict(list)  # (key, group) -> ranks in it
+    for key, packed in groups.items():
+        totals = cdf.running(packed, cdf.GROUPS, w)
+        n = int(totals[-1])
+        if n:
+            ranks = [(n + 1) // 2, n // 2 + 1, (9 * n + 9) // 10]
+            for g, rank in cdf.locate(totals, ranks):
+                wanted[(key, g)].append(rank)
+
+    slots = _slot_sums(cur, pg, t["cdf"], by, periods, sorted(wanted))
+    for key, _, g, _, up_slot in shares:
+        if (key, g) in wanted:
+            slots[(key, g)] = slots.get((key, g), 0) + up_slot
+    found: dict[str, list] = defaultdict(list)  # key -> the values at the three ranks
+    # (key, bucket) -> [(which of the three, its rank within the slot)]
+    fine: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
+    for (key, g), ranks in sorted(wanted.items()):  # a key's groups, so its ranks, ascending
+        values = found[key]
+        for i, rank in cdf.locate(cdf.running(slots[(key, g)], cdf.width(g), w), ranks):
+            values.append(None if g else i)  # a slot of group 0 is one minute
+            if g:
+                fine[(key, cdf.slot_start(g, i))].append((len(values) - 1, rank))
+
+    minutes = _slot_minutes(cur, pg, t["summonses"], by, span, sorted(fine))
+    for (key, bucket), targets in fine.items():
+        for which, rank in targets:
+            found[key][which] = _nth(minutes.get((key, bucket), {}), rank)
+    return {key: ((lo + hi) / 2, p90) for key, (lo, hi, p90) in found.items()}
 
 
 def periods_union(table: str, by: str, periods: list, columns: str) -> tuple[str, list]:
@@ -64,41 +78,76 @@ def periods_union(table: str, by: str, periods: list, columns: str) -> tuple[str
     return " UNION ALL ".join(parts), params
 
 
-def _locate(hist: dict[int, int]) -> list[tuple[int, int]]:
-    """For the three ranks: (bucket holding it, its rank within the bucket)."""
-    n = sum(hist.values())
-    ranks = [(n + 1) // 2, n // 2 + 1, (9 * n + 9) // 10]
-    out, before = [], 0
-    for bucket in sorted(hist):
-        while ranks and before + hist[bucket] >= ranks[0]:
-            out.append((bucket, ranks.pop(0) - before))
-        before += hist[bucket]
+def _group_sums(cur: Cursor, pg: bool, table: str, by: str, periods: list) -> dict[str, int]:
+    """Per key the packed group counts summed over the periods."""
+    if not periods:
+        return {}
+    union, params = periods_union(table, by, periods, "groups")
+    if pg:  # NUMERIC sums them in place: one number per key comes back
+        cur.execute(f"SELECT key, SUM(groups)::text FROM ({union}) u GROUP BY key", params)
+        return {key: int(v) for key, v in cur.fetchall()}
+    cur.execute(union, params)
+    out: dict[str, int] = {}
+    for key, v in cur.fetchall():
+        out[key] = out.get(key, 0) + int(v)
     return out
 
 
-def _minutes_statements(table: str, by: str, periods: list,
-                        pairs: list[tuple[str, int]]) -> Iterator[tuple[str, list]]:
-    """Statements reading the minutes of the given (key, bucket) pairs over
-    whole periods: per bucket and run of periods, `key IN (...)` seeks each
-    key in the index (dim, grain, key, bucket, period). A join against a list
-    of pairs would read the same rows, but SQLite may first scan the whole
-    table to build a Bloom filter for it."""
-    by_bucket: dict[int, list[str]] = defaultdict(list)
-    for key, bucket in pairs:
-        by_bucket[bucket].append(key)
-    parts = []
-    for bucket, keys in sorted(by_bucket.items()):
-        for grain, lo, hi in periods:
-            for chunk in (keys[i:i + 500] for i in range(0, len(keys), 500)):
-                parts.append((f"SELECT key, bucket, minute, n FROM {table} WHERE dim = ? "
-                              f"AND grain = ? AND bucket = ? AND key IN "
-                              f"({', '.join('?' for _ in chunk)}) AND period >= ? AND period < ?",
-                              [by, grain, bucket, *chunk, lo, hi]))
-    for i in range(0, len(parts), 200):  # SQLite allows 500 SELECTs in one compound
-        group = parts[i:i + 200]
-        yield (f"SELECT key, bucket, minute, SUM(n) FROM "
-               f"({' UNION ALL '.join(sql for sql, _ in group)}) u GROUP BY key, bucket, minute",
-               [v for _, params in group for v in params])
+def _slot_sums(cur: Cursor, pg: bool, table: str, by: str, periods: list,
+               pairs: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """Per (key, group) pair the packed slot counts of that group summed over
+    the periods. The rows are read once for all the groups wanted (a few: the
+    ranks of most keys fall in the same ones), each summed for every key."""
+    if not periods or not pairs:
+        return {}
+    needed = sorted({g for _, g in pairs})
+    columns = [cdf.GROUP_COLUMNS[g] for g in needed]
+    union, params = periods_union(table, by, periods, ", ".join(columns))
+    sums: dict[str, list[int]] = {}
+    if pg:
+        cur.execute(f"SELECT key, {', '.join(f'SUM({c})::text' for c in columns)} "
+                    f"FROM ({union}) u GROUP BY key", params)
+        sums = {key: [int(v) for v in values] for key, *values in cur.fetchall()}
+    else:
+        cur.execute(union, params)
+        for key, *values in cur.fetchall():
+            acc = sums.setdefault(key, [0] * len(columns))
+            for i, v in enumerate(values):
+                acc[i] += int(v)
+    return {(key, g): sums[key][needed.index(g)] for key, g in pairs if key in sums}
+
+
+def _slot_minutes(cur: Cursor, pg: bool, table: str, by: str, span: tuple[int, int],
+                  slots: list[tuple[str, int]]) -> dict[tuple[str, int], dict[int, int]]:
+    """(key, first minute of a slot) -> {minute: count} of the reported
+    summonses blown in `span`, read from the index on (key, minutes, blown)."""
+    out: dict[tuple[str, int], dict[int, int]] = defaultdict(dict)
+    rows = [(key, start, start + (1 << cdf.group(start))) for key, start in slots]
+    # The list of slots drives the loop, one index seek per slot (LATERAL with
+    # OFFSET 0, which PostgreSQL cannot flatten into a join; CROSS JOIN on
+    # SQLite). Joined freely, both planners would rather scan the whole range
+    # of the index, or the whole table to build a filter.
+    where = (f"s.{by} = w.key AND s.minutes >= w.lo AND s.minutes < w.hi "
+             "AND s.minutes IS NOT NULL AND s.blown >= ? AND s.blown < ?")
+    if pg:  # one JSON text, not a parameter per value: those take longer to plan (and
+        # arrays of text longer to pass) than the statement takes to run
+        statements = [("SELECT w.key, w.lo, x.minutes, COUNT(*) FROM json_to_recordset(?::json) "
+                       f"AS w(key text, lo bigint, hi bigint) CROSS JOIN LATERAL "
+                       f"(SELECT s.minutes FROM {table} s WHERE {where} OFFSET 0) x "
+                       "GROUP BY 1, 2, 3",
+                       [json.dumps([dict(key=k, lo=lo, hi=hi) for k, lo, hi in rows]), *span])
+                      ] if rows else []
+    else:
+        statements = [(f"WITH w(key, lo, hi) AS (VALUES {', '.join('(?, ?, ?)' for _ in chunk)}) "
+                       f"SELECT w.key, w.lo, s.minutes, COUNT(*) FROM w CROSS JOIN {table} s "
+                       f"WHERE {where} GROUP BY 1, 2, 3",
+                       [v for r in chunk for v in r] + list(span))
+                      for chunk in (rows[i:i + 300] for i in range(0, len(rows), 300))]
+    for statement in statements:
+        cur.execute(*statement)
+        for key, start, minute, n in cur.fetchall():
+            out[(key, int(start))][int(minute)] = int(n)
+    return out
 
 
 def _nth(counts: dict[int, int], rank: int) -> int:

@@ -17,7 +17,9 @@ from typing import Any
 from projections.base import drop, ensure_tracking, rebuild, tracked_position
 from projections.chain import Chain
 from projections.dashboard import (
-    DAY_US, DIMENSIONS, LOCAL_TZ, OFFSET_US, DashboardView, date_day, day_date, month_id, to_us)
+    DAY_US, DIMENSIONS, LOCAL_TZ, OFFSET_US, DashboardView, date_day, day_date, day_start,
+    month_id, to_us)
+from projections import dashboard_cdf as cdf
 from projections.dashboard_percentiles import percentiles, periods_union
 from projections.dashboard_rows import COUNTS, row_measures
 from service_layer.bootstrap import Services
@@ -62,10 +64,6 @@ def parse_bound(text: str) -> datetime:
 
 
 # -- cutting a range into rollup periods and part-days ------------------------
-def _day_start(day: int) -> int:
-    return day * DAY_US - OFFSET_US
-
-
 def split(from_: datetime, to: datetime) -> tuple[list[tuple[int, int]], list[tuple[str, int, int]]]:
     """([from, to) as µs intervals to scan row by row, [(grain, lo, hi)] periods)."""
     f, t = to_us(from_), to_us(to)
@@ -74,10 +72,10 @@ def split(from_: datetime, to: datetime) -> tuple[list[tuple[int, int]], list[tu
     if first >= last:
         return [(f, t)], []
     rows = []
-    if f < _day_start(first):
-        rows.append((f, _day_start(first)))
-    if _day_start(last) < t:
-        rows.append((_day_start(last), t))
+    if f < day_start(first):
+        rows.append((f, day_start(first)))
+    if day_start(last) < t:
+        rows.append((day_start(last), t))
     return rows, calendar(first, last)
 
 
@@ -126,9 +124,11 @@ def query(services: Services, prefix: str, from_: datetime, to: datetime, by: st
             intervals, periods = [(to_us(from_), to_us(to))], []
         cur.execute(*_counts_sql(t, by, intervals, periods))
         counts = {r[0]: [int(v or 0) for v in r[1:]] for r in cur.fetchall()}
+        _check_digits(by, counts)
         cur.execute(*_not_yet_due_sql(t, by, to_us(from_), to_us(to), to_us(now)))
         not_yet_due = {r[0]: int(r[1]) for r in cur.fetchall()}
-        ranks = percentiles(cur, t, by, intervals, periods)
+        ranks = percentiles(cur, db.is_postgres, t, by, (to_us(from_), to_us(to)),
+                            intervals, periods)
         # Every known key gets a row, so an idle one shows (with null rates).
         if by == "department":
             keys = set(services.settings.departments)
@@ -140,6 +140,15 @@ def query(services: Services, prefix: str, from_: datetime, to: datetime, by: st
     w, zero = weights(), [0] * len(COUNTS)
     return [_row(k, counts.get(k, zero), ranks.get(k), not_yet_due.get(k, 0), w)
             for k in sorted(keys)], position
+
+
+def _check_digits(by: str, counts: dict[str, list[int]]) -> None:
+    """The packed histograms hold a key's counts over a range only while they
+    stay below 10^DIGITS; beyond, their sums would carry into each other."""
+    most = max((c[COUNTS.index("reported")] for c in counts.values()), default=0)
+    if most >= 10 ** cdf.DIGITS[by]:
+        raise OverflowError(f"{most} reported summonses under one {by}: more than the "
+                            f"dashboard's histograms hold (projections/dashboard_cdf.py)")
 
 
 def _sources(t: dict, by: str, intervals: list, periods: list, rollup: str,

@@ -21,12 +21,12 @@ COUNTS = ("summonses", "reported", "in_time", "issues", "resolved", "rated", "sa
 
 SUMMONS_COLUMNS = (
     "compound", "issue_id", "department", "lead", "street", "community", "blown", "day",
-    "month", "year", "report_due", "resolve_due", "reported_at", "minutes", "bucket", "in_time",
+    "month", "year", "report_due", "resolve_due", "reported_at", "minutes", "in_time",
     "open", "reopened", "rated", "satisfied", "first_satisfied", "escalated", "issue_escalated",
     "esc_unreported", "esc_unresolved", "first_due", "issue_first_due", "watch_due")
 
 _AS_ROW = itemgetter(*SUMMONS_COLUMNS)
-_OWN = ("department", "reported_at", "minutes", "bucket", "in_time", "escalated",
+_OWN = ("department", "reported_at", "minutes", "in_time", "escalated",
         "esc_unreported")  # the per-department columns; the rest is the issue's
 _DERIVED = ("lead", "first_due", "issue_first_due", "watch_due")
 
@@ -47,7 +47,7 @@ def row_measures(dim: str) -> list[str]:
 
 
 class Issue:
-    NULLABLE = ("reported_at", "minutes", "bucket", "first_due", "issue_first_due", "watch_due")
+    NULLABLE = ("reported_at", "minutes", "first_due", "issue_first_due", "watch_due")
 
     def __init__(self, head: dict[str, Any]) -> None:
         self.head = head  # the issue-level columns, the same on every row
@@ -64,7 +64,7 @@ class Issue:
                          rated=0, satisfied=0, first_satisfied=0, issue_escalated=0,
                          esc_unresolved=0))
         for d in departments:
-            issue.rows[d] = dict(department=d, reported_at=None, minutes=None, bucket=None,
+            issue.rows[d] = dict(department=d, reported_at=None, minutes=None,
                                  in_time=0, escalated=0, esc_unreported=0)
         return issue
 
@@ -76,15 +76,6 @@ class Issue:
             issue.rows[r["department"]] = {k: r[k] for k in _OWN}
         return issue
 
-    @staticmethod
-    def bucket(minute: int) -> int:
-        """The coarse histogram bucket of a minute, named by its first minute:
-        exact below 16, then 8 buckets for every doubling (width 2, 4, 8...).
-        Fewer, wider buckets make the first step of a percentile read fewer
-        rows and the second more; 8 per doubling keeps both small."""
-        shift = max(0, minute.bit_length() - 4)
-        return (minute >> shift) << shift
-
     # -- the events --------------------------------------------------------
     def reported(self, department: str, at: int) -> None:
         row = self.rows[department]
@@ -93,7 +84,7 @@ class Issue:
         # Whole minutes, rounded down; an imported report dated before the
         # whistle counts as 0 minutes rather than a negative time.
         minutes = max(0, (at - self.head["blown"]) // (60 * US))
-        row.update(reported_at=at, minutes=minutes, bucket=self.bucket(minutes),
+        row.update(reported_at=at, minutes=minutes,
                    in_time=int(at <= self.head["report_due"]))
 
     def resolved(self) -> None:

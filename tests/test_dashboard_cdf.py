@@ -1,0 +1,89 @@
+"""The packed histograms of the dashboard (projections/dashboard_cdf.py): the
+arithmetic against plain sorted lists, and tables of the version before them
+settling on first start."""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+from projections import dashboard_cdf as cdf
+from projections.dashboard import DashboardView
+from projections.dashboard_query import query
+
+EDGES = [0, 1, 63, 64, 65, 127, 128, 129, 1000, 4095, 4096, 40_000, 1_048_575, 2**31 - 1]
+
+
+def test_slots_cover_every_minute_once():
+    for minute in EDGES + list(range(0, 5000)):
+        g, i = cdf.group(minute), cdf.slot(minute)
+        assert 0 <= i < cdf.width(g)
+        start = cdf.slot_start(g, i)
+        assert start == cdf.bucket(minute) <= minute < start + (1 << g)
+
+
+def test_ranks_of_summed_histograms_are_the_sorted_lists():
+    rnd = random.Random(3)
+    for _ in range(200):
+        mu = rnd.uniform(1, 8)
+        values = [int(rnd.lognormvariate(mu, 1.5)) for _ in range(rnd.randint(1, 60))]
+        parts = [values[i::3] for i in range(3)]  # three periods, added up
+        groups, slots = 0, {}
+        for part in parts:
+            counts: dict[int, int] = {}
+            for v in part:
+                counts[v] = counts.get(v, 0) + 1
+            pg, ps = cdf.pack(counts, 6)
+            groups += pg
+            for g, s in ps.items():
+                slots[g] = slots.get(g, 0) + s
+        ordered = sorted(values)
+        ranks = [1, (len(values) + 1) // 2, len(values)]
+        totals = cdf.running(groups, cdf.GROUPS, 6)
+        assert int(totals[-1]) == len(values)
+        for rank, (g, within) in zip(ranks, cdf.locate(totals, ranks)):
+            ((i, inner),) = cdf.locate(cdf.running(slots[g], cdf.width(g), 6), [within])
+            same_slot = sorted(v for v in values if cdf.bucket(v) == cdf.slot_start(g, i))
+            assert same_slot[inner - 1] == ordered[rank - 1]
+
+
+def test_deltas_take_back_what_they_added():
+    before, after = cdf.pack({5: 2, 300: 1}, 9), cdf.pack({5: 2, 300: 1, 9000: 1}, 9)
+    delta, undo = cdf.pack({9000: 1}, 9), cdf.pack({9000: -1}, 9)
+    assert before[0] + delta[0] == after[0] and after[0] + undo[0] == before[0]
+    assert {g: before[1].get(g, 0) + delta[1].get(g, 0) for g in after[1]} == after[1]
+
+
+def test_tables_before_cdf_settle_on_first_start(services, follower, clock):
+    g = services.governance
+    g.register_compound(code="C1", name="C1", district="D", street="S", community="M",
+                        grids=[], households=1, kind="old", management_mode="professional")
+    blown = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    for i, minutes in enumerate((3, 70, 70, 500, 9000)):
+        g.blow_whistle("C1", grid_worker="w", issue_id=f"i{i}", category="noise",
+                       description="d", departments=["fire"], urgency="normal",
+                       source="resident", grid=None, building=None, unit=None, at=blown)
+        g.report_in("C1", f"i{i}", department="fire", officer="o",
+                    at=blown + timedelta(minutes=minutes))
+    follower.catch_up()
+    view, db = DashboardView(), services.db
+    f, to, now = blown - timedelta(days=1), blown + timedelta(days=40), blown + timedelta(days=50)
+    expected = query(services, "", f, to, "compound", now)[0]
+    assert (expected[0]["median_minutes_to_report"], expected[0]["p90_minutes_to_report"]) \
+        == (70, 9000)
+    t = view.names(db, "")
+    old = [view.table(db, "", b) for b in ("buckets", "minutes")]
+    with db.transaction() as cur:  # what the previous version left: no cdf, two histograms
+        cur.execute(f"DROP TABLE {t['cdf']}")
+        for table in old:
+            cur.execute(f"CREATE TABLE {table} (n INTEGER)")
+    with db.transaction() as cur:
+        view.create_tables(db, cur, "")
+        assert view.stale(db, cur, "")
+        for table in old:  # gone
+            cur.execute(f"CREATE TABLE {table} (n INTEGER)")
+            cur.execute(f"DROP TABLE {table}")
+    assert query(services, "", f, to, "compound", now)[0] == expected  # read row by row
+    with db.transaction() as cur:
+        view.settle(db, cur, "")
+        assert not view.stale(db, cur, "")
+    assert query(services, "", f, to, "compound", now)[0] == expected
