@@ -36,7 +36,8 @@ import time
 from typing import Any
 
 from bench import city as city_mod
-from bench.ingest_bench import DEFAULT_PG, Request, Server, _exchange, percentile, prepare
+from bench.ingest_bench import (DEFAULT_PG, Request, Server, _exchange, percentile, prepare,
+                                wait_for_views)
 from service_layer.db import scratch_schema
 
 LIVE_OPS = {"blow_whistle": "POST whistles", "rate": "POST ratings",
@@ -98,29 +99,6 @@ async def _probe(port: int, requests: list[Request], times: int) -> dict[str, li
     finally:
         writer.close()
     return out
-
-
-async def _wait_for_views(port: int, token: str, year: int, timeout: float) -> float:
-    """Asks for the dashboard with ?after=<last position> until the views have
-    caught up with the loaded history; returns the seconds it took."""
-    reader, writer = await _connect(port)
-    t0 = time.perf_counter()
-    try:
-        health = Request("GET", "/health", None, token, "health")
-        writer.write(health.data)
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = int([ln for ln in head.split(b"\r\n")
-                      if ln.lower().startswith(b"content-length:")][0].split(b":")[1])
-        import json
-        position = json.loads(await reader.readexactly(length))["position"]
-        probe = Request("GET", f"/v1/dashboard/response-rates?from={year}-01-01&to={year + 1}"
-                               f"-01-01&after={position}", None, token, "wait")
-        while time.perf_counter() - t0 < timeout:
-            if await _exchange(reader, writer, probe.data) == 200:
-                return time.perf_counter() - t0
-        raise RuntimeError(f"views did not reach position {position} in {timeout:.0f} s")
-    finally:
-        writer.close()
 
 
 async def _mixed(port: int, live: list[tuple[str | None, Request]], reads: list[Request],
@@ -273,7 +251,7 @@ def run(size: str | int = "district", seconds: float = 20.0, seed: int = 7,
         live = live_requests(live_city, tokens, grid_workers)
         reads = read_requests(history, tokens)
         with Server(url) as server:
-            catch_up = asyncio.run(_wait_for_views(server.port, tokens["viewer"], 2025,
+            catch_up = asyncio.run(wait_for_views(server.port, tokens["viewer"], 2025,
                                                    timeout=1800))
             idle = asyncio.run(_probe(server.port, reads, probes))
             # the first few live writes, one at a time, are the writes' baseline
