@@ -219,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.json == "-":
             print(text)
         else:
+            os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
             with open(args.json, "w") as f:
                 f.write(text)
     return 0

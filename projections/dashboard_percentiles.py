@@ -10,9 +10,10 @@ value at rank ⌈0.9·n⌉. Three steps, each reading little:
    which tells the group (a range of minutes) of each rank;
 2. the packed slot counts of just those groups, summed the same way: the
    slot of each rank and how many values lie before it in the slot;
-3. the minutes of just those slots over the whole range (none for minutes
-   below 64, whose slot is the minute), from the index on (key, minutes,
-   blown) of `summonses`: one stretch of it per slot.
+3. the value at each rank from the slot holding it (none for minutes below
+   64, whose slot is the minute), from the index on (key, minutes, blown)
+   of `summonses`: one stretch of it per rank, walked in order and stopped
+   at the rank, so one row per rank comes back.
 """
 from __future__ import annotations
 
@@ -52,19 +53,19 @@ def percentiles(cur: Cursor, pg: bool, t: dict, by: str, span: tuple[int, int],
         if (key, g) in wanted:
             slots[(key, g)] = slots.get((key, g), 0) + up_slot
     found: dict[str, list] = defaultdict(list)  # key -> the values at the three ranks
-    # (key, bucket) -> [(which of the three, its rank within the slot)]
-    fine: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
+    # (key, slot start, slot end, rank within the slot, which of the three)
+    fine: list[tuple[str, int, int, int, int]] = []
     for (key, g), ranks in sorted(wanted.items()):  # a key's groups, so its ranks, ascending
         values = found[key]
         for i, rank in cdf.locate(cdf.running(slots[(key, g)], cdf.width(g), w), ranks):
             values.append(None if g else i)  # a slot of group 0 is one minute
             if g:
-                fine[(key, cdf.slot_start(g, i))].append((len(values) - 1, rank))
+                start = cdf.slot_start(g, i)
+                fine.append((key, start, start + (1 << g), rank, len(values) - 1))
 
-    minutes = _slot_minutes(cur, pg, t["summonses"], by, span, sorted(fine))
-    for (key, bucket), targets in fine.items():
-        for which, rank in targets:
-            found[key][which] = _nth(minutes.get((key, bucket), {}), rank)
+    for (key, _, _, _, which), minute in zip(fine, _nth_minutes(
+            cur, pg, t["summonses"], by, span, fine)):
+        found[key][which] = minute
     return {key: ((lo + hi) / 2, p90) for key, (lo, hi, p90) in found.items()}
 
 
@@ -117,44 +118,41 @@ def _slot_sums(cur: Cursor, pg: bool, table: str, by: str, periods: list,
     return {(key, g): sums[key][needed.index(g)] for key, g in pairs if key in sums}
 
 
-def _slot_minutes(cur: Cursor, pg: bool, table: str, by: str, span: tuple[int, int],
-                  slots: list[tuple[str, int]]) -> dict[tuple[str, int], dict[int, int]]:
-    """(key, first minute of a slot) -> {minute: count} of the reported
-    summonses blown in `span`, read from the index on (key, minutes, blown)."""
-    out: dict[tuple[str, int], dict[int, int]] = defaultdict(dict)
-    rows = [(key, start, start + (1 << cdf.group(start))) for key, start in slots]
-    # The list of slots drives the loop, one index seek per slot (LATERAL with
-    # OFFSET 0, which PostgreSQL cannot flatten into a join; CROSS JOIN on
-    # SQLite). Joined freely, both planners would rather scan the whole range
-    # of the index, or the whole table to build a filter.
+def _nth_minutes(cur: Cursor, pg: bool, table: str, by: str, span: tuple[int, int],
+                 targets: list[tuple[str, int, int, int, int]]) -> list[int]:
+    """For each (key, lo, hi, rank, _): the minute at that rank (1-based) of
+    the key's reported summonses blown in `span` with minutes in [lo, hi),
+    read from the index on (key, minutes, blown). The database walks each
+    slot in order and stops at the rank: one row per target comes back."""
     where = (f"s.{by} = w.key AND s.minutes >= w.lo AND s.minutes < w.hi "
              "AND s.minutes IS NOT NULL AND s.blown >= ? AND s.blown < ?")
+    out: dict[int, int] = {}
+    # The list of targets drives the loop, one index seek per target (LATERAL
+    # on PostgreSQL; CROSS JOIN on SQLite). Joined freely, both planners would
+    # rather scan the whole range of the index, or the whole table to build a
+    # filter.
     if pg:  # one JSON text, not a parameter per value: those take longer to plan (and
         # arrays of text longer to pass) than the statement takes to run
-        statements = [("SELECT w.key, w.lo, x.minutes, COUNT(*) FROM json_to_recordset(?::json) "
-                       f"AS w(key text, lo bigint, hi bigint) CROSS JOIN LATERAL "
-                       f"(SELECT s.minutes FROM {table} s WHERE {where} OFFSET 0) x "
-                       "GROUP BY 1, 2, 3",
-                       [json.dumps([dict(key=k, lo=lo, hi=hi) for k, lo, hi in rows]), *span])
-                      ] if rows else []
-    else:
-        statements = [(f"WITH w(key, lo, hi) AS (VALUES {', '.join('(?, ?, ?)' for _ in chunk)}) "
-                       f"SELECT w.key, w.lo, s.minutes, COUNT(*) FROM w CROSS JOIN {table} s "
-                       f"WHERE {where} GROUP BY 1, 2, 3",
-                       [v for r in chunk for v in r] + list(span))
-                      for chunk in (rows[i:i + 300] for i in range(0, len(rows), 300))]
+        statements = [("SELECT w.i, x.minutes FROM json_to_recordset(?::json) "
+                       "AS w(i int, key text, lo bigint, hi bigint, r bigint) CROSS JOIN LATERAL "
+                       f"(SELECT s.minutes FROM {table} s WHERE {where} "
+                       "ORDER BY s.minutes OFFSET w.r - 1 LIMIT 1) x",
+                       [json.dumps([dict(i=i, key=k, lo=lo, hi=hi, r=r)
+                                    for i, (k, lo, hi, r, _) in enumerate(targets)]), *span])
+                      ] if targets else []
+    else:  # SQLite's OFFSET cannot name an outer column: number the rows instead
+        numbered = list(enumerate(targets))
+        statements = [(f"WITH w(i, key, lo, hi, r) AS (VALUES "
+                       f"{', '.join('(?, ?, ?, ?, ?)' for _ in chunk)}) "
+                       "SELECT i, minutes FROM (SELECT w.i, w.r, s.minutes, ROW_NUMBER() OVER "
+                       f"(PARTITION BY w.i ORDER BY s.minutes) AS n FROM w CROSS JOIN {table} s "
+                       f"WHERE {where}) WHERE n = r",
+                       [v for i, (k, lo, hi, r, _) in chunk for v in (i, k, lo, hi, r)]
+                       + list(span))
+                      for chunk in (numbered[j:j + 200] for j in range(0, len(numbered), 200))]
     for statement in statements:
         cur.execute(*statement)
-        for key, start, minute, n in cur.fetchall():
-            out[(key, int(start))][int(minute)] = int(n)
-    return out
-
-
-def _nth(counts: dict[int, int], rank: int) -> int:
-    """The minute at `rank` (1-based) of a bucket's minutes and their counts."""
-    seen = 0
-    for minute in sorted(counts):
-        seen += counts[minute]
-        if seen >= rank:
-            return minute
-    raise AssertionError("the histogram's two levels disagree")  # the view is corrupt
+        out.update((int(i), int(m)) for i, m in cur.fetchall())
+    if len(out) != len(targets):
+        raise AssertionError("the histogram's two levels disagree")  # the view is corrupt
+    return [out[i] for i in range(len(targets))]

@@ -119,6 +119,9 @@ def query(services: Services, prefix: str, from_: datetime, to: datetime, by: st
     with db.transaction(commit=False) as cur:
         if db.is_postgres:  # one snapshot for every statement below
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            # Each statement reads a few thousand rows: starting parallel
+            # workers for them costs more than it saves.
+            cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         position = tracked_position(db, cur, prefix + VIEW.name)
         if VIEW.stale(db, cur, prefix):  # mid-rebuild: no rollups, every row read
             intervals, periods = [(to_us(from_), to_us(to))], []
