@@ -572,9 +572,10 @@ class BulkLoader:
         # (a compound's commands come in one block of `City.commands`; one
         # still in use is read back from the store). A year-old compound
         # takes about 0.4 MB here, so a megacity is never all in memory.
-        if len(self.cache) > 2_500:
-            from domain.company import PropertyCompany
-            self.cache = {k: v for k, v in self.cache.items() if isinstance(v, PropertyCompany)}
+        from domain.company import PropertyCompany
+        companies = {k: v for k, v in self.cache.items() if isinstance(v, PropertyCompany)}
+        if len(self.cache) - len(companies) > 2_500:
+            self.cache = companies
 
 
 def copy_events(services: Any, events: list[Any], snapshots: list[Any] = (),
