@@ -429,6 +429,8 @@ class _CompoundYear:
                      issues_discussed=discussed, decisions=decisions)
         if spec.kind != "three_no" and rng.random() < 0.2:
             at = city.start + timedelta(days=rng.randint(30, 330), hours=10)
+            if at.day == 1:  # setup terms start on a 1st: not the same election twice
+                at += timedelta(days=1)
             self.add(at, "elect_committee", official, **_election(rng, at.date()))
         for s in range(rng.choice((1, 2, 2))):
             at = city.start + timedelta(days=rng.randint(150, 340) if s == 0
