@@ -28,6 +28,7 @@ import re
 from bisect import bisect_left
 from functools import lru_cache
 
+from projections.bulk import insert_rows
 from service_layer.db import Cursor, Database
 
 # Decimal digits per count. Fewer digits make the rows of the many small keys
@@ -145,6 +146,18 @@ def add(db: Database, cur: Cursor, table: str, deltas: dict[tuple, Packed],
     deltas = {k: v for k, v in deltas.items() if v[0] or any(v[1].values())}
     if not deltas:
         return
+    if fresh:
+        # Nothing to add to: plain inserts, COPY on PostgreSQL, which formats
+        # the digits in C; the arrays below cost a Python call per number,
+        # most of a rebuild's deriving (27 numbers a row, most of them "0").
+        rows, zeros = [], ["0"] * GROUPS
+        for k, (groups, slots) in deltas.items():
+            numbers = zeros.copy()  # filled only where a slot is, a few groups a row
+            for g, n in slots.items():
+                numbers[g] = str(n)
+            rows.append((*k, str(groups), *numbers))
+        insert_rows(db, cur, table, (*PERIOD, *COLUMNS), rows)
+        return
     if db.is_postgres:  # NUMERIC adds up in the statement itself
         heads = [list(column) for column in zip(*deltas)]
         # Digits as text (most groups of a row are empty: "0"), read as NUMERIC.
@@ -160,7 +173,7 @@ def add(db: Database, cur: Cursor, table: str, deltas: dict[tuple, Packed],
         return
     # SQLite would add TEXT digits as floating point numbers: read, add in
     # Python, write back (its writers take the database's write lock first).
-    stored = {} if fresh else _stored(cur, table, list(deltas))
+    stored = _stored(cur, table, list(deltas))
     rows = []
     for k, (groups, slots) in deltas.items():
         old = stored.get(k, [0] * len(COLUMNS))

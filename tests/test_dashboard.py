@@ -401,10 +401,29 @@ def test_incremental_rollups_equal_set_based(services, follower, clock):
         view.begin_rebuild(db, cur, "chk_")
         for base in ("rollup", "cdf"):
             cur.execute(f"DELETE FROM {c[base]}")
+    deferred = {name for name, _ in view._indexes("chk_")}
+    assert not deferred & index_names(services)
+    assert "chk_rw_dashboard_summonses_issue" in index_names(services)
     for by in ("department", "street", "community", "compound"):
         f_, to_ = datetime(2026, 1, 30, tzinfo=timezone.utc), datetime(2026, 5, 1, tzinfo=LOCAL_TZ)
         assert query(services, "chk_", f_, to_, by, now) == query(services, "", f_, to_, by, now)
+    # Settling builds the dropped indexes and the rollups again.
+    with db.transaction() as cur:
+        view.settle(db, cur, "chk_")
+    assert stored_rollups(services, view, "chk_") == stored_rollups(services, view, "")
+    assert query(services, "chk_", f_, to_, by, now) == query(services, "", f_, to_, by, now)
+    assert deferred <= index_names(services)
     drop(services, view, "chk_")
+
+
+def index_names(services) -> set[str]:
+    db = services.db
+    with db.transaction(commit=False) as cur:
+        if db.is_postgres:
+            cur.execute("SELECT indexname FROM pg_indexes WHERE schemaname = ?", (db.schema,))
+        else:
+            cur.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        return {r[0] for r in cur.fetchall()}
 
 
 def stored_rollups(services, view: DashboardView, prefix: str) -> list[list[tuple]]:
