@@ -73,6 +73,15 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
+def is_follow(pid: int) -> bool:
+    """Whether a process is `redwhistle follow` (serve's child for the views)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"follow" in f.read().split(b"\0")
+    except OSError:
+        return False
+
+
 class Server:
     """`redwhistle serve` in a subprocess on a free port, with the access log
     off (a log line per request would be measured too)."""
@@ -117,9 +126,7 @@ class Server:
         assert self.proc is not None
         peaks = {"api": 0.0, "follow": 0.0}
         for pid in process_tree(self.proc.pid):
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                part = "follow" if b"follow" in f.read().split(b"\0") else "api"
-            peaks[part] += peak_rss_mb(pid)
+            peaks["follow" if is_follow(pid) else "api"] += peak_rss_mb(pid)
         return peaks
 
     def __exit__(self, *exc: Any) -> None:

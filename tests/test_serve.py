@@ -5,37 +5,19 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from datetime import date, timedelta
 
 import httpx
 
-from bench.ingest_bench import Server, process_tree
+from bench.ingest_bench import Server, is_follow, process_tree
 from service_layer.bootstrap import bootstrap
 from service_layer.settings import Settings
 from tests import story
+from tests.kafka_story import wait_for
 
 
 def _follow_pids(server: Server) -> list[int]:
-    pids = []
-    for pid in process_tree(server.proc.pid):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if b"follow" in f.read().split(b"\0"):
-                    pids.append(pid)
-        except OSError:
-            pass
-    return pids
-
-
-def _wait(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    return [pid for pid in process_tree(server.proc.pid) if is_follow(pid)]
 
 
 def test_serve_keeps_the_views_in_a_child_it_restarts(database_url):
@@ -62,15 +44,15 @@ def test_serve_keeps_the_views_in_a_child_it_restarts(database_url):
         assert first.status_code == 201, first.text
         assert fire_summonses(api, first.json()["position"]) == 1
 
-        [child] = _wait(lambda: _follow_pids(server), 10, "the follow child")
+        [child] = wait_for(lambda: _follow_pids(server), 10, "the follow child")
         os.kill(child, signal.SIGKILL)
-        _wait(lambda: [p for p in _follow_pids(server) if p != child], 15, "a new follow child")
+        wait_for(lambda: [p for p in _follow_pids(server) if p != child], 15, "a new follow child")
         second = api.post("/v1/compounds/HD-001/whistles", json=story.whistle(["fire"]),
                           headers=auth)
         assert second.status_code == 201, second.text
         assert fire_summonses(api, second.json()["position"]) == 2
         followers = _follow_pids(server)
     # serve stopped: its follower went with it
-    _wait(lambda: not any(os.path.exists(f"/proc/{p}") and
+    wait_for(lambda: not any(os.path.exists(f"/proc/{p}") and
                           open(f"/proc/{p}/stat").read().split()[2] != "Z" for p in followers),
           15, "the follower to stop")
