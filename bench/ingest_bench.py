@@ -475,24 +475,26 @@ def run(size: str | int = "district", seconds: float = 10.0, connections: int = 
         batched = bare_batched(url, events)
         copied = copy_rows(url, events)
     gc = "group commit" if group_commit else "no group commit"
-    rows.append(dict(figure="1 ingest: HTTP whistles/s, saturated",
-                     value=s["per_second"], unit="/s", baseline=bare["per_second"],
-                     baseline_label="bare eventsourcing append, 1 event/save",
-                     note=f"{connections} connections, {workers} API process"
+
+    def saturated(baseline: float, label: str, note: str) -> dict[str, Any]:
+        """Our saturated rate beside one of its baselines."""
+        return dict(figure="1 ingest: HTTP whistles/s, saturated", value=s["per_second"],
+                    unit="/s", baseline=baseline, baseline_label=label, note=note)
+
+    rows.append(saturated(bare["per_second"], "bare eventsourcing append, 1 event/save",
+                          f"{connections} connections, {workers} API process"
                           f"{'es' if workers > 1 else ''}, {gc}; p50 {s['p50_ms']:.1f} ms, "
                           f"p99 {s['p99_ms']:.1f} ms; errors {errors or 'none'}"))
     if floor is not None:
-        rows.append(dict(figure="1 ingest: HTTP whistles/s, saturated",
-                         value=s["per_second"], unit="/s", baseline=floor["per_second"],
-                         baseline_label="same body, auth and response, no use case or store",
-                         note=f"the API process's ceiling before any work "
+        rows.append(saturated(floor["per_second"],
+                              "same body, auth and response, no use case or store",
+                              f"the API process's ceiling before any work "
                               f"(bench/framework_floor.py): p50 {floor['p50_ms']:.1f} ms, "
-                              f"p99 {floor['p99_ms']:.1f} ms; errors {floor['errors'] or 'none'}"))
+                              f"p99 {floor['p99_ms']:.1f} ms; errors "
+                              f"{floor['errors'] or 'none'}"))
     if off is not None:
-        rows.append(dict(figure="1 ingest: HTTP whistles/s, saturated",
-                         value=s["per_second"], unit="/s", baseline=off["per_second"],
-                         baseline_label="same server, GROUP_COMMIT=0",
-                         note=f"without group commit: p50 {off['p50_ms']:.1f} ms, "
+        rows.append(saturated(off["per_second"], "same server, GROUP_COMMIT=0",
+                              f"without group commit: p50 {off['p50_ms']:.1f} ms, "
                               f"p99 {off['p99_ms']:.1f} ms"))
     rows.append(dict(figure=f"1 ingest: HTTP p99 at {offered:,.0f} whistles/s offered",
                      value=f["p99_ms"], unit="ms", baseline=50.0, baseline_label="target",
@@ -501,10 +503,8 @@ def run(size: str | int = "district", seconds: float = 10.0, connections: int = 
                            f"80% of saturation (the target {rate:,.0f}/s is beyond it)")
                           + f", open loop, {f['per_second']:.0f}/s done; p50 "
                           f"{f['p50_ms']:.1f} ms; errors {errors_fixed or 'none'}"))
-    rows.append(dict(figure="1 ingest: HTTP whistles/s, saturated",
-                     value=s["per_second"], unit="/s", baseline=copied["per_second"],
-                     baseline_label="psycopg COPY rows/s (5,000 a transaction)",
-                     note=f"bare append batched 100/save: {batched['per_second']:.0f}/s"))
+    rows.append(saturated(copied["per_second"], "psycopg COPY rows/s (5,000 a transaction)",
+                          f"bare append batched 100/save: {batched['per_second']:.0f}/s"))
     rows.append(dict(figure="6 memory: serve peak RSS under ingest",
                      value=rss["api"] + rss["follow"], unit="MB", baseline=500.0,
                      baseline_label="target", lower_is_better=True,
