@@ -256,8 +256,7 @@ def agenda_for_compound(services: Services, prefix: str, code: str,
             raise UnknownFact(f"compound {code} is not registered")
         _, name, street, community, registered_at = found[0]
         known = {code: name} if registered_at < cutoff else {}
-        items = _evaluate(cur, t, f"SELECT code FROM {t['compounds']} WHERE code = ?", code,
-                          known, day)
+        items = _evaluate(services.db, cur, t, [code], known, day)
     return dict(scope="compound", compound_code=code, compound_name=name, street=street,
                 community=community, meeting_on=day.isoformat(), as_of=api_moment(cutoff),
                 items=items)
@@ -278,8 +277,7 @@ def agenda_for_community(services: Services, prefix: str, community: str,
         if not found:
             raise UnknownFact(f"community {community} has no registered compound")
         compounds = {code: name for code, name, registered_at in found if registered_at < cutoff}
-        items = _evaluate(cur, t, f"SELECT code FROM {t['compounds']} WHERE community = ?",
-                          community, compounds, day)
+        items = _evaluate(services.db, cur, t, [code for code, _, _ in found], compounds, day)
     return dict(scope="community", community=community, compounds=sorted(compounds),
                 meeting_on=day.isoformat(), as_of=api_moment(cutoff), items=items)
 
@@ -291,7 +289,22 @@ def agenda_rows(agenda: dict[str, Any]) -> list[dict[str, Any]]:
             for item in agenda["items"]]
 
 
-def _evaluate(cur: Cursor, t: dict[str, str], scope: str, param: str,
+def _rows(db: Database, cur: Cursor, sql: str, codes: list[str],
+          params: tuple = ()) -> list[tuple]:
+    """The rows of `sql` for the compounds `codes`; `{scope}`, the first
+    condition of its WHERE, stands for `compound IN codes`."""
+    # The codes go in as values, not as a subquery on the compounds table:
+    # the planner then sees a handful of compounds and walks each table's
+    # compound index, where over a subquery it would hash-join the whole
+    # city's rows when the view is freshly built and not yet analysed.
+    out: list[tuple] = []
+    for where, scope in where_in(db, "compound", codes):
+        cur.execute(sql.replace("{scope}", where), (*scope, *params))
+        out.extend(cur.fetchall())
+    return out
+
+
+def _evaluate(db: Database, cur: Cursor, t: dict[str, str], codes: list[str],
               names: dict[str, str], day: date) -> list[dict[str, Any]]:
     start = day_start(day)
     cutoff = moment(start)
@@ -303,26 +316,29 @@ def _evaluate(cur: Cursor, t: dict[str, str], scope: str, param: str,
     # Issues that can give an item: blown before the cut-off and open now, or
     # changed at or after the cut-off (so perhaps open then), or recent enough
     # to count as recurring. Their exact state at the cut-off is replayed below.
-    candidate = (f"i.compound IN ({scope}) AND i.blown_at < ? AND (i.status = 'open' "
-                 f"OR i.blown_at >= ? OR EXISTS (SELECT 1 FROM {t['ievents']} x "
-                 "WHERE x.compound = i.compound AND x.issue_id = i.issue_id AND x.at >= ?))")
-    cparams = (param, cutoff, window, cutoff)
-    cur.execute("SELECT i.compound, i.issue_id, i.category, i.description, i.urgency, "
-                "i.departments, i.blown_at, i.report_due_at, i.resolve_due_at "
-                f"FROM {t['issues']} i WHERE {candidate}", cparams)
+    # Chosen here rather than in SQL, where an OR over a correlated EXISTS left
+    # the planner free to hash every change in the city.
+    timeline = sorted(_rows(db, cur, "SELECT pos, compound, issue_id, kind, at, detail "
+                                     f"FROM {t['ievents']} WHERE {{scope}}", codes))
+    changed = {(compound, issue_id) for _, compound, issue_id, _, at, _ in timeline
+               if at >= cutoff}
     issues: dict[tuple[str, str], dict[str, Any]] = {}
     for compound, issue_id, category, description, urgency, depts, blown, report_due, \
-            resolve_due in cur.fetchall():
+            resolve_due, status in _rows(
+                db, cur, "SELECT compound, issue_id, category, description, urgency, "
+                "departments, blown_at, report_due_at, resolve_due_at, status "
+                f"FROM {t['issues']} WHERE {{scope}} AND blown_at < ?", codes, (cutoff,)):
+        if status != "open" and blown < window and (compound, issue_id) not in changed:
+            continue
         issues[(compound, issue_id)] = dict(
             compound=compound, issue_id=issue_id, category=category, description=description,
             urgency=urgency, departments=json.loads(depts), blown_at=blown,
             report_due_at=report_due, reported=set(), open=True, resolve_due_at=resolve_due,
             reopened=[], escalations=[])
-    cur.execute(f"SELECT e.compound, e.issue_id, e.kind, e.at, e.detail FROM {t['ievents']} e "
-                f"JOIN {t['issues']} i ON i.compound = e.compound AND i.issue_id = e.issue_id "
-                f"WHERE {candidate} AND e.at < ? ORDER BY e.pos", (*cparams, cutoff))
-    for compound, issue_id, kind, at, detail in cur.fetchall():
-        issue = issues[(compound, issue_id)]
+    for _, compound, issue_id, kind, at, detail in timeline:
+        issue = issues.get((compound, issue_id))
+        if issue is None or at >= cutoff:
+            continue
         info = json.loads(detail)
         if kind == "resolved":
             issue["open"] = False
@@ -332,11 +348,11 @@ def _evaluate(cur: Cursor, t: dict[str, str], scope: str, param: str,
             issue["reopened"].append(at)
         elif kind == "escalated":
             issue["escalations"].append(dict(info, at=at))
-    cur.execute(f"SELECT r.compound, r.issue_id, r.department FROM {t['reports']} r "
-                f"JOIN {t['issues']} i ON i.compound = r.compound AND i.issue_id = r.issue_id "
-                f"WHERE {candidate} AND r.at < ?", (*cparams, cutoff))
-    for compound, issue_id, department in cur.fetchall():
-        issues[(compound, issue_id)]["reported"].add(department)
+    for compound, issue_id, department in _rows(
+            db, cur, f"SELECT compound, issue_id, department FROM {t['reports']} "
+            "WHERE {scope} AND at < ?", codes, (cutoff,)):
+        if (compound, issue_id) in issues:
+            issues[(compound, issue_id)]["reported"].add(department)
 
     items: list[dict[str, Any]] = []
     for issue in issues.values():
@@ -344,28 +360,25 @@ def _evaluate(cur: Cursor, t: dict[str, str], scope: str, param: str,
             items.extend(_issue_items(issue, cutoff))
     items.extend(_recurring(issues.values(), window))
 
-    cur.execute("SELECT compound, held_on FROM " + t["meetings"]
-                + f" WHERE compound IN ({scope}) AND held_on < ? AND recorded_at < ?",
-                (param, meeting_day, cutoff))
     meetings: dict[str, list[str]] = defaultdict(list)
-    for compound, held_on in cur.fetchall():
+    for compound, held_on in _rows(
+            db, cur, f"SELECT compound, held_on FROM {t['meetings']} "
+            "WHERE {scope} AND held_on < ? AND recorded_at < ?", codes, (meeting_day, cutoff)):
         meetings[compound].append(held_on)
-    cur.execute("SELECT compound, meeting_id, seq, held_on, decision_text, owner, due_on, "
-                f"issue_id, departments FROM {t['decisions']} WHERE compound IN ({scope}) "
-                "AND held_on < ? AND recorded_at < ? AND due_on <= ?",
-                (param, meeting_day, cutoff, decision_horizon))
-    for compound, meeting_id, seq, held_on, text, owner, due_on, issue_id, depts \
-            in cur.fetchall():
+    for compound, meeting_id, seq, held_on, text, owner, due_on, issue_id, depts in _rows(
+            db, cur, "SELECT compound, meeting_id, seq, held_on, decision_text, owner, due_on, "
+            f"issue_id, departments FROM {t['decisions']} WHERE {{scope}} "
+            "AND held_on < ? AND recorded_at < ? AND due_on <= ?", codes,
+            (meeting_day, cutoff, decision_horizon)):
         if any(held_on < later and later >= due_on for later in meetings[compound]):
             continue  # followed up at a meeting held on or after its due date
         items.append(_decision_item(compound, meeting_id, seq, held_on, text, owner, due_on,
                                     issue_id, json.loads(depts), meeting_day))
 
     latest_committee: dict[str, tuple] = {}
-    cur.execute("SELECT compound, recorded_at, pos, term_start, term_end, members, "
-                f"party_members, party_below_half FROM {t['committees']} "
-                f"WHERE compound IN ({scope}) AND recorded_at < ?", (param, cutoff))
-    for row in cur.fetchall():
+    for row in _rows(db, cur, "SELECT compound, recorded_at, pos, term_start, term_end, "
+                     f"members, party_members, party_below_half FROM {t['committees']} "
+                     "WHERE {scope} AND recorded_at < ?", codes, (cutoff,)):
         if row[0] not in latest_committee or row[1:3] > latest_committee[row[0]][1:3]:
             latest_committee[row[0]] = row
     for compound, _, _, term_start, term_end, members, party, below in latest_committee.values():
@@ -373,10 +386,9 @@ def _evaluate(cur: Cursor, t: dict[str, str], scope: str, param: str,
                                       meeting_day, governance_horizon))
 
     latest_contract: dict[str, tuple] = {}
-    cur.execute("SELECT compound, recorded_at, pos, company_code, company_name, starts_on, "
-                f"ends_on FROM {t['contracts']} WHERE compound IN ({scope}) "
-                "AND recorded_at < ?", (param, cutoff))
-    for row in cur.fetchall():
+    for row in _rows(db, cur, "SELECT compound, recorded_at, pos, company_code, company_name, "
+                     f"starts_on, ends_on FROM {t['contracts']} WHERE {{scope}} "
+                     "AND recorded_at < ?", codes, (cutoff,)):
         if row[0] not in latest_contract or row[1:3] > latest_contract[row[0]][1:3]:
             latest_contract[row[0]] = row
     for compound in names:

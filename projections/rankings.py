@@ -4,7 +4,8 @@ The view keeps what a year's rankings are computed from: companies (with
 their party organisation), the street and district evaluations, satisfaction
 surveys and incidents with the company they were charged to, and every
 whistle with the company that served the compound when it was blown, the number
-of departments it summoned, and the report-ins. `rankings(services, prefix, year)`
+of departments it summoned, and the report-ins, and per year and company the
+summonses and those reported in time. `rankings(services, prefix, year)`
 computes the year's table, gold list, black list and revoked titles from
 these tables alone; docs/rankings.md states the rules word for word.
 
@@ -22,7 +23,7 @@ from uuid import UUID
 from domain.company import DIMENSIONS, PropertyCompany
 from domain.compound import Compound
 from projections.base import Batch, View
-from projections.bulk import index_name, insert_rows, update_rows, where_in
+from projections.bulk import index_name, insert_rows, update_rows, upsert, where_in
 from projections.moments import local_year, moment
 from service_layer.bootstrap import Services
 from service_layer.db import Cursor, Database
@@ -60,7 +61,7 @@ def half_up(value: float, places: int) -> float:
 class RankingsView(View):
     name = "rankings"
     tables = ("companies", "evaluations", "compounds", "surveys", "incidents", "whistles",
-              "reports")
+              "reports", "responses")
 
     def create_tables(self, db: Database, cur: Cursor, prefix: str) -> None:
         t = {b: self.table(db, prefix, b) for b in self.tables}
@@ -94,9 +95,30 @@ class RankingsView(View):
                     "PRIMARY KEY (compound, issue_id))")
         cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('whistles', 'year')} "
                     f"ON {t['whistles']} (year, company_code)")
+        # A report-in finds its whistle by issue id (see `_responses`).
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('whistles', 'issue')} "
+                    f"ON {t['whistles']} (issue_id)")
         cur.execute(f"CREATE TABLE IF NOT EXISTS {t['reports']} (compound TEXT NOT NULL, "
                     "issue_id TEXT NOT NULL, department TEXT NOT NULL, at TEXT NOT NULL, "
                     "PRIMARY KEY (compound, issue_id, department))")
+        # The response rate's two counts per year and company, kept as the
+        # events come: joining the year's whistles to their report-ins at every
+        # read cost more than all the rest of the rankings together.
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {t['responses']} (year INTEGER NOT NULL, "
+                    "company_code TEXT NOT NULL, summoned INTEGER NOT NULL, "
+                    "in_time INTEGER NOT NULL, PRIMARY KEY (year, company_code))")
+        cur.execute(f"SELECT 1 FROM {t['responses']} LIMIT 1")
+        if not cur.fetchall():
+            # A view built before this table has whistles but no counts: they
+            # are counted once from its rows. DO NOTHING, as two processes may
+            # start at once and count the same rows.
+            cur.execute(f"INSERT INTO {t['responses']} (year, company_code, summoned, in_time) "
+                        "SELECT w.year, w.company_code, SUM(w.summoned), "
+                        f"SUM((SELECT COUNT(*) FROM {t['reports']} r WHERE r.compound = "
+                        "w.compound AND r.issue_id = w.issue_id AND r.at <= w.report_due_at)) "
+                        f"FROM {t['whistles']} w WHERE w.company_code IS NOT NULL "
+                        "GROUP BY w.year, w.company_code "
+                        "ON CONFLICT (year, company_code) DO NOTHING")
 
     # -- feeding ------------------------------------------------------------
     def _load(self, db: Database, cur: Cursor, t: dict[str, str],
@@ -125,6 +147,28 @@ class RankingsView(View):
             for id_, code in cur.fetchall():
                 _COMPANIES[UUID(id_)] = code
         return serving
+
+    def _responses(self, db: Database, cur: Cursor, t: dict[str, str], whistles: list[tuple],
+                   reports: list[tuple]) -> dict[tuple[int, str], list[int]]:
+        """What the batch's whistles and report-ins add to the summonses and
+        in-time report-ins of each (year, company)."""
+        counts: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+        blown: dict[tuple[str, str], tuple[str | None, int, str]] = {}
+        for code, issue_id, company, year, summoned, due in whistles:
+            blown[(code, issue_id)] = (company, year, due)
+            if company is not None:
+                counts[(year, company)][0] += summoned
+        earlier = sorted({i for c, i, _, _ in reports if (c, i) not in blown})
+        for where, params in where_in(db, "issue_id", earlier):
+            cur.execute("SELECT compound, issue_id, company_code, year, report_due_at "
+                        f"FROM {t['whistles']} WHERE {where}", params)
+            blown.update({(c, i): (company, year, due)
+                          for c, i, company, year, due in cur.fetchall()})
+        for code, issue_id, _, at in reports:
+            company, year, due = blown[(code, issue_id)]
+            if company is not None and at <= due:
+                counts[(year, company)][1] += 1
+        return counts
 
     def apply(self, db: Database, cur: Cursor, prefix: str, batch: Batch) -> None:
         # Most of the log (resolutions, ratings, progress notes, escalations,
@@ -185,6 +229,7 @@ class RankingsView(View):
 
         rows["compounds"] = [tuple(r) for r in new_compounds.values()]
         rows["companies"] = [tuple(r) for r in new_companies.values()]
+        responses = self._responses(db, cur, t, rows["whistles"], rows["reports"])
         columns = {
             "companies": ("code", "id", "name", "party_registered",
                           "party_established_on"),
@@ -204,6 +249,10 @@ class RankingsView(View):
                     [(c, str(i)) for i, c in contracted.items()])
         update_rows(db, cur, t["companies"], ("id",), ("party_established_on",),
                     [(d, str(i)) for i, d in established.items()])
+        upsert(db, cur, t["responses"], ("year", "company_code", "summoned", "in_time"),
+               ("year", "company_code"),
+               [(y, c, n, k) for (y, c), (n, k) in sorted(responses.items())],
+               add=f"{prefix}rw_{self.name}_responses")
 
 
 # -- reading -----------------------------------------------------------------
@@ -252,15 +301,9 @@ def _year(cur: Cursor, t: dict[str, str], year: int) -> list[dict[str, Any]]:
                                            compound_code=compound, incident_id=incident_id))
     # A whistle summons each of its departments once; a department reports in
     # once per whistle, so in-time report-ins count summonses reported in time.
-    cur.execute(f"SELECT company_code, SUM(summoned) FROM {t['whistles']} "
-                "WHERE year = ? AND company_code IS NOT NULL GROUP BY company_code", (year,))
-    summoned = {company: int(n) for company, n in cur.fetchall()}
-    cur.execute(f"SELECT w.company_code, COUNT(*) FROM {t['whistles']} w "
-                f"JOIN {t['reports']} r ON r.compound = w.compound AND r.issue_id = w.issue_id "
-                "WHERE w.year = ? AND w.company_code IS NOT NULL AND r.at <= w.report_due_at "
-                "GROUP BY w.company_code", (year,))
-    in_time_by = {company: int(n) for company, n in cur.fetchall()}
-    summonses = {company: (n, in_time_by.get(company, 0)) for company, n in summoned.items()}
+    cur.execute(f"SELECT company_code, summoned, in_time FROM {t['responses']} "
+                "WHERE year = ?", (year,))
+    summonses = {company: (int(n), int(in_time)) for company, n, in_time in cur.fetchall()}
 
     end_of_year = f"{year:04d}-12-31"
     out = []
