@@ -45,7 +45,8 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from projections.base import ensure_tracking, rebuild
-from projections.dashboard import LOCAL_TZ, DashboardView, local_day, periods, to_us
+from projections.dashboard import DashboardView
+from projections.dashboard_calendar import LOCAL_TZ, local_day, periods, to_us
 from projections.dashboard_rows import SUMMONS_COLUMNS, Issue
 from projections.dashboard_query import query
 from service_layer.bootstrap import Services, bootstrap

@@ -8,18 +8,19 @@ Tables (docs/dashboard.md has the definitions word for word):
   state copied onto each row; `lead` marks one row per issue so issue-level
   figures count once for a street, community or compound.
 - `rollup`     per (dimension, grain, period, key) the counts of the issues
-  blown in that period. Grains are local days, months and years, so a range
-  of whole days is summed from a handful of periods.
-- `cdf`  the same periods with histograms of whole minutes to report, one
-  row per period and key with the histogram's slots packed into numbers a
-  database can add up (dashboard_cdf.py). They find the slot that holds a
+  blown in that period. Grains are local days, 旬 and months, and running
+  totals through a month (dashboard_running.py), so a range of whole days is
+  a handful of rows a key (dashboard_calendar.py).
+- `histograms` the same periods with histograms of whole minutes to report,
+  one row per period and key with the histogram's slots packed into numbers
+  a database can add up (dashboard_cdf.py). They find the slot that holds a
   rank; only that slot's minutes are then read, from an index of
   `summonses`, so medians and percentiles are exact without reading every
   minute.
 
 The rollups are kept by deltas: each touched issue's contribution before the
 batch is subtracted and its contribution after is added. `rebuild_rollups`
-derives them from `summonses` in SQL instead; tests check the two agree.
+derives them from `summonses` instead; tests check the two agree.
 
 A rebuild from the start of the log does not keep them batch by batch: that
 writes some ten rollup rows per event, scattered over ever larger indexes,
@@ -32,56 +33,23 @@ then. While they are stale the query reads the whole range row by row from
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from domain.compound import Compound
 from projections.base import Batch, View, tracked_position
 from projections import dashboard_cdf as cdf
-from projections.bulk import upsert, where_in
-from projections.moments import LOCAL_TZ
+from projections import dashboard_running as running
+from projections.bulk import insert_rows, upsert, where_in
+from projections.dashboard_calendar import (
+    day_date, day_start, local_day, month_day, month_id, periods, to_us, xun_id)
 from projections.dashboard_rows import COUNTS, SUMMONS_COLUMNS, Issue, row_measures
 from service_layer.db import Cursor, Database
 
-# Days are local days of the district (projections/moments.py: UTC+8, no DST).
-DAY_OFFSET = LOCAL_TZ.utcoffset(None)
-US = 1_000_000
-DAY_US = 86_400 * US
-OFFSET_US = DAY_OFFSET // timedelta(microseconds=1)
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
 DIMENSIONS = ("department", "street", "community", "compound")
-GRAINS = ("d", "m", "y")  # local day number, year*12+month-1, year
 
 
-def to_us(at: datetime) -> int:
-    """Microseconds since the epoch: exact, and comparable as integers in SQL."""
-    return (at - _EPOCH) // timedelta(microseconds=1)
-
-
-def day_start(day: int) -> int:
-    return day * DAY_US - OFFSET_US
-
-
-def local_day(us: int) -> int:
-    return (us + OFFSET_US) // DAY_US
-
-
-def day_date(day: int) -> date:
-    return date(1970, 1, 1) + timedelta(days=day)
-
-
-def date_day(d: date) -> int:
-    return (d - date(1970, 1, 1)).days
-
-
-def month_id(d: date) -> int:
-    return d.year * 12 + d.month - 1
-
-
-def periods(day: int) -> tuple[tuple[str, int], ...]:
-    d = day_date(day)
-    return (("d", day), ("m", month_id(d)), ("y", d.year))
+def _plus_counts(a: list[int], b: list[int]) -> list[int]:
+    return [x + y for x, y in zip(a, b)]
 
 
 # The events that change an issue's figures (progress notes change none).
@@ -91,7 +59,7 @@ _ISSUE_EVENTS = (Compound.WhistleBlown, Compound.DepartmentReported, Compound.Is
 
 class DashboardView(View):
     name = "dashboard"
-    tables = ("compounds", "summonses", "rollup", "cdf", "stale")
+    tables = ("compounds", "summonses", "rollup", "histograms", "stale")
 
     def names(self, db: Database, prefix: str) -> dict[str, str]:
         return {b: self.table(db, prefix, b) for b in self.tables}
@@ -122,13 +90,13 @@ class DashboardView(View):
         self._migrate(db, cur, prefix, t)
 
     def _migrate(self, db: Database, cur: Cursor, prefix: str, t: dict) -> None:
-        """Tables of a version before `cdf`: its `buckets` and `minutes` go,
-        and the rollups are marked stale, so the next feed derives `cdf` from
-        the rows, as after a rebuild."""
-        for gone in ("buckets", "minutes"):
+        """Tables of an earlier version (`buckets` and `minutes`, then `cdf` in
+        decimal fields) go, and the rollups are marked stale, so the next feed
+        derives `histograms` from the rows, as after a rebuild."""
+        for gone in ("buckets", "minutes", "cdf"):
             cur.execute(f"DROP TABLE IF EXISTS {self.table(db, prefix, gone)}")
-        cdf.create(db, cur, t["cdf"])
-        cur.execute(f"SELECT 1 FROM {t['cdf']} LIMIT 1")
+        cdf.create(db, cur, t["histograms"])
+        cur.execute(f"SELECT 1 FROM {t['histograms']} LIMIT 1")
         if cur.fetchone() or self.stale(db, cur, prefix):
             return
         cur.execute(f"SELECT 1 FROM {t['rollup']} WHERE reported > 0 LIMIT 1")
@@ -278,36 +246,72 @@ class DashboardView(View):
                         acc[i] += sign * v
                 for key, n in m.items():
                     minutes[key] += sign * n
+        last = self._extend(cur, t, counts)
+        counts.update(running.deltas(counts, last, _plus_counts))
+        minutes.update(running.deltas(minutes, last, int.__add__))
         bare = f"{prefix}rw_{self.name}_"
         upsert(db, cur, t["rollup"], (*cdf.PERIOD, *COUNTS), cdf.PERIOD,
                [(*k, *v) for k, v in counts.items() if any(v)], add=bare + "rollup")
         by_period: dict[tuple, dict[int, int]] = defaultdict(dict)
         for (*k, minute), n in minutes.items():
             by_period[tuple(k)][minute] = n
-        cdf.add(db, cur, t["cdf"],
-                {k: cdf.pack(c, cdf.DIGITS[k[0]]) for k, c in by_period.items()})
+        cdf.add(db, cur, t["histograms"],
+                {k: cdf.pack(c, cdf.field(k[0])) for k, c in by_period.items()})
+
+    def _extend(self, cur: Cursor, t: dict, counts: dict[tuple, list[int]]) -> dict[str, int]:
+        """Per dimension the last month of the running totals, carried forward
+        first if the batch's months go past it."""
+        newest: dict[str, int] = {}
+        for dim, grain, month, _ in counts:
+            if grain == "m" and month > newest.get(dim, month - 1):
+                newest[dim] = month
+        tables = [(t["rollup"], COUNTS), (t["histograms"], cdf.COLUMNS)]
+        return {dim: running.extend(cur, tables, dim, running.last_month(cur, t["rollup"], dim),
+                                    month) for dim, month in newest.items()}
 
     # -- set-based twin ------------------------------------------------------
     def rebuild_rollups(self, db: Database, cur: Cursor, prefix: str) -> None:
-        """Derives `rollup` and `cdf` from `summonses`. Used by the
+        """Derives `rollup` and `histograms` from `summonses`. Used by the
         bench to load a million whistles, and by tests as an independent check
         of the incremental deltas."""
         t = self.names(db, prefix)
-        for base in ("rollup", "cdf"):
+        for base in ("rollup", "histograms"):
             cur.execute(f"DELETE FROM {t[base]}")
-        column = dict(d="day", m="month", y="year")
+        column = dict(d="day", m="month")
         for dim in DIMENSIONS:
             sums = ", ".join(f"SUM({m})" for m in row_measures(dim))
-            for grain in GRAINS:
+            for grain in column:
                 p, s, head = column[grain], t["summonses"], "dim, grain, period, key"
                 # Grouped and ordered by the table's key: the rows then go in
                 # at the end of its index rather than all over it.
                 cur.execute(f"INSERT INTO {t['rollup']} ({head}, {', '.join(COUNTS)}) "
                             f"SELECT '{dim}', '{grain}', {p}, {dim}, {sums} FROM {s} "
                             f"GROUP BY {p}, {dim} ORDER BY {p}, {dim}")
-        cur.execute(f"SELECT MIN(blown), MAX(blown) FROM {t['summonses']}")
-        first, last = cur.fetchone()
-        spans = [] if first is None else [
-            (day_start(d), day_start(d + 30))
-            for d in range(local_day(first), local_day(last) + 1, 30)]
-        cdf.derive(db, cur, t["cdf"], t["summonses"], DIMENSIONS, spans)
+        cur.execute(f"SELECT MIN(blown), MAX(month) FROM {t['summonses']}")
+        first, month = cur.fetchone()
+        if first is None:
+            return
+        months = range(month_id(day_date(local_day(first))), month + 1)
+        last = {dim: month for dim in DIMENSIONS}
+        counts = ", ".join(COUNTS)
+        for dim in DIMENSIONS:
+            # 旬 from the days, a month at a time (SQL has no portable calendar
+            # to find them, and a whole log's days would not fit in memory).
+            for m in months:
+                cur.execute(f"SELECT period, key, {counts} FROM {t['rollup']} WHERE dim = ? "
+                            "AND grain = 'd' AND period >= ? AND period < ?",
+                            [dim, month_day(m), month_day(m + 1)])
+                xuns: dict[tuple, list[int]] = {}
+                for day, key, *v in cur.fetchall():
+                    k = (dim, "x", xun_id(day), key)
+                    xuns[k] = _plus_counts(xuns[k], v) if k in xuns else v
+                insert_rows(db, cur, t["rollup"], (*cdf.PERIOD, *COUNTS),
+                            [(*k, *v) for k, v in sorted(xuns.items())])
+            cur.execute(f"SELECT period, key, {counts} FROM {t['rollup']} "
+                        "WHERE dim = ? AND grain = 'm' ORDER BY key, period", [dim])
+            rows = (((dim, period, key), v) for period, key, *v in cur.fetchall())
+            insert_rows(db, cur, t["rollup"], (*cdf.PERIOD, *COUNTS), [
+                (*k, *v) for k, v in running.accumulate(rows, last, _plus_counts)])
+        # A month at a time: its 旬 lie wholly within it.
+        spans = [(day_start(month_day(m)), day_start(month_day(m + 1))) for m in months]
+        cdf.derive(db, cur, t["histograms"], t["summonses"], DIMENSIONS, spans, last)

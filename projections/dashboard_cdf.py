@@ -1,20 +1,21 @@
 """Histograms of minutes to report packed into one number each, so that a
 database sums them with a plain SUM.
 
-A histogram over k slots with counts c₀ … cₖ₋₁ is the integer Σ cᵢ·10^(W·i):
-each count a field of W decimal digits. Adding two such integers adds the
-histograms field by field, with no carry while every count stays below
-10^W, so `SUM` over the rows of many periods (PostgreSQL's NUMERIC) is the
-histogram of their union. Multiplying it by 1 + 10^W + … + 10^(W·(k−1))
-turns each field into the running total up to it (the low k fields of the
-product), so the slot holding a rank is found by a binary search on the
-fields of one number, not by reading rows per slot. Empty slots cost
-nothing beyond the highest and lowest filled ones.
+A histogram over k slots with counts c₀ … cₖ₋₁ is the integer Σ cᵢ·2^(F·i):
+each count a field of F bits. Adding two such integers adds the histograms
+field by field, with no carry while every count stays below 2^(F−1), so
+`SUM` over the rows of many periods (PostgreSQL's NUMERIC) is the histogram
+of their union. Multiplying it by 1 + 2^F + … + 2^(F·(k−1)) turns each field
+into the running total up to it (the low k fields of the product); the top
+bit of every field stays clear, so subtracting a rank from all the fields at
+once borrows within each field only, and the fields still holding their top
+bit are those at or above the rank: the slot holding a rank is a popcount
+away, a handful of operations on one Python int whatever k is.
 
-W depends on the dimension (`DIGITS`): every count of a key over a range,
-the number of its reported summonses included, must stay below 10^W; the
-query checks that against the rollups' `reported` and refuses rather than
-give a wrong figure.
+F depends on the dimension (`BITS`, F = BITS + 1): every count of a key over
+a range, the number of its reported summonses included, must stay below
+2^BITS; the query checks that against the rollups' `reported` and refuses
+rather than give a wrong figure.
 
 Minutes are cut in two levels, 32 slots per doubling below an exact start:
 a *group* (0 for minutes 0–63, then g for [2^(g+5), 2^(g+6))) and, within
@@ -24,20 +25,27 @@ counts, one per group that group's slots.
 """
 from __future__ import annotations
 
-import re
-from bisect import bisect_left
 from functools import lru_cache
+from itertools import chain
 
+from projections.dashboard_calendar import xun_id
+from projections.dashboard_running import accumulate
 from projections.bulk import insert_rows
 from service_layer.db import Cursor, Database
 
-# Decimal digits per count. Fewer digits make the rows of the many small keys
-# smaller, and reading them is most of a query by compound.
-DIGITS = {"department": 9, "street": 9, "community": 7, "compound": 6}
+# Bits per count: a key's counts over a range stay below 2^BITS. Narrower
+# fields make the rows of the many small keys smaller, and reading them is
+# most of a query by compound.
+BITS = {"department": 30, "street": 30, "community": 24, "compound": 20}
 SLOTS = 32                  # slots per doubling
 EXACT = 2 * SLOTS           # minutes below this are their own slot (group 0)
 GROUPS = 26                 # groups 0..25 hold every minute below 2^31
 GROUP_COLUMNS = tuple(f"g{g}" for g in range(GROUPS))
+
+
+def field(dim: str) -> int:
+    """Bits per packed count of a dimension: BITS and a guard bit above."""
+    return BITS[dim] + 1
 
 
 def group(minute: int) -> int:
@@ -65,54 +73,54 @@ def slot_start(g: int, i: int) -> int:
 
 
 @lru_cache(maxsize=1 << 16)  # a rebuild asks for the same few thousand minutes again and again
-def one(minute: int, w: int) -> tuple[int, int, int]:
+def one(minute: int, f: int) -> tuple[int, int, int]:
     """(group, the packed group counts of this one value, its packed slot
-    counts within the group) with w digits per count."""
+    counts within the group) with f bits per count."""
     g = group(minute)
     if g >= GROUPS:
         raise ValueError(f"{minute} minutes to report is beyond the histogram")
-    return g, 10 ** (w * g), 10 ** (w * slot(minute))
+    return g, 1 << (f * g), 1 << (f * slot(minute))
 
 
-def pack(counts: dict[int, int], w: int) -> tuple[int, dict[int, int]]:
+def pack(counts: dict[int, int], f: int) -> tuple[int, dict[int, int]]:
     """minute -> count (signed: deltas pack as well) as (groups, {g: slots})."""
     groups, slots = 0, {}
     for minute, n in counts.items():
-        g, up_group, up_slot = one(minute, w)
+        g, up_group, up_slot = one(minute, f)
         groups += n * up_group
         slots[g] = slots.get(g, 0) + n * up_slot
     return groups, slots
 
 
 @lru_cache(maxsize=None)
-def _ones(k: int, w: int) -> tuple[int, int]:
-    """(1 + 10^w + … + 10^(w·(k−1)), 10^(w·k))"""
-    return sum(10 ** (w * i) for i in range(k)), 10 ** (w * k)
+def _masks(k: int, f: int) -> tuple[int, int, int]:
+    """(1 in every field, every field's bits, every field's top bit) of k fields."""
+    ones = sum(1 << (f * i) for i in range(k))
+    return ones, (1 << (f * k)) - 1, ones << (f - 1)
 
 
-def running(packed: int, k: int, w: int) -> list[str]:
-    """The running totals of a histogram of k slots packed with w digits, as
-    w-digit strings, slot 0 first (the last is the number of values). Strings
-    of one width sort as their numbers do: bisect finds a rank among them
-    without converting them all."""
-    ones, top = _ones(k, w)
-    return _fields(w).findall(str(packed * ones % top).zfill(k * w))[::-1]
+def running(packed: int, k: int, f: int) -> int:
+    """The running totals of a histogram of k slots packed in f-bit fields,
+    packed the same way: field i counts the values in slots 0..i, the last
+    field all of them."""
+    ones, every, _ = _masks(k, f)
+    return packed * ones & every
 
 
-@lru_cache(maxsize=None)
-def _fields(w: int) -> re.Pattern:
-    """Cuts a number's digits into w-digit fields, most significant first (in
-    C: a slice per field in Python took as long as the rest of a query)."""
-    return re.compile(f"[0-9]{{{w}}}")
+def size(totals: int, k: int, f: int) -> int:
+    """The number of values: the last of the running totals."""
+    return totals >> (f * (k - 1))
 
 
-def locate(totals: list[str], ranks: list[int]) -> list[tuple[int, int]]:
-    """For each rank (1-based): the slot holding it and its rank within the
-    slot, from `running` totals."""
-    w, out = len(totals[0]), []
+def locate(totals: int, k: int, f: int, ranks: list[int]) -> list[tuple[int, int]]:
+    """For each rank (1-based, at most the total): the slot holding it and its
+    rank within the slot, from `running` totals."""
+    ones, _, guards = _masks(k, f)
+    count, out = (1 << (f - 1)) - 1, []
     for rank in ranks:
-        i = bisect_left(totals, str(rank).zfill(w))
-        out.append((i, rank - (int(totals[i - 1]) if i else 0)))
+        # Fields below the rank lose their guard bit to the subtraction.
+        i = k - ((totals | guards) - rank * ones & guards).bit_count()
+        out.append((i, rank - ((totals >> (f * (i - 1))) & count if i else 0)))
     return out
 
 
@@ -195,32 +203,52 @@ def _stored(cur: Cursor, table: str, keys: list[tuple]) -> dict[tuple, list[int]
 
 
 def derive(db: Database, cur: Cursor, table: str, summonses: str, dims: tuple[str, ...],
-           spans: list[tuple[int, int]]) -> None:
+           spans: list[tuple[int, int]], last: dict[str, int]) -> None:
     """Fills `table` from the `summonses` rows: each day's histograms packed
-    from the rows, its month's and year's summed from the days, which is what
-    the deltas of `add` leave there too. `spans`: [lo, hi) ranges of `blown`,
-    each a run of whole days, read one at a time, so that no statement waits
-    long on Python (PostgreSQL ends a transaction idle for a few seconds)."""
+    from the rows, its month's summed from the days and the running totals
+    from the months up to `last` (per dimension), which is what the deltas of
+    `add` leave there too. `spans`: [lo, hi) ranges of `blown`, each a run of
+    whole 旬, read one at a time, so that no statement waits long on Python
+    (PostgreSQL ends a transaction idle for a few seconds)."""
     for dim in dims:
-        w = DIGITS[dim]
-        coarser: dict[tuple, tuple[list[int], dict[int, int]]] = {}
+        f = field(dim)
+        months: dict[tuple, list] = {}  # (month, key) -> [packed groups, {g: packed slots}]
         for lo, hi in spans:
             cur.execute(f"SELECT day, month, {dim}, minutes FROM {summonses} "
                         "WHERE blown >= ? AND blown < ? AND reported_at IS NOT NULL", [lo, hi])
-            days: dict[tuple, tuple[list[int], dict[int, int]]] = {}
+            days: dict[tuple, list] = {}  # (day, key, month) -> the same
             for day, month, key, minute in cur.fetchall():
-                g, up_group, up_slot = one(minute, w)
-                total, by_group = days.setdefault((dim, "d", day, key, month), ([0], {}))
-                total[0] += up_group
-                by_group[g] = by_group.get(g, 0) + up_slot
-            for (_, _, day, key, month), (total, by_group) in days.items():
-                for k in ((dim, "m", month, key), (dim, "y", month // 12, key)):
-                    t, b = coarser.setdefault(k, ([0], {}))
-                    t[0] += total[0]
-                    for g, v in by_group.items():
-                        b[g] = b.get(g, 0) + v
-            add(db, cur, table, {k[:4]: (t[0], b) for k, (t, b) in sorted(days.items())},
+                g, up_group, up_slot = one(minute, f)
+                packed = days.setdefault((day, key, month), [0, {}])
+                packed[0] += up_group
+                packed[1][g] = packed[1].get(g, 0) + up_slot
+            xuns: dict[tuple, list] = {}
+            for (day, key, month), (groups, slots) in days.items():
+                for coarser, k in ((months, (month, key)), (xuns, (xun_id(day), key))):
+                    packed = coarser.setdefault(k, [0, {}])
+                    packed[0] += groups
+                    for g, v in slots.items():
+                        packed[1][g] = packed[1].get(g, 0) + v
+            # (spans are runs of whole 旬, so each 旬 is whole within one)
+            add(db, cur, table, {(dim, "d", day, key): tuple(v)
+                                 for (day, key, _), v in sorted(days.items())}
+                | {(dim, "x", x, key): tuple(v) for (x, key), v in sorted(xuns.items())},
                 fresh=True)
-        items = sorted(coarser.items())
-        for i in range(0, len(items), 20_000):
-            add(db, cur, table, {k: (t[0], b) for k, (t, b) in items[i:i + 20_000]}, fresh=True)
+        by_key = sorted(months, key=lambda k: (k[1], k[0]))
+        month_rows = (((dim, "m", m, key), tuple(months[(m, key)])) for m, key in by_key)
+        totals = accumulate((((dim, m, key), tuple(months[(m, key)])) for m, key in by_key),
+                            last, _plus)
+        batch: dict[tuple, Packed] = {}
+        for k, v in chain(month_rows, totals):
+            batch[k] = v
+            if len(batch) == 20_000:  # a statement's worth, not the whole dimension
+                add(db, cur, table, batch, fresh=True)
+                batch = {}
+        add(db, cur, table, batch, fresh=True)
+
+
+def _plus(a: Packed, b: Packed) -> Packed:
+    slots = dict(a[1])
+    for g, v in b[1].items():
+        slots[g] = slots.get(g, 0) + v
+    return a[0] + b[0], slots

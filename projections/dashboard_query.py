@@ -2,10 +2,11 @@
 build of them, and `response_rates_as_of` for the figures as recorded by a
 past moment. Definitions: docs/dashboard.md.
 
-A range [from, to) is cut into whole local years, months and days, read from
-the rollups, plus at most two part-days at its ends, read row by row from
-`summonses` and counted by the same rules, so the figures do not depend on
-where the range is cut. Medians and percentiles: dashboard_percentiles.py.
+A range [from, to) is cut into whole local days, read from a few rollup rows
+a key (dashboard_calendar.py), plus at most two part-days at its ends, read
+row by row from `summonses` and counted by the same rules, so the figures do
+not depend on where the range is cut. Medians and percentiles:
+dashboard_percentiles.py.
 """
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from typing import Any
 
 from projections.base import drop, ensure_tracking, rebuild, tracked_position
 from projections.chain import Chain
-from projections.dashboard import (
-    DAY_US, DIMENSIONS, LOCAL_TZ, OFFSET_US, DashboardView, date_day, day_date, day_start,
-    month_id, to_us)
+from projections.dashboard import DIMENSIONS, DashboardView
+from projections.dashboard_calendar import LOCAL_TZ, split, to_us
 from projections import dashboard_cdf as cdf
+from projections import dashboard_running as running
 from projections.dashboard_percentiles import percentiles, periods_union
 from projections.dashboard_rows import COUNTS, row_measures
 from service_layer.bootstrap import Services
@@ -63,41 +64,6 @@ def parse_bound(text: str) -> datetime:
     return moment
 
 
-# -- cutting a range into rollup periods and part-days ------------------------
-def split(from_: datetime, to: datetime) -> tuple[list[tuple[int, int]], list[tuple[str, int, int]]]:
-    """([from, to) as µs intervals to scan row by row, [(grain, lo, hi)] periods)."""
-    f, t = to_us(from_), to_us(to)
-    first = -(-(f + OFFSET_US) // DAY_US)  # the first local day starting at or after f
-    last = (t + OFFSET_US) // DAY_US        # the local day in which t falls (it starts <= t)
-    if first >= last:
-        return [(f, t)], []
-    rows = []
-    if f < day_start(first):
-        rows.append((f, day_start(first)))
-    if day_start(last) < t:
-        rows.append((day_start(last), t))
-    return rows, calendar(first, last)
-
-
-def calendar(a: int, b: int) -> list[tuple[str, int, int]]:
-    """Whole local days [a, b) as the fewest day, month and year periods."""
-    da, db = day_date(a), day_date(b)
-    month_start = da if da.day == 1 else date(da.year + da.month // 12, da.month % 12 + 1, 1)
-    if month_start >= db:
-        return [("d", a, b)] if a < b else []
-    out = []
-    if a < date_day(month_start):
-        out.append(("d", a, date_day(month_start)))
-    m0, m1 = month_id(month_start), month_id(db)  # months [m0, m1) lie wholly before db
-    y0, y1 = -(-m0 // 12), m1 // 12
-    if y0 < y1:
-        out += [("m", m0, y0 * 12), ("y", y0, y1), ("m", y1 * 12, m1)]
-    else:
-        out.append(("m", m0, m1))
-    out.append(("d", date_day(date(db.year, db.month, 1)), b))
-    return [s for s in out if s[1] < s[2]]
-
-
 # -- the query ------------------------------------------------------------------
 def response_rates(services: Services, prefix: str, from_: datetime, to: datetime, by: str,
                    now: datetime) -> list[dict[str, Any]]:
@@ -115,7 +81,6 @@ def query(services: Services, prefix: str, from_: datetime, to: datetime, by: st
         raise ValueError("from must be earlier than to")
     db = services.db
     t = VIEW.names(db, prefix)
-    intervals, periods = split(from_, to)
     with db.transaction(commit=False) as cur:
         if db.is_postgres:  # one snapshot for every statement below
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -123,11 +88,12 @@ def query(services: Services, prefix: str, from_: datetime, to: datetime, by: st
             # workers for them costs more than it saves.
             cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         position = tracked_position(db, cur, prefix + VIEW.name)
+        intervals, periods = split(from_, to, running.last_month(cur, t["rollup"], by))
         if VIEW.stale(db, cur, prefix):  # mid-rebuild: no rollups, every row read
             intervals, periods = [(to_us(from_), to_us(to))], []
         cur.execute(*_counts_sql(t, by, intervals, periods))
-        counts = {r[0]: [int(v or 0) for v in r[1:]] for r in cur.fetchall()}
-        _check_digits(by, counts)
+        counts = {key: c for key, *c in cur.fetchall()}
+        _check_width(by, counts)
         cur.execute(*_not_yet_due_sql(t, by, to_us(from_), to_us(to), to_us(now)))
         not_yet_due = {r[0]: int(r[1]) for r in cur.fetchall()}
         ranks = percentiles(cur, db.is_postgres, t, by, (to_us(from_), to_us(to)),
@@ -145,11 +111,11 @@ def query(services: Services, prefix: str, from_: datetime, to: datetime, by: st
             for k in sorted(keys)], position
 
 
-def _check_digits(by: str, counts: dict[str, list[int]]) -> None:
+def _check_width(by: str, counts: dict[str, list[int]]) -> None:
     """The packed histograms hold a key's counts over a range only while they
-    stay below 10^DIGITS; beyond, their sums would carry into each other."""
+    stay below 2^BITS; beyond, their sums would carry into each other."""
     most = max((c[COUNTS.index("reported")] for c in counts.values()), default=0)
-    if most >= 10 ** cdf.DIGITS[by]:
+    if most >= 1 << cdf.BITS[by]:
         raise OverflowError(f"{most} reported summonses under one {by}: more than the "
                             f"dashboard's histograms hold (projections/dashboard_cdf.py)")
 
@@ -161,7 +127,7 @@ def _sources(t: dict, by: str, intervals: list, periods: list, rollup: str,
     union, params = periods_union(t[rollup], by, periods, rollup_cols)
     parts = [union] if union else []
     for lo, hi in intervals:
-        parts.append(f"SELECT {by} AS key, {row_cols} FROM {t['summonses']} "
+        parts.append(f"SELECT {by} AS key, 1 AS sign, {row_cols} FROM {t['summonses']} "
                      "WHERE blown >= ? AND blown < ?")
         params += [lo, hi]
     return " UNION ALL ".join(parts), params
@@ -170,7 +136,8 @@ def _sources(t: dict, by: str, intervals: list, periods: list, rollup: str,
 def _counts_sql(t: dict, by: str, intervals: list, periods: list) -> tuple[str, list]:
     row_cols = ", ".join(f"{m} AS {c}" for m, c in zip(row_measures(by), COUNTS))
     union, params = _sources(t, by, intervals, periods, "rollup", ", ".join(COUNTS), row_cols)
-    sums = ", ".join(f"SUM({c})" for c in COUNTS)
+    # As BIGINT: PostgreSQL's SUM of BIGINT is NUMERIC, a Decimal a value in Python.
+    sums = ", ".join(f"CAST(SUM(sign * {c}) AS BIGINT)" for c in COUNTS)
     return f"SELECT key, {sums} FROM ({union}) u GROUP BY key", params
 
 
@@ -193,23 +160,21 @@ def _rate(part: int, whole: int) -> float | None:
 
 def _row(key: str, c: list[int], ranks: tuple[float, int] | None, not_yet_due: int,
          w: tuple[float, float, float]) -> dict[str, Any]:
-    n = dict(zip(COUNTS, c))
-    response = _rate(n["in_time"], n["summonses"])
-    resolution = _rate(n["resolved"], n["issues"])
-    satisfaction = _rate(n["satisfied"], n["rated"])
-    rates = (response, resolution, satisfaction)
-    score = (None if None in rates
-             else 100 * sum(wi * r for wi, r in zip(w, rates)) / sum(w))  # type: ignore[misc]
+    (summonses, reported, in_time, issues, resolved, rated, satisfied, first_satisfied, open_,
+     escalated, unmet) = c
+    response = _rate(in_time, summonses)
+    resolution = _rate(resolved, issues)
+    satisfaction = _rate(satisfied, rated)
+    score = (None if response is None or resolution is None or satisfaction is None
+             else 100 * (w[0] * response + w[1] * resolution + w[2] * satisfaction) / sum(w))
     median, p90 = ranks or (None, None)
-    return dict(key=key, summonses=n["summonses"], reported=n["reported"],
-                reported_in_time=n["in_time"], response_rate=response,
-                median_minutes_to_report=median, p90_minutes_to_report=p90,
-                issues=n["issues"], resolved=n["resolved"], resolution_rate=resolution,
-                rated=n["rated"], satisfied=n["satisfied"], satisfaction_rate=satisfaction,
-                first_satisfied=n["first_satisfied"],
-                first_contact_satisfaction_rate=_rate(n["first_satisfied"], n["rated"]),
-                open=n["open"], overdue=n["unmet"] - not_yet_due, escalated=n["escalated"],
-                three_rates_score=score)
+    return dict(key=key, summonses=summonses, reported=reported, reported_in_time=in_time,
+                response_rate=response, median_minutes_to_report=median,
+                p90_minutes_to_report=p90, issues=issues, resolved=resolved,
+                resolution_rate=resolution, rated=rated, satisfied=satisfied,
+                satisfaction_rate=satisfaction, first_satisfied=first_satisfied,
+                first_contact_satisfaction_rate=_rate(first_satisfied, rated), open=open_,
+                overdue=unmet - not_yet_due, escalated=escalated, three_rates_score=score)
 
 
 # -- as of a past moment ---------------------------------------------------------

@@ -11,6 +11,8 @@ from collections import defaultdict
 from operator import itemgetter
 from typing import Any
 
+from projections.dashboard_calendar import xun_id
+
 
 US = 1_000_000
 GOOD = ("satisfied", "basically_satisfied")
@@ -156,7 +158,8 @@ class Issue:
             attributions.append(((dim, h[dim]), place, reported))
         counts: dict[tuple, list[int]] = {}
         minutes: dict[tuple, int] = defaultdict(int)
-        for grain, period in (("d", h["day"]), ("m", h["month"]), ("y", h["year"])):
+        # Running totals (grain "c") follow from the months: dashboard_running.py.
+        for grain, period in (("d", h["day"]), ("x", xun_id(h["day"])), ("m", h["month"])):
             for (dim, key), vector, with_minutes in attributions:
                 counts[(dim, grain, period, key)] = vector
                 for r in with_minutes:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 
-from projections.dashboard import DashboardView, to_us
+from projections.dashboard import DashboardView
+from projections.dashboard_calendar import to_us
 from service_layer.background import Background
 from service_layer.bootstrap import Services
 

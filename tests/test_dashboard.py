@@ -8,14 +8,16 @@ import math
 import random
 import statistics
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
 from projections.base import drop, feed, rebuild
-from projections.dashboard import LOCAL_TZ, DashboardView, to_us
+from projections.dashboard import DashboardView
 from projections.dashboard_rows import SUMMONS_COLUMNS
-from projections.dashboard_query import calendar, query, split
+from projections.dashboard_calendar import (
+    LOCAL_TZ, calendar, date_day, month_id, split, to_us, xun_id)
+from projections.dashboard_query import query
 from tests import story
 
 URL = "/v1/dashboard/response-rates"
@@ -316,14 +318,38 @@ def test_as_of_shows_what_was_live_then(client, auth, clock):
 
 def test_split_into_periods():
     d = lambda text: datetime.fromisoformat(text)  # noqa: E731
-    rows_, periods = split(d("2026-05-01T00:00:00+08:00"), d("2026-05-04T00:00:00+08:00"))
+    last = month_id(date(2026, 12, 1))  # the running totals' last month
+    rows_, periods = split(d("2026-05-01T00:00:00+08:00"), d("2026-05-04T00:00:00+08:00"), last)
     assert rows_ == [] and [p[0] for p in periods] == ["d"] and periods[0][2] - periods[0][1] == 3
-    rows_, periods = split(d("2026-05-01T10:00:00+08:00"), d("2026-05-01T11:00:00+08:00"))
+    rows_, periods = split(d("2026-05-01T10:00:00+08:00"), d("2026-05-01T11:00:00+08:00"), last)
     assert len(rows_) == 1 and periods == []
-    _, periods = split(d("2025-11-15T00:00:00+08:00"), d("2027-02-10T00:00:00+08:00"))
-    assert [p[0] for p in periods] == ["d", "m", "y", "m", "d"]
-    assert periods[2][1:] == (2026, 2027)
-    assert calendar(10, 10) == []
+    # Nov 2025 (less its first 14 days: its first 旬 and four days) .. Jan 2027
+    # (and 9 days of Feb: its first 旬 less a day): the running total through
+    # Dec 2026 (the last month: none goes further) less the one through Oct 2025.
+    day = lambda text: date_day(date.fromisoformat(text))  # noqa: E731
+    xun = lambda text: xun_id(day(text))  # noqa: E731
+    _, periods = split(d("2025-11-15T00:00:00+08:00"), d("2027-02-10T00:00:00+08:00"), last)
+    assert periods == [("c", last, last + 1, 1), ("c", last - 14, last - 13, -1),
+                       ("x", xun("2025-11-01"), xun("2025-11-11"), -1),
+                       ("d", day("2025-11-11"), day("2025-11-15"), -1),
+                       ("x", xun("2027-02-01"), xun("2027-02-11"), 1),
+                       ("d", day("2027-02-10"), day("2027-02-11"), -1)]
+    # 30 days cut mid-day: March less its first 旬, April's first 旬 less two days.
+    rows_, periods = split(d("2026-03-10T09:30:00+08:00"), d("2026-04-09T17:45:00+08:00"), last)
+    assert len(rows_) == 2 and periods == [
+        ("m", last - 9, last - 8, 1), ("x", xun("2026-03-01"), xun("2026-03-11"), -1),
+        ("x", xun("2026-04-01"), xun("2026-04-11"), 1), ("d", day("2026-04-09"), day("2026-04-11"), -1)]
+    # Most of a month: the month less the days left out.
+    _, periods = split(d("2026-05-03T00:00:00+08:00"), d("2026-05-28T00:00:00+08:00"), last)
+    assert periods == [("m", last - 7, last - 6, 1), ("d", day("2026-05-01"), day("2026-05-03"), -1),
+                       ("d", day("2026-05-28"), day("2026-06-01"), -1)]
+    # Two whole months or fewer: month rows, as many as the running totals would take.
+    _, periods = split(d("2026-03-01T00:00:00+08:00"), d("2026-05-01T00:00:00+08:00"), last)
+    assert periods == [("m", month_id(date(2026, 3, 1)), month_id(date(2026, 5, 1)), 1)]
+    # Months all after the last one: nothing blown there yet, no rows.
+    _, periods = split(d("2027-03-01T00:00:00+08:00"), d("2027-09-01T00:00:00+08:00"), last)
+    assert periods == []
+    assert calendar(10, 10, last) == []
 
 
 def test_incremental_rollups_equal_set_based(services, follower, clock):
@@ -363,7 +389,7 @@ def test_incremental_rollups_equal_set_based(services, follower, clock):
     with db.transaction(commit=False) as cur:
         cur.execute(f"SELECT * FROM {t['rollup']} ORDER BY dim, grain, period, key")
         incremental = [r for r in cur.fetchall() if any(r[4:])]
-        cur.execute(f"SELECT * FROM {t['cdf']} ORDER BY dim, grain, period, key")
+        cur.execute(f"SELECT * FROM {t['histograms']} ORDER BY dim, grain, period, key")
         incremental_cdf = [tuple(str(v) for v in r) for r in cur.fetchall()]
         cur.execute(f"SELECT SUM(reopened), SUM(escalated), SUM(1 - open), "
                     f"SUM(CASE WHEN reported_at IS NULL THEN 1 ELSE 0 END) FROM {t['summonses']}")
@@ -375,7 +401,7 @@ def test_incremental_rollups_equal_set_based(services, follower, clock):
     with db.transaction(commit=False) as cur:
         cur.execute(f"SELECT * FROM {c['rollup']} ORDER BY dim, grain, period, key")
         assert [r for r in cur.fetchall() if any(r[4:])] == incremental
-        cur.execute(f"SELECT * FROM {c['cdf']} ORDER BY dim, grain, period, key")
+        cur.execute(f"SELECT * FROM {c['histograms']} ORDER BY dim, grain, period, key")
         assert [tuple(str(v) for v in r) for r in cur.fetchall()] == incremental_cdf
     # In batches of 7 most issues change again after the batch that blew
     # them, so their old contribution is taken back as the new one goes in.
@@ -391,6 +417,13 @@ def test_incremental_rollups_equal_set_based(services, follower, clock):
     for by in ("department", "street", "community", "compound"):
         for f, to in [("2026-01-30T00:00:00+08:00", "2026-04-30T00:00:00+08:00"),
                       ("2026-02-03T05:17:00+00:00", "2026-03-09T13:00:00+08:00"),
+                      # whole months: running totals through April minus through January
+                      ("2026-02-01T00:00:00+08:00", "2026-05-01T00:00:00+08:00"),
+                      # months less the days left out, at one end or both
+                      ("2026-02-03T00:00:00+08:00", "2026-02-27T00:00:00+08:00"),
+                      ("2026-01-31T00:00:00+08:00", "2026-04-29T08:00:00+08:00"),
+                      # 旬 and days at both ends
+                      ("2026-02-12T00:00:00+08:00", "2026-03-23T06:00:00+08:00"),
                       ("2025-12-31T00:00:00+08:00", "2027-01-01T00:00:00+08:00")]:
             f_, to_ = datetime.fromisoformat(f), datetime.fromisoformat(to)
             live = query(services, "", f_, to_, by, now)[0]
@@ -399,7 +432,7 @@ def test_incremental_rollups_equal_set_based(services, follower, clock):
     # Mid-rebuild the rollups are stale and the query reads every row instead.
     with db.transaction() as cur:
         view.begin_rebuild(db, cur, "chk_")
-        for base in ("rollup", "cdf"):
+        for base in ("rollup", "histograms"):
             cur.execute(f"DELETE FROM {c[base]}")
     deferred = {name for name, _ in view._indexes("chk_")}
     assert not deferred & index_names(services)
@@ -432,7 +465,7 @@ def stored_rollups(services, view: DashboardView, prefix: str) -> list[list[tupl
         cur.execute(f"SELECT * FROM {t['rollup']} ORDER BY dim, grain, period, key")
         out = [[r for r in cur.fetchall() if any(r[4:])]]
         # Packed histograms: NUMERIC on PostgreSQL, TEXT on SQLite.
-        cur.execute(f"SELECT * FROM {t['cdf']} ORDER BY dim, grain, period, key")
+        cur.execute(f"SELECT * FROM {t['histograms']} ORDER BY dim, grain, period, key")
         out.append([tuple(str(v) for v in r) for r in cur.fetchall()])
     return out
 

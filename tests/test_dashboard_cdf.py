@@ -1,5 +1,5 @@
 """The packed histograms of the dashboard (projections/dashboard_cdf.py): the
-arithmetic against plain sorted lists, and tables of the version before them
+arithmetic against plain sorted lists, and tables of earlier versions
 settling on first start."""
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from projections.dashboard import DashboardView
 from projections.dashboard_query import query
 
 EDGES = [0, 1, 63, 64, 65, 127, 128, 129, 1000, 4095, 4096, 40_000, 1_048_575, 2**31 - 1]
+F = cdf.field("compound")
 
 
 def test_slots_cover_every_minute_once():
@@ -32,28 +33,42 @@ def test_ranks_of_summed_histograms_are_the_sorted_lists():
             counts: dict[int, int] = {}
             for v in part:
                 counts[v] = counts.get(v, 0) + 1
-            pg, ps = cdf.pack(counts, 6)
+            pg, ps = cdf.pack(counts, F)
             groups += pg
             for g, s in ps.items():
                 slots[g] = slots.get(g, 0) + s
         ordered = sorted(values)
         ranks = [1, (len(values) + 1) // 2, len(values)]
-        totals = cdf.running(groups, cdf.GROUPS, 6)
-        assert int(totals[-1]) == len(values)
-        for rank, (g, within) in zip(ranks, cdf.locate(totals, ranks)):
-            ((i, inner),) = cdf.locate(cdf.running(slots[g], cdf.width(g), 6), [within])
+        totals = cdf.running(groups, cdf.GROUPS, F)
+        assert cdf.size(totals, cdf.GROUPS, F) == len(values)
+        for rank, (g, within) in zip(ranks, cdf.locate(totals, cdf.GROUPS, F, ranks)):
+            n = cdf.width(g)
+            ((i, inner),) = cdf.locate(cdf.running(slots[g], n, F), n, F, [within])
             same_slot = sorted(v for v in values if cdf.bucket(v) == cdf.slot_start(g, i))
             assert same_slot[inner - 1] == ordered[rank - 1]
 
 
 def test_deltas_take_back_what_they_added():
-    before, after = cdf.pack({5: 2, 300: 1}, 9), cdf.pack({5: 2, 300: 1, 9000: 1}, 9)
-    delta, undo = cdf.pack({9000: 1}, 9), cdf.pack({9000: -1}, 9)
+    f = cdf.field("department")
+    before, after = cdf.pack({5: 2, 300: 1}, f), cdf.pack({5: 2, 300: 1, 9000: 1}, f)
+    delta, undo = cdf.pack({9000: 1}, f), cdf.pack({9000: -1}, f)
     assert before[0] + delta[0] == after[0] and after[0] + undo[0] == before[0]
     assert {g: before[1].get(g, 0) + delta[1].get(g, 0) for g in after[1]} == after[1]
 
 
-def test_tables_before_cdf_settle_on_first_start(services, follower, clock):
+def test_a_rank_at_the_edge_of_a_full_field():
+    """Counts up to 2^BITS − 1 in one slot: the guard bit above them is what
+    locate relies on, so a field one short of full must still be read right."""
+    f = cdf.field("compound")
+    most = (1 << cdf.BITS["compound"]) - 1
+    totals = cdf.running(cdf.pack({3: most - 2, 70: 1, 9000: 1}, f)[0], cdf.GROUPS, f)
+    assert cdf.size(totals, cdf.GROUPS, f) == most
+    g70, g9000 = cdf.group(70), cdf.group(9000)
+    assert cdf.locate(totals, cdf.GROUPS, f, [1, most - 2, most - 1, most]) == [
+        (0, 1), (0, most - 2), (g70, 1), (g9000, 1)]
+
+
+def test_tables_of_earlier_versions_settle_on_first_start(services, follower, clock):
     g = services.governance
     g.register_compound(code="C1", name="C1", district="D", street="S", community="M",
                         grids=[], households=1, kind="old", management_mode="professional")
@@ -71,9 +86,9 @@ def test_tables_before_cdf_settle_on_first_start(services, follower, clock):
     assert (expected[0]["median_minutes_to_report"], expected[0]["p90_minutes_to_report"]) \
         == (70, 9000)
     t = view.names(db, "")
-    old = [view.table(db, "", b) for b in ("buckets", "minutes")]
-    with db.transaction() as cur:  # what the previous version left: no cdf, two histograms
-        cur.execute(f"DROP TABLE {t['cdf']}")
+    old = [view.table(db, "", b) for b in ("buckets", "minutes", "cdf")]
+    with db.transaction() as cur:  # what earlier versions left: other histogram tables
+        cur.execute(f"DROP TABLE {t['histograms']}")
         for table in old:
             cur.execute(f"CREATE TABLE {table} (n INTEGER)")
     with db.transaction() as cur:
