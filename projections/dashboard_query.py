@@ -21,7 +21,8 @@ from projections.dashboard import DIMENSIONS, DashboardView
 from projections.dashboard_calendar import LOCAL_TZ, split, to_us
 from projections import dashboard_cdf as cdf
 from projections import dashboard_running as running
-from projections.dashboard_percentiles import percentiles, periods_union
+from projections import dashboard_percentiles
+from projections.dashboard_percentiles import from_rows, percentiles, periods_union
 from projections.dashboard_rows import COUNTS, row_measures
 from service_layer.bootstrap import Services
 
@@ -96,8 +97,12 @@ def query(services: Services, prefix: str, from_: datetime, to: datetime, by: st
         _check_width(by, counts)
         cur.execute(*_not_yet_due_sql(t, by, to_us(from_), to_us(to), to_us(now)))
         not_yet_due = {r[0]: int(r[1]) for r in cur.fetchall()}
-        ranks = percentiles(cur, db.is_postgres, t, by, (to_us(from_), to_us(to)),
-                            intervals, periods)
+        span = (to_us(from_), to_us(to))
+        reported = sum(c[COUNTS.index("reported")] for c in counts.values())
+        if db.is_postgres and reported <= dashboard_percentiles.ROWS_A_KEY * max(len(counts), 1):
+            ranks = from_rows(cur, t, by, span)
+        else:
+            ranks = percentiles(cur, db.is_postgres, t, by, span, intervals, periods)
         # Every known key gets a row, so an idle one shows (with null rates).
         if by == "department":
             keys = set(services.settings.departments)
