@@ -39,7 +39,7 @@ from domain.compound import Compound
 from projections.base import Batch, View, tracked_position
 from projections import dashboard_cdf as cdf
 from projections import dashboard_running as running
-from projections.bulk import insert_rows, upsert, where_in
+from projections.bulk import upsert, where_in
 from projections.dashboard_calendar import (
     day_date, day_start, local_day, month_day, month_id, periods, to_us, xun_id)
 from projections.dashboard_rows import COUNTS, SUMMONS_COLUMNS, Issue, row_measures
@@ -297,25 +297,29 @@ class DashboardView(View):
             return
         months = range(month_id(day_date(local_day(first))), month + 1)
         last = {dim: month for dim in DIMENSIONS}
-        counts = ", ".join(COUNTS)
+        # The calendar as rows, for SQL has no portable one: each day's 旬, and
+        # the months. (Both engines then do the work, not Python row by row.)
+        calendar = ("WITH xuns(day, xun) AS (VALUES " + ", ".join(
+            f"({d}, {xun_id(d)})" for d in range(month_day(months[0]), month_day(month + 1)))
+            + "), months(period) AS (VALUES " + ", ".join(f"({m})" for m in months) + ") ")
+        head = f"dim, grain, period, key, {', '.join(COUNTS)}"
+        sums = ", ".join(f"SUM({c})" for c in COUNTS)
+        running_sums = ", ".join(f"SUM(COALESCE(r.{c}, 0)) OVER w AS {c}" for c in COUNTS)
         for dim in DIMENSIONS:
-            # 旬 from the days, a month at a time (SQL has no portable calendar
-            # to find them, and a whole log's days would not fit in memory).
-            for m in months:
-                cur.execute(f"SELECT period, key, {counts} FROM {t['rollup']} WHERE dim = ? "
-                            "AND grain = 'd' AND period >= ? AND period < ?",
-                            [dim, month_day(m), month_day(m + 1)])
-                xuns: dict[tuple, list[int]] = {}
-                for day, key, *v in cur.fetchall():
-                    k = (dim, "x", xun_id(day), key)
-                    xuns[k] = _plus_counts(xuns[k], v) if k in xuns else v
-                insert_rows(db, cur, t["rollup"], (*cdf.PERIOD, *COUNTS),
-                            [(*k, *v) for k, v in sorted(xuns.items())])
-            cur.execute(f"SELECT period, key, {counts} FROM {t['rollup']} "
-                        "WHERE dim = ? AND grain = 'm' ORDER BY key, period", [dim])
-            rows = (((dim, period, key), v) for period, key, *v in cur.fetchall())
-            insert_rows(db, cur, t["rollup"], (*cdf.PERIOD, *COUNTS), [
-                (*k, *v) for k, v in running.accumulate(rows, last, _plus_counts)])
+            cur.execute(f"INSERT INTO {t['rollup']} ({head}) {calendar}"
+                        f"SELECT ?, 'x', c.xun, r.key, {sums} FROM {t['rollup']} r "
+                        "JOIN xuns c ON c.day = r.period WHERE r.dim = ? AND r.grain = 'd' "
+                        "GROUP BY c.xun, r.key", [dim, dim])
+            # Running totals: every month from a key's first (the first with a
+            # summons) to the last, the months before it summing to nothing.
+            cur.execute(f"INSERT INTO {t['rollup']} ({head}) {calendar}"
+                        f"SELECT ?, 'c', period, key, {', '.join(COUNTS)} FROM "
+                        f"(SELECT m.period, k.key, {running_sums} FROM (SELECT DISTINCT key "
+                        f"FROM {t['rollup']} WHERE dim = ? AND grain = 'm') k CROSS JOIN months m "
+                        f"LEFT JOIN {t['rollup']} r ON r.dim = ? AND r.grain = 'm' "
+                        "AND r.period = m.period AND r.key = k.key "
+                        "WINDOW w AS (PARTITION BY k.key ORDER BY m.period)) x "
+                        "WHERE summonses > 0", [dim, dim, dim])
         # A month at a time: its 旬 lie wholly within it.
         spans = [(day_start(month_day(m)), day_start(month_day(m + 1))) for m in months]
         cdf.derive(db, cur, t["histograms"], t["summonses"], DIMENSIONS, spans, last)
