@@ -28,9 +28,10 @@ TRACKING = "rw_tracking"
 # each view a few statements whatever its size, and an issue whose whistle,
 # report-ins and resolution fall in one batch is folded in memory and written
 # once instead of once a batch (the dashboard's summons rows). Ten thousand
-# events are a few weeks of a district; a rebuild then peaks at about 110 MB
+# events are a few weeks of a district; feeding then peaks at about 110 MB
 # (50 MB in batches of a thousand, 80 MB in batches of 5,000, which were 15%
-# slower), whatever the length of the log.
+# slower), whatever the length of the log; the dashboard's settling after it
+# holds a running total per key (130 MB at a million events).
 REBUILD_BATCH = 10_000
 # Meanwhile the cyclic garbage collector runs less often: by default it runs
 # after every 700 new objects and every hundred or so runs walks every live

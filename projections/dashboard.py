@@ -41,7 +41,7 @@ from projections import dashboard_cdf as cdf
 from projections import dashboard_running as running
 from projections.bulk import upsert, where_in
 from projections.dashboard_calendar import (
-    day_date, day_start, local_day, month_day, month_id, periods, to_us, xun_id)
+    day_date, local_day, month_day, month_id, periods, to_us, xun_id)
 from projections.dashboard_rows import COUNTS, SUMMONS_COLUMNS, Issue, row_measures
 from service_layer.db import Cursor, Database
 
@@ -296,7 +296,6 @@ class DashboardView(View):
         if first is None:
             return
         months = range(month_id(day_date(local_day(first))), month + 1)
-        last = {dim: month for dim in DIMENSIONS}
         # The calendar as rows, for SQL has no portable one: each day's 旬, and
         # the months. (Both engines then do the work, not Python row by row.)
         calendar = ("WITH xuns(day, xun) AS (VALUES " + ", ".join(
@@ -320,6 +319,4 @@ class DashboardView(View):
                         "AND r.period = m.period AND r.key = k.key "
                         "WINDOW w AS (PARTITION BY k.key ORDER BY m.period)) x "
                         "WHERE summonses > 0", [dim, dim, dim])
-        # A month at a time: its 旬 lie wholly within it.
-        spans = [(day_start(month_day(m)), day_start(month_day(m + 1))) for m in months]
-        cdf.derive(db, cur, t["histograms"], t["summonses"], DIMENSIONS, spans, last)
+        cdf.derive(db, cur, t["histograms"], t["summonses"], DIMENSIONS, months)

@@ -26,10 +26,9 @@ counts, one per group that group's slots.
 from __future__ import annotations
 
 from functools import lru_cache
-from itertools import chain
 
-from projections.dashboard_calendar import xun_id
-from projections.dashboard_running import accumulate
+from projections.dashboard_calendar import day_start, month_day, xun_id
+from projections.dashboard_running import RUNNING
 from projections.bulk import insert_rows
 from service_layer.db import Cursor, Database
 
@@ -158,13 +157,9 @@ def add(db: Database, cur: Cursor, table: str, deltas: dict[tuple, Packed],
         # Nothing to add to: plain inserts, COPY on PostgreSQL, which formats
         # the digits in C; the arrays below cost a Python call per number,
         # most of a rebuild's deriving (27 numbers a row, most of them "0").
-        rows, zeros = [], ["0"] * GROUPS
-        for k, (groups, slots) in deltas.items():
-            numbers = zeros.copy()  # filled only where a slot is, a few groups a row
-            for g, n in slots.items():
-                numbers[g] = str(n)
-            rows.append((*k, str(groups), *numbers))
-        insert_rows(db, cur, table, (*PERIOD, *COLUMNS), rows)
+        # The rows are made as COPY takes them, not all held at once.
+        insert_rows(db, cur, table, (*PERIOD, *COLUMNS),
+                    (_row(k, groups, slots) for k, (groups, slots) in deltas.items()))
         return
     if db.is_postgres:  # NUMERIC adds up in the statement itself
         heads = [list(column) for column in zip(*deltas)]
@@ -191,6 +186,13 @@ def add(db: Database, cur: Cursor, table: str, deltas: dict[tuple, Packed],
                     f"VALUES ({', '.join('?' for _ in PERIOD + COLUMNS)})", rows)
 
 
+def _row(key: tuple, groups: int, slots: dict[int, int]) -> tuple:
+    numbers = ["0"] * GROUPS  # filled only where a slot is, a few groups a row
+    for g, n in slots.items():
+        numbers[g] = str(n)
+    return (*key, str(groups), *numbers)
+
+
 def _stored(cur: Cursor, table: str, keys: list[tuple]) -> dict[tuple, list[int]]:
     out = {}
     for i in range(0, len(keys), 200):
@@ -203,48 +205,43 @@ def _stored(cur: Cursor, table: str, keys: list[tuple]) -> dict[tuple, list[int]
 
 
 def derive(db: Database, cur: Cursor, table: str, summonses: str, dims: tuple[str, ...],
-           spans: list[tuple[int, int]], last: dict[str, int]) -> None:
-    """Fills `table` from the `summonses` rows: each day's histograms packed
-    from the rows, its month's summed from the days and the running totals
-    from the months up to `last` (per dimension), which is what the deltas of
-    `add` leave there too. `spans`: [lo, hi) ranges of `blown`, each a run of
-    whole 旬, read one at a time, so that no statement waits long on Python
-    (PostgreSQL ends a transaction idle for a few seconds)."""
+           months: range) -> None:
+    """Fills `table` from the `summonses` rows blown in `months` (every month
+    from the first to the last): each day's histograms packed from the rows,
+    its 旬's and month's summed from the days, and every key's running total
+    through each month from its first on, which is what the deltas of `add`
+    leave there too. A month at a time, so that no statement waits long on
+    Python (PostgreSQL ends a transaction idle for a few seconds), and only
+    one running total a key is held, not one a key and month."""
     for dim in dims:
         f = field(dim)
-        months: dict[tuple, list] = {}  # (month, key) -> [packed groups, {g: packed slots}]
-        for lo, hi in spans:
-            cur.execute(f"SELECT day, month, {dim}, minutes FROM {summonses} "
-                        "WHERE blown >= ? AND blown < ? AND reported_at IS NOT NULL", [lo, hi])
-            days: dict[tuple, list] = {}  # (day, key, month) -> the same
-            for day, month, key, minute in cur.fetchall():
+        totals: dict[str, Packed] = {}  # key -> its running total so far
+        for month in months:
+            cur.execute(f"SELECT day, {dim}, minutes FROM {summonses} WHERE blown >= ? "
+                        "AND blown < ? AND reported_at IS NOT NULL",
+                        [day_start(month_day(month)), day_start(month_day(month + 1))])
+            days: dict[tuple, list] = {}  # (day, key) -> [packed groups, {g: packed slots}]
+            for day, key, minute in cur.fetchall():
                 g, up_group, up_slot = one(minute, f)
-                packed = days.setdefault((day, key, month), [0, {}])
+                packed = days.setdefault((day, key), [0, {}])
                 packed[0] += up_group
                 packed[1][g] = packed[1].get(g, 0) + up_slot
             xuns: dict[tuple, list] = {}
-            for (day, key, month), (groups, slots) in days.items():
-                for coarser, k in ((months, (month, key)), (xuns, (xun_id(day), key))):
+            month_rows: dict[str, list] = {}
+            for (day, key), (groups, slots) in days.items():
+                for coarser, k in ((xuns, (xun_id(day), key)), (month_rows, key)):
                     packed = coarser.setdefault(k, [0, {}])
                     packed[0] += groups
                     for g, v in slots.items():
                         packed[1][g] = packed[1].get(g, 0) + v
-            # (spans are runs of whole 旬, so each 旬 is whole within one)
-            add(db, cur, table, {(dim, "d", day, key): tuple(v)
-                                 for (day, key, _), v in sorted(days.items())}
-                | {(dim, "x", x, key): tuple(v) for (x, key), v in sorted(xuns.items())},
-                fresh=True)
-        by_key = sorted(months, key=lambda k: (k[1], k[0]))
-        month_rows = (((dim, "m", m, key), tuple(months[(m, key)])) for m, key in by_key)
-        totals = accumulate((((dim, m, key), tuple(months[(m, key)])) for m, key in by_key),
-                            last, _plus)
-        batch: dict[tuple, Packed] = {}
-        for k, v in chain(month_rows, totals):
-            batch[k] = v
-            if len(batch) == 20_000:  # a statement's worth, not the whole dimension
-                add(db, cur, table, batch, fresh=True)
-                batch = {}
-        add(db, cur, table, batch, fresh=True)
+            for key, packed in month_rows.items():
+                totals[key] = _plus(totals[key], tuple(packed)) if key in totals else tuple(packed)
+            rows = {(dim, "d", day, key): tuple(v) for (day, key), v in sorted(days.items())}
+            rows.update(((dim, "x", x, key), tuple(v)) for (x, key), v in sorted(xuns.items()))
+            rows.update(((dim, "m", month, key), tuple(v))
+                        for key, v in sorted(month_rows.items()))
+            rows.update(((dim, RUNNING, month, key), v) for key, v in sorted(totals.items()))
+            add(db, cur, table, rows, fresh=True)
 
 
 def _plus(a: Packed, b: Packed) -> Packed:

@@ -13,7 +13,7 @@ events of the current month, more for imports dated in the past).
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, TypeVar
 
 from service_layer.db import Cursor
 
@@ -53,28 +53,3 @@ def deltas(months: dict[tuple, V], last: dict[str, int], plus: Callable[[V, V], 
             k = (dim, RUNNING, m, key, *rest)
             out[k] = plus(out[k], value) if k in out else value
     return out
-
-
-def accumulate(months: Iterable[tuple[tuple, V]], last: dict[str, int],
-               plus: Callable[[V, V], V]) -> Iterable[tuple[tuple, V]]:
-    """Running-total rows ((dim, "c", m, key), value) from month rows
-    ((dim, month, key), value) ordered by dim, key and month: one for every
-    month from the key's first to its dimension's last."""
-    held: tuple | None = None  # (dim, key, month, running value)
-    for (dim, month, key), value in months:
-        if held and held[:2] == (dim, key):
-            for m in range(held[2] + 1, month):
-                yield (dim, RUNNING, m, key), held[3]
-            value = plus(held[3], value)
-        elif held:
-            yield from _to_last(held, last)
-        yield (dim, RUNNING, month, key), value
-        held = (dim, key, month, value)
-    if held:
-        yield from _to_last(held, last)
-
-
-def _to_last(held: tuple, last: dict[str, int]) -> Iterable[tuple[tuple, object]]:
-    dim, key, month, value = held
-    for m in range(month + 1, last[dim] + 1):
-        yield (dim, RUNNING, m, key), value
