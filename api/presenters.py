@@ -51,5 +51,11 @@ def respond(outcome: Outcome, **extra: Any) -> Response:
     would encode it, because a `dict` return value is first validated against
     itself in a second trip through the threadpool."""
     body = dict(outcome.body, **extra, position=outcome.position, created=outcome.created)
-    return Response(to_json(body), status_code=201 if outcome.created else 200,
-                    media_type="application/json")
+    return json_response(body, 201 if outcome.created else 200)
+
+
+def json_response(body: Any, status_code: int = 200) -> Response:
+    """`body` encoded in one call. Returned as it is, FastAPI would first walk
+    it with `jsonable_encoder`, in the event loop: 90 ms for the 2,000 rows of
+    a dashboard by compound, where this takes 2 ms."""
+    return Response(to_json(body), status_code=status_code, media_type="application/json")

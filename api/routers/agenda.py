@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from api.auth import READERS, role, services
+from api.presenters import json_response
 from api.readmodels import csv_response, fresh, wants_csv
 from projections.agenda import CSV_COLUMNS, agenda_for_community, agenda_for_compound, agenda_rows
 from service_layer.bootstrap import Services
@@ -19,10 +20,10 @@ MEETING_ON = Query(..., description="the meeting date (local, UTC+8); the agenda
                                     "evaluated as of 00:00 of that day")
 
 
-def _answer(request: Request, agenda: dict[str, Any], filename: str) -> dict | Response:
+def _answer(request: Request, agenda: dict[str, Any], filename: str) -> Response:
     if wants_csv(request):
         return csv_response(agenda_rows(agenda), filename, CSV_COLUMNS)
-    return agenda
+    return json_response(agenda)
 
 
 @router.get("/compounds/{code}/agenda")

@@ -58,12 +58,12 @@ def compound_events(code: str, _: Principal = Depends(auditor),
 @router.get("/compounds/{code}", response_model=None)
 def compound_as_of(code: str, as_of: str = Query(..., description="ISO time or log position"),
                    _: Principal = Depends(auditor),
-                   svc: Services = Depends(services)) -> dict | JSONResponse:
+                   svc: Services = Depends(services)) -> Response:
     try:
         compound, cut = audit.compound_as_of(svc, code, as_of)
     except audit.BadInput as exc:
         return _bad("as_of", exc)
-    return dict(presenters.compound(compound), **cut.as_json())
+    return presenters.json_response(dict(presenters.compound(compound), **cut.as_json()))
 
 
 @router.get("/views")
@@ -91,7 +91,7 @@ def view_as_of(name: str, request: Request, as_of: str | None = Query(None),
         query = audit.query_named(name)
         return csv_response(query.rows(figure["figure"]), f"{name}-{figure['position']}.csv",
                             list(query.columns) if query.columns else None)
-    return figure
+    return presenters.json_response(figure)
 
 
 @router.get("/chain")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from api.auth import READERS, role, services
+from api.presenters import json_response
 from api.readmodels import csv_response, fresh, wants_csv
 from projections.dashboard_query import COLUMNS, parse_bound, query, response_rates_as_of, weights
 from service_layer.bootstrap import Services
@@ -38,7 +39,7 @@ def response_rates(
         as_of: str | None = Query(None, description="the figures as recorded by this moment"),
         format: Literal["json", "csv"] | None = Query(None),  # noqa: A002 - read by wants_csv
         _: Principal = Depends(role(*READERS)), __: None = Depends(fresh),
-        svc: Services = Depends(services)) -> Response | dict:
+        svc: Services = Depends(services)) -> Response:
     start, end = _bound("from", from_), _bound("to", to)
     if not start < end:
         raise InvalidField("to", "must be later than from")
@@ -52,6 +53,6 @@ def response_rates(
     if wants_csv(request):
         return csv_response(rows, f"response-rates-by-{by}.csv", COLUMNS)
     w = weights()
-    return {"from": start.isoformat(), "to": end.isoformat(), "by": by, "now": now.isoformat(),
+    return json_response({"from": start.isoformat(), "to": end.isoformat(), "by": by, "now": now.isoformat(),
             "as_of": now.isoformat() if as_of else None, "position": position,
-            "weights": dict(response=w[0], resolution=w[1], satisfaction=w[2]), "rows": rows}
+            "weights": dict(response=w[0], resolution=w[1], satisfaction=w[2]), "rows": rows})

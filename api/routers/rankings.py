@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Request
 
 from api.auth import READERS, role, services
+from api.presenters import json_response
 from api.readmodels import csv_response, fresh, wants_csv
 from projections.rankings import CSV_COLUMNS, ranking_rows, rankings
 from service_layer.bootstrap import Services
@@ -21,4 +22,4 @@ def annual_rankings(request: Request, year: int = Path(..., ge=2000, le=2100),
     result = rankings(svc, "", year)
     if wants_csv(request):
         return csv_response(ranking_rows(result), f"rankings-{year}.csv", CSV_COLUMNS)
-    return result
+    return json_response(result)
