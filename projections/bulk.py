@@ -17,8 +17,8 @@ through executemany (a C loop). On PostgreSQL:
   element in Python (most of such a statement's time: 150-230 ms of 200-240
   for 20,000 rows of seven columns).
 
-Values must be numbers, strings or None (a bool would not fit an integer
-column: pass int(flag)).
+Values must be numbers, strings, bytes (for BYTEA: PostgreSQL's hex text in
+the JSON) or None (a bool would not fit an integer column: pass int(flag)).
 """
 from __future__ import annotations
 
@@ -28,7 +28,16 @@ from collections.abc import Iterator, Sequence
 from service_layer.db import Cursor, Database
 
 _SQLITE_IN = 500  # SQLite allows at most 999 (older builds) parameters
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+def _bytea(value: object) -> str:
+    if isinstance(value, bytes):
+        return "\\x" + value.hex()
+    raise TypeError(f"a {type(value).__name__} is not a column value")
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False,
+                           default=_bytea).encode
 
 
 def _records(table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> tuple[str, list]:

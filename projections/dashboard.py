@@ -11,9 +11,9 @@ Tables (docs/dashboard.md has the definitions word for word):
   blown in that period. Grains are local days, 旬 and months, and running
   totals through a month (dashboard_running.py), so a range of whole days is
   a handful of rows a key (dashboard_calendar.py).
-- `histograms` the same periods with histograms of whole minutes to report,
-  one row per period and key with the histogram's slots packed into numbers
-  a database can add up (dashboard_cdf.py). They find the slot that holds a
+- `report_minutes` the same periods with histograms of whole minutes to
+  report, one row per period and key with the histogram's slots packed into
+  numbers that add up (dashboard_cdf.py). They find the slot that holds a
   rank; only that slot's minutes are then read, from an index of
   `summonses`, so medians and percentiles are exact without reading every
   minute.
@@ -59,7 +59,7 @@ _ISSUE_EVENTS = (Compound.WhistleBlown, Compound.DepartmentReported, Compound.Is
 
 class DashboardView(View):
     name = "dashboard"
-    tables = ("compounds", "summonses", "rollup", "histograms", "stale")
+    tables = ("compounds", "summonses", "rollup", "report_minutes", "stale")
 
     def names(self, db: Database, prefix: str) -> dict[str, str]:
         return {b: self.table(db, prefix, b) for b in self.tables}
@@ -91,14 +91,15 @@ class DashboardView(View):
 
     def _migrate(self, db: Database, cur: Cursor, prefix: str, t: dict) -> None:
         """Tables of an earlier version (`buckets` and `minutes`, then `cdf` in
-        decimal fields) go, and the rollups are marked stale, so the next feed
-        derives `histograms` from the rows, as after a rebuild."""
-        for gone in ("buckets", "minutes", "cdf"):
+        decimal fields, then `histograms` in NUMERIC) go, and the rollups are
+        marked stale, so the next feed derives `report_minutes` from the rows,
+        as after a rebuild."""
+        for gone in ("buckets", "minutes", "cdf", "histograms"):
             cur.execute(f"DROP TABLE IF EXISTS {self.table(db, prefix, gone)}")
         # (an index on `blown` alone, before `span` covered the minutes)
         cur.execute(f"DROP INDEX IF EXISTS {db.table(f'{prefix}rw_dashboard_summonses_blown')}")
-        cdf.create(db, cur, t["histograms"])
-        cur.execute(f"SELECT 1 FROM {t['histograms']} LIMIT 1")
+        cdf.create(db, cur, t["report_minutes"])
+        cur.execute(f"SELECT 1 FROM {t['report_minutes']} LIMIT 1")
         if cur.fetchone() or self.stale(db, cur, prefix):
             return
         cur.execute(f"SELECT 1 FROM {t['rollup']} WHERE reported > 0 LIMIT 1")
@@ -259,7 +260,7 @@ class DashboardView(View):
         by_period: dict[tuple, dict[int, int]] = defaultdict(dict)
         for (*k, minute), n in minutes.items():
             by_period[tuple(k)][minute] = n
-        cdf.add(db, cur, t["histograms"],
+        cdf.add(db, cur, t["report_minutes"],
                 {k: cdf.pack(c, cdf.field(k[0])) for k, c in by_period.items()})
 
     def _extend(self, cur: Cursor, t: dict, counts: dict[tuple, list[int]]) -> dict[str, int]:
@@ -269,17 +270,17 @@ class DashboardView(View):
         for dim, grain, month, _ in counts:
             if grain == "m" and month > newest.get(dim, month - 1):
                 newest[dim] = month
-        tables = [(t["rollup"], COUNTS), (t["histograms"], cdf.COLUMNS)]
+        tables = [(t["rollup"], COUNTS), (t["report_minutes"], cdf.COLUMNS)]
         return {dim: running.extend(cur, tables, dim, running.last_month(cur, t["rollup"], dim),
                                     month) for dim, month in newest.items()}
 
     # -- set-based twin ------------------------------------------------------
     def rebuild_rollups(self, db: Database, cur: Cursor, prefix: str) -> None:
-        """Derives `rollup` and `histograms` from `summonses`. Used by the
+        """Derives `rollup` and `report_minutes` from `summonses`. Used by the
         bench to load a million whistles, and by tests as an independent check
         of the incremental deltas."""
         t = self.names(db, prefix)
-        for base in ("rollup", "histograms"):
+        for base in ("rollup", "report_minutes"):
             cur.execute(f"DELETE FROM {t[base]}")
         column = dict(d="day", m="month")
         for dim in DIMENSIONS:
@@ -319,4 +320,4 @@ class DashboardView(View):
                         "AND r.period = m.period AND r.key = k.key "
                         "WINDOW w AS (PARTITION BY k.key ORDER BY m.period)) x "
                         "WHERE summonses > 0", [dim, dim, dim])
-        cdf.derive(db, cur, t["histograms"], t["summonses"], DIMENSIONS, months)
+        cdf.derive(db, cur, t["report_minutes"], t["summonses"], DIMENSIONS, months)

@@ -1,27 +1,31 @@
-"""Histograms of minutes to report packed into one number each, so that a
-database sums them with a plain SUM.
+"""Histograms of minutes to report packed into one number each, so that
+adding two numbers adds two histograms.
 
 A histogram over k slots with counts c₀ … cₖ₋₁ is the integer Σ cᵢ·2^(F·i):
 each count a field of F bits. Adding two such integers adds the histograms
-field by field, with no carry while every count stays below 2^(F−1), so
-`SUM` over the rows of many periods (PostgreSQL's NUMERIC) is the histogram
-of their union. Multiplying it by 1 + 2^F + … + 2^(F·(k−1)) turns each field
-into the running total up to it (the low k fields of the product); the top
-bit of every field stays clear, so subtracting a rank from all the fields at
-once borrows within each field only, and the fields still holding their top
-bit are those at or above the rank: the slot holding a rank is a popcount
-away, a handful of operations on one Python int whatever k is.
+field by field, with no carry while every count stays below 2^(F−1), so the
+sum over the rows of many periods is the histogram of their union.
+Multiplying it by 1 + 2^F + … + 2^(F·(k−1)) turns each field into the
+running total up to it (the low k fields of the product); the top bit of
+every field stays clear, so subtracting a rank from all the fields at once
+borrows within each field only, and the fields still holding their top bit
+are those at or above the rank: the slot holding a rank is a popcount away,
+a handful of operations on one Python int whatever k is.
 
-F depends on the dimension (`BITS`, F = BITS + 1): every count of a key over
-a range, the number of its reported summonses included, must stay below
-2^BITS; the query checks that against the rollups' `reported` and refuses
-rather than give a wrong figure.
+F is whole bytes and depends on the dimension (`WIDTH`): every count of a
+key over a range, the number of its reported summonses included, must stay
+below 2^BITS (BITS = F − 1); the query checks that against the rollups'
+`reported` and refuses rather than give a wrong figure.
 
 Minutes are cut in two levels, 32 slots per doubling below an exact start:
 a *group* (0 for minutes 0–63, then g for [2^(g+5), 2^(g+6))) and, within
 it, a slot (the minute itself in group 0, else one of 32 of width 2^g, named
-by its first minute, `bucket`). One number per (period, key) holds the group
-counts, one per group that group's slots.
+by its first minute, `bucket`). A row of the table holds per (period, key)
+the group counts and the slot counts of every group that has any, as bytes
+(`encode`): the numbers' own little-endian bytes, which Python reads back
+with one `int.from_bytes` and adds itself. (Kept as NUMERIC, summed by
+PostgreSQL, converting the sums to text and back cost more than the rest of
+a percentile.)
 """
 from __future__ import annotations
 
@@ -29,22 +33,21 @@ from functools import lru_cache
 
 from projections.dashboard_calendar import day_start, month_day, xun_id
 from projections.dashboard_running import RUNNING
-from projections.bulk import insert_rows
+from projections.bulk import insert_rows, upsert
 from service_layer.db import Cursor, Database
 
-# Bits per count: a key's counts over a range stay below 2^BITS. Narrower
-# fields make the rows of the many small keys smaller, and reading them is
-# most of a query by compound.
-BITS = {"department": 30, "street": 30, "community": 24, "compound": 20}
+# Bytes per count. Narrower fields make the rows of the many small keys
+# smaller, and reading them is much of a query by compound.
+WIDTH = {"department": 4, "street": 4, "community": 4, "compound": 3}
+BITS = {dim: 8 * w - 1 for dim, w in WIDTH.items()}  # a key's counts over a range stay below 2^BITS
 SLOTS = 32                  # slots per doubling
 EXACT = 2 * SLOTS           # minutes below this are their own slot (group 0)
 GROUPS = 26                 # groups 0..25 hold every minute below 2^31
-GROUP_COLUMNS = tuple(f"g{g}" for g in range(GROUPS))
 
 
 def field(dim: str) -> int:
     """Bits per packed count of a dimension: BITS and a guard bit above."""
-    return BITS[dim] + 1
+    return 8 * WIDTH[dim]
 
 
 def group(minute: int) -> int:
@@ -123,84 +126,81 @@ def locate(totals: int, k: int, f: int, ranks: list[int]) -> list[tuple[int, int
     return out
 
 
-# -- the `cdf` table: per (dim, grain, period, key) the packed group counts and,
-# per group, its packed slot counts -------------------------------------------
+# -- the table: per (dim, grain, period, key) the packed group counts and the
+# packed slot counts of the groups that have any --------------------------------
 PERIOD = ("dim", "grain", "period", "key")
 PERIOD_SQL = "dim TEXT NOT NULL, grain TEXT NOT NULL, period INTEGER NOT NULL, key TEXT NOT NULL"
-COLUMNS = ("groups", *GROUP_COLUMNS)
+COLUMNS = ("groups", "slots")
+Packed = tuple[int, dict[int, int]]  # (groups, {g: slots}) as `pack` returns
 
 
 def create(db: Database, cur: Cursor, table: str) -> None:
-    # NUMERIC on PostgreSQL, which sums them exactly; SQLite has no such
-    # type, so it keeps the digits as TEXT and Python sums them.
-    kind = "NUMERIC" if db.is_postgres else "TEXT"
-    cols = ", ".join(f"{c} {kind} NOT NULL" for c in COLUMNS)
-    if db.is_postgres:  # the first step of a percentile reads only `groups`
-        cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({PERIOD_SQL}, {cols}, "
-                    f"PRIMARY KEY ({', '.join(PERIOD)}) INCLUDE (groups))")
-    else:
-        cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({PERIOD_SQL}, {cols}, "
-                    f"PRIMARY KEY ({', '.join(PERIOD)})) WITHOUT ROWID")
+    kind = "BYTEA" if db.is_postgres else "BLOB"
+    cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({PERIOD_SQL}, groups {kind} NOT NULL, "
+                f"slots {kind} NOT NULL, PRIMARY KEY ({', '.join(PERIOD)}))"
+                + ("" if db.is_postgres else " WITHOUT ROWID"))
 
 
-Packed = tuple[int, dict[int, int]]  # (groups, {g: slots}) as `pack` returns
+def encode(packed: Packed, f: int) -> tuple[bytes, bytes]:
+    """(groups, slots) as stored: the group counts' bytes, and a 4-byte mask of
+    the groups with any count followed by each such group's slot counts,
+    width(g) fields each, in the order of the groups. One value, one
+    spelling: a zero group is left out, so rows kept by deltas and rows
+    derived from `summonses` are the same bytes."""
+    groups, slots = packed
+    w, mask, parts = f // 8, 0, []
+    for g in sorted(slots):
+        if slots[g]:
+            mask |= 1 << g
+            parts.append(slots[g].to_bytes(width(g) * w, "little"))
+    return (groups.to_bytes(GROUPS * w, "little").rstrip(b"\0"),
+            mask.to_bytes(4, "little") + b"".join(parts))
+
+
+def slots_of(stored: bytes, g: int, f: int) -> int:
+    """Group g's packed slot counts in a stored `slots` value (0 if it has none)."""
+    mask = int.from_bytes(stored[:4], "little")
+    if not mask >> g & 1:
+        return 0
+    below = mask & ((1 << g) - 1)  # group 0 is two groups wide (EXACT = 2 · SLOTS)
+    start = 4 + f // 8 * SLOTS * (below.bit_count() + (below & 1))
+    return int.from_bytes(stored[start:start + f // 8 * width(g)], "little")
+
+
+def decode(groups: bytes, slots: bytes, f: int) -> Packed:
+    mask = int.from_bytes(slots[:4], "little")
+    return (int.from_bytes(groups, "little"),
+            {g: slots_of(slots, g, f) for g in range(GROUPS) if mask >> g & 1})
 
 
 def add(db: Database, cur: Cursor, table: str, deltas: dict[tuple, Packed],
         fresh: bool = False) -> None:
     """Adds packed histograms to the rows of their (dim, grain, period, key);
-    `fresh`: the table holds none of them yet."""
+    `fresh`: the table holds none of them yet. The stored rows are read, added
+    to in Python and written back: one follower writes a view at a time."""
     deltas = {k: v for k, v in deltas.items() if v[0] or any(v[1].values())}
     if not deltas:
         return
     if fresh:
-        # Nothing to add to: plain inserts, COPY on PostgreSQL, which formats
-        # the digits in C; the arrays below cost a Python call per number,
-        # most of a rebuild's deriving (27 numbers a row, most of them "0").
         # The rows are made as COPY takes them, not all held at once.
         insert_rows(db, cur, table, (*PERIOD, *COLUMNS),
-                    (_row(k, groups, slots) for k, (groups, slots) in deltas.items()))
+                    ((*k, *encode(v, field(k[0]))) for k, v in deltas.items()))
         return
-    if db.is_postgres:  # NUMERIC adds up in the statement itself
-        heads = [list(column) for column in zip(*deltas)]
-        # Digits as text (most groups of a row are empty: "0"), read as NUMERIC.
-        numbers = [[str(groups) for groups, _ in deltas.values()]] + [
-            [str(slots[g]) if g in slots else "0" for _, slots in deltas.values()]
-            for g in range(GROUPS)]
-        casts = ", ".join(["?::text[]", "?::text[]", "?::bigint[]", "?::text[]"]
-                          + ["?::numeric[]"] * len(COLUMNS))
-        names = ", ".join((*PERIOD, *COLUMNS))
-        sets = ", ".join(f"{c} = c.{c} + excluded.{c}" for c in COLUMNS)
-        cur.execute(f"INSERT INTO {table} AS c ({names}) SELECT * FROM unnest({casts}) "
-                    f"ON CONFLICT ({', '.join(PERIOD)}) DO UPDATE SET {sets}", heads + numbers)
-        return
-    # SQLite would add TEXT digits as floating point numbers: read, add in
-    # Python, write back (its writers take the database's write lock first).
     stored = _stored(cur, table, list(deltas))
-    rows = []
-    for k, (groups, slots) in deltas.items():
-        old = stored.get(k, [0] * len(COLUMNS))
-        new = [groups, *(slots.get(g, 0) for g in range(GROUPS))]
-        rows.append((*k, *(str(a + b) for a, b in zip(old, new))))
-    cur.executemany(f"INSERT OR REPLACE INTO {table} ({', '.join((*PERIOD, *COLUMNS))}) "
-                    f"VALUES ({', '.join('?' for _ in PERIOD + COLUMNS)})", rows)
+    rows = [(*k, *encode(_plus(stored[k], v) if k in stored else v, field(k[0])))
+            for k, v in deltas.items()]
+    upsert(db, cur, table, (*PERIOD, *COLUMNS), PERIOD, rows)
 
 
-def _row(key: tuple, groups: int, slots: dict[int, int]) -> tuple:
-    numbers = ["0"] * GROUPS  # filled only where a slot is, a few groups a row
-    for g, n in slots.items():
-        numbers[g] = str(n)
-    return (*key, str(groups), *numbers)
-
-
-def _stored(cur: Cursor, table: str, keys: list[tuple]) -> dict[tuple, list[int]]:
+def _stored(cur: Cursor, table: str, keys: list[tuple]) -> dict[tuple, Packed]:
     out = {}
     for i in range(0, len(keys), 200):
         chunk = keys[i:i + 200]
         cur.execute(f"SELECT {', '.join((*PERIOD, *COLUMNS))} FROM {table} "
                     f"WHERE ({', '.join(PERIOD)}) IN (VALUES "
                     f"{', '.join('(?, ?, ?, ?)' for _ in chunk)})", [v for k in chunk for v in k])
-        out.update({tuple(r[:4]): [int(v) for v in r[4:]] for r in cur.fetchall()})
+        out.update({tuple(r[:4]): decode(bytes(r[4]), bytes(r[5]), field(r[0]))
+                    for r in cur.fetchall()})
     return out
 
 

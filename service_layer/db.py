@@ -61,8 +61,15 @@ class Cursor:
     def _sql(self, sql: str) -> str:
         return sql.replace("%", "%%").replace("?", "%s") if self._pg else sql
 
-    def execute(self, sql: str, params: tuple | list = ()) -> None:
-        self._cursor.execute(self._sql(sql), tuple(params))
+    def execute(self, sql: str, params: tuple | list = (), binary: bool = False) -> None:
+        """`binary`: on PostgreSQL the parameters and the results travel in its
+        binary format (bytes of a BYTEA as they are, not as hex text; a list
+        of strings without a check of each for quoting); SQLite has one."""
+        if self._pg and binary:
+            sql = sql.replace("%", "%%").replace("?", "%b")
+            self._cursor.execute(sql, tuple(params), binary=True)
+        else:
+            self._cursor.execute(self._sql(sql), tuple(params))
 
     def executemany(self, sql: str, rows: list) -> None:
         self._cursor.executemany(self._sql(sql), [tuple(r) for r in rows])

@@ -390,8 +390,8 @@ def test_incremental_rollups_equal_set_based(services, follower, clock, monkeypa
     with db.transaction(commit=False) as cur:
         cur.execute(f"SELECT * FROM {t['rollup']} ORDER BY dim, grain, period, key")
         incremental = [r for r in cur.fetchall() if any(r[4:])]
-        cur.execute(f"SELECT * FROM {t['histograms']} ORDER BY dim, grain, period, key")
-        incremental_cdf = [tuple(str(v) for v in r) for r in cur.fetchall()]
+        cur.execute(f"SELECT * FROM {t['report_minutes']} ORDER BY dim, grain, period, key")
+        incremental_cdf = [tuple(r) for r in cur.fetchall()]
         cur.execute(f"SELECT SUM(reopened), SUM(escalated), SUM(1 - open), "
                     f"SUM(CASE WHEN reported_at IS NULL THEN 1 ELSE 0 END) FROM {t['summonses']}")
         assert all(n > 0 for n in cur.fetchone())  # the story reached every kind of event
@@ -402,8 +402,8 @@ def test_incremental_rollups_equal_set_based(services, follower, clock, monkeypa
     with db.transaction(commit=False) as cur:
         cur.execute(f"SELECT * FROM {c['rollup']} ORDER BY dim, grain, period, key")
         assert [r for r in cur.fetchall() if any(r[4:])] == incremental
-        cur.execute(f"SELECT * FROM {c['histograms']} ORDER BY dim, grain, period, key")
-        assert [tuple(str(v) for v in r) for r in cur.fetchall()] == incremental_cdf
+        cur.execute(f"SELECT * FROM {c['report_minutes']} ORDER BY dim, grain, period, key")
+        assert [tuple(r) for r in cur.fetchall()] == incremental_cdf
     # In batches of 7 most issues change again after the batch that blew
     # them, so their old contribution is taken back as the new one goes in.
     with db.transaction() as cur:
@@ -436,7 +436,7 @@ def test_incremental_rollups_equal_set_based(services, follower, clock, monkeypa
     # Mid-rebuild the rollups are stale and the query reads every row instead.
     with db.transaction() as cur:
         view.begin_rebuild(db, cur, "chk_")
-        for base in ("rollup", "histograms"):
+        for base in ("rollup", "report_minutes"):
             cur.execute(f"DELETE FROM {c[base]}")
     deferred = {name for name, _ in view._indexes("chk_")}
     assert not deferred & index_names(services)
@@ -468,9 +468,9 @@ def stored_rollups(services, view: DashboardView, prefix: str) -> list[list[tupl
     with db.transaction(commit=False) as cur:
         cur.execute(f"SELECT * FROM {t['rollup']} ORDER BY dim, grain, period, key")
         out = [[r for r in cur.fetchall() if any(r[4:])]]
-        # Packed histograms: NUMERIC on PostgreSQL, TEXT on SQLite.
-        cur.execute(f"SELECT * FROM {t['histograms']} ORDER BY dim, grain, period, key")
-        out.append([tuple(str(v) for v in r) for r in cur.fetchall()])
+        # Packed histograms, as bytes (dashboard_cdf.encode)
+        cur.execute(f"SELECT * FROM {t['report_minutes']} ORDER BY dim, grain, period, key")
+        out.append([tuple(r) for r in cur.fetchall()])
     return out
 
 

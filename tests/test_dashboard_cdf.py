@@ -48,6 +48,27 @@ def test_ranks_of_summed_histograms_are_the_sorted_lists():
             assert same_slot[inner - 1] == ordered[rank - 1]
 
 
+def test_stored_rows_read_back_as_the_numbers_they_hold():
+    """The bytes of `encode` give back each group's number, added up over
+    rows as the numbers themselves would be, and one value has one spelling."""
+    rnd = random.Random(5)
+    for dim in ("compound", "department"):
+        f = cdf.field(dim)
+        for _ in range(100):
+            rows = [cdf.pack({int(rnd.lognormvariate(rnd.uniform(1, 9), 1.5)): rnd.randint(1, 9)
+                              for _ in range(rnd.randint(1, 20))}, f) for _ in range(3)]
+            stored = [cdf.encode(r, f) for r in rows]
+            assert [cdf.decode(*b, f) for b in stored] == rows
+            assert sum(int.from_bytes(b[0], "little") for b in stored) == sum(r[0] for r in rows)
+            for g in range(cdf.GROUPS):
+                assert sum(cdf.slots_of(b[1], g, f) for b in stored) \
+                    == sum(r[1].get(g, 0) for r in rows)
+    f = cdf.field("compound")
+    assert cdf.encode((cdf.pack({5: 1}, f)[0], {0: 1 << (f * 5), 3: 0}), f) \
+        == cdf.encode(cdf.pack({5: 1}, f), f)  # an empty group is left out
+    assert cdf.encode((0, {}), f) == (b"", bytes(4))
+
+
 def test_deltas_take_back_what_they_added():
     f = cdf.field("department")
     before, after = cdf.pack({5: 2, 300: 1}, f), cdf.pack({5: 2, 300: 1, 9000: 1}, f)
@@ -86,9 +107,9 @@ def test_tables_of_earlier_versions_settle_on_first_start(services, follower, cl
     assert (expected[0]["median_minutes_to_report"], expected[0]["p90_minutes_to_report"]) \
         == (70, 9000)
     t = view.names(db, "")
-    old = [view.table(db, "", b) for b in ("buckets", "minutes", "cdf")]
+    old = [view.table(db, "", b) for b in ("buckets", "minutes", "cdf", "histograms")]
     with db.transaction() as cur:  # what earlier versions left: other histogram tables
-        cur.execute(f"DROP TABLE {t['histograms']}")
+        cur.execute(f"DROP TABLE {t['report_minutes']}")
         for table in old:
             cur.execute(f"CREATE TABLE {table} (n INTEGER)")
     with db.transaction() as cur:
