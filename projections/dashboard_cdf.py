@@ -94,36 +94,41 @@ def pack(counts: dict[int, int], f: int) -> tuple[int, dict[int, int]]:
     return groups, slots
 
 
+class Layout:
+    """k counts packed f bits each: the masks that make running totals of
+    them and find the slot holding a rank."""
+
+    def __init__(self, k: int, f: int) -> None:
+        ones = sum(1 << (f * i) for i in range(k))  # 1 in every field
+        self.k, self.f, self.ones = k, f, ones
+        self.every = (1 << (f * k)) - 1        # every field's bits
+        self.guards = ones << (f - 1)          # every field's top bit
+        self.count = (1 << (f - 1)) - 1        # a field's bits below its guard
+
+    def running(self, packed: int) -> int:
+        """The running totals, packed the same way: field i counts the values
+        in slots 0..i, the last field all of them."""
+        return packed * self.ones & self.every
+
+    def size(self, totals: int) -> int:
+        """The number of values: the last of the running totals."""
+        return totals >> (self.f * (self.k - 1))
+
+    def locate(self, totals: int, ranks: list[int]) -> list[tuple[int, int]]:
+        """For each rank (1-based, at most the total): the slot holding it and
+        its rank within the slot, from `running` totals."""
+        k, f, ones, count = self.k, self.f, self.ones, self.count
+        guarded, out = totals | self.guards, []
+        for rank in ranks:
+            # Fields below the rank lose their guard bit to the subtraction.
+            i = k - (guarded - rank * ones & self.guards).bit_count()
+            out.append((i, rank - (totals >> (f * (i - 1)) & count) if i else rank))
+        return out
+
+
 @lru_cache(maxsize=None)
-def _masks(k: int, f: int) -> tuple[int, int, int]:
-    """(1 in every field, every field's bits, every field's top bit) of k fields."""
-    ones = sum(1 << (f * i) for i in range(k))
-    return ones, (1 << (f * k)) - 1, ones << (f - 1)
-
-
-def running(packed: int, k: int, f: int) -> int:
-    """The running totals of a histogram of k slots packed in f-bit fields,
-    packed the same way: field i counts the values in slots 0..i, the last
-    field all of them."""
-    ones, every, _ = _masks(k, f)
-    return packed * ones & every
-
-
-def size(totals: int, k: int, f: int) -> int:
-    """The number of values: the last of the running totals."""
-    return totals >> (f * (k - 1))
-
-
-def locate(totals: int, k: int, f: int, ranks: list[int]) -> list[tuple[int, int]]:
-    """For each rank (1-based, at most the total): the slot holding it and its
-    rank within the slot, from `running` totals."""
-    ones, _, guards = _masks(k, f)
-    count, out = (1 << (f - 1)) - 1, []
-    for rank in ranks:
-        # Fields below the rank lose their guard bit to the subtraction.
-        i = k - ((totals | guards) - rank * ones & guards).bit_count()
-        out.append((i, rank - ((totals >> (f * (i - 1))) & count if i else 0)))
-    return out
+def layout(k: int, f: int) -> Layout:
+    return Layout(k, f)
 
 
 # -- the table: per (dim, grain, period, key) the packed group counts and the
@@ -157,9 +162,14 @@ def encode(packed: Packed, f: int) -> tuple[bytes, bytes]:
             mask.to_bytes(4, "little") + b"".join(parts))
 
 
-def slots_of(stored: bytes, g: int, f: int) -> int:
-    """Group g's packed slot counts in a stored `slots` value (0 if it has none)."""
-    mask = int.from_bytes(stored[:4], "little")
+def mask_of(stored: bytes) -> int:
+    """The groups a stored `slots` value holds, one bit each."""
+    return int.from_bytes(stored[:4], "little")
+
+
+def slots_of(stored: bytes, mask: int, g: int, f: int) -> int:
+    """Group g's packed slot counts in a stored `slots` value whose `mask_of`
+    is `mask` (0 if it has none)."""
     if not mask >> g & 1:
         return 0
     below = mask & ((1 << g) - 1)  # group 0 is two groups wide (EXACT = 2 · SLOTS)
@@ -168,9 +178,9 @@ def slots_of(stored: bytes, g: int, f: int) -> int:
 
 
 def decode(groups: bytes, slots: bytes, f: int) -> Packed:
-    mask = int.from_bytes(slots[:4], "little")
+    mask = mask_of(slots)
     return (int.from_bytes(groups, "little"),
-            {g: slots_of(slots, g, f) for g in range(GROUPS) if mask >> g & 1})
+            {g: slots_of(slots, mask, g, f) for g in range(GROUPS) if mask >> g & 1})
 
 
 def add(db: Database, cur: Cursor, table: str, deltas: dict[tuple, Packed],

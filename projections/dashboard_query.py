@@ -6,7 +6,9 @@ A range [from, to) is cut into whole local days, read from a few rollup rows
 a key (dashboard_calendar.py), plus at most two part-days at its ends, read
 row by row from `summonses` and counted by the same rules, so the figures do
 not depend on where the range is cut. Medians and percentiles:
-dashboard_percentiles.py.
+dashboard_percentiles.py. On PostgreSQL the statements are sent ahead in
+turns, so the database works while Python does: a query by compound is some
+2,000 keys of Python work and as many index seeks.
 """
 from __future__ import annotations
 
@@ -21,8 +23,7 @@ from projections.dashboard import DIMENSIONS, DashboardView
 from projections.dashboard_calendar import LOCAL_TZ, split, to_us
 from projections import dashboard_cdf as cdf
 from projections import dashboard_running as running
-from projections import dashboard_percentiles
-from projections.dashboard_percentiles import from_rows, percentiles, periods_union
+from projections.dashboard_percentiles import Percentiles, periods_union
 from projections.dashboard_rows import COUNTS, row_measures
 from service_layer.bootstrap import Services
 
@@ -82,6 +83,7 @@ def query(services: Services, prefix: str, from_: datetime, to: datetime, by: st
         raise ValueError("from must be earlier than to")
     db = services.db
     t = VIEW.names(db, prefix)
+    w = weights()
     with db.transaction(commit=False) as cur:
         if db.is_postgres:  # one snapshot for every statement below
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -92,28 +94,24 @@ def query(services: Services, prefix: str, from_: datetime, to: datetime, by: st
         intervals, periods = split(from_, to, running.last_month(cur, t["rollup"], by))
         if VIEW.stale(db, cur, prefix):  # mid-rebuild: no rollups, every row read
             intervals, periods = [(to_us(from_), to_us(to))], []
-        cur.execute(*_counts_sql(t, by, intervals, periods))
-        counts = {key: c for key, *c in cur.fetchall()}
-        _check_width(by, counts)
-        cur.execute(*_not_yet_due_sql(t, by, to_us(from_), to_us(to), to_us(now)))
-        not_yet_due = {r[0]: int(r[1]) for r in cur.fetchall()}
         span = (to_us(from_), to_us(to))
-        reported = sum(c[COUNTS.index("reported")] for c in counts.values())
-        if db.is_postgres and reported <= dashboard_percentiles.ROWS_A_KEY * max(len(counts), 1):
-            ranks = from_rows(cur, t, by, span)
-        else:
-            ranks = percentiles(cur, db.is_postgres, t, by, span, intervals, periods)
-        # Every known key gets a row, so an idle one shows (with null rates).
-        if by == "department":
-            keys = set(services.settings.departments)
-        else:
-            cur.execute(f"SELECT DISTINCT {'code' if by == 'compound' else by} "
-                        f"FROM {t['compounds']}")
-            keys = {r[0] for r in cur.fetchall()}
-    keys |= set(counts)
-    w, zero = weights(), [0] * len(COUNTS)
-    return [_row(k, counts.get(k, zero), ranks.get(k), not_yet_due.get(k, 0), w)
-            for k in sorted(keys)], position
+        ranks = Percentiles(cur, db.is_postgres, t, by, span, intervals, periods)
+        # Python and the server take turns: each works while the other does.
+        with cur.pipeline():
+            sent = cur.send(*_counts_sql(t, by, intervals, periods, span, to_us(now)))
+            ranks.locate()
+            counts = {key: c for key, *c in sent.fetchall()}
+            _check_width(by, counts)
+            ranks.send()
+            keys = set(counts) | (set(services.settings.departments) if by == "department"
+                                  else set())
+            zero = [0] * (len(COUNTS) + 1)
+            rows = [_row(k, counts.get(k, zero), w) for k in sorted(keys)]
+            found = ranks.result()
+    for row in rows:
+        row["median_minutes_to_report"], row["p90_minutes_to_report"] = \
+            found.get(row["key"], (None, None))
+    return rows, position
 
 
 def _check_width(by: str, counts: dict[str, list[int]]) -> None:
@@ -125,57 +123,55 @@ def _check_width(by: str, counts: dict[str, list[int]]) -> None:
                             f"dashboard's histograms hold (projections/dashboard_cdf.py)")
 
 
-def _sources(t: dict, by: str, intervals: list, periods: list, rollup: str,
-             rollup_cols: str, row_cols: str) -> tuple[str, list]:
-    """One UNION ALL of the rollup table over whole periods and of the rows
-    of the part-days, with the same columns."""
-    union, params = periods_union(t[rollup], by, periods, rollup_cols)
+def _counts_sql(t: dict, by: str, intervals: list, periods: list, span: tuple[int, int],
+                now: int) -> tuple[str, list]:
+    """Per key the counts (rollup rows of the whole periods, `summonses` rows
+    of the part-days), then the unmet items whose earliest pending deadline is
+    still after `now` (overdue = unmet − these: only the recent backlog has a
+    deadline in the future, and the partial indexes on the due times hold
+    just that), and for places a row for every known key, so an idle one
+    shows (with null rates): one statement."""
+    union, params = periods_union(t["rollup"], by, periods, ", ".join(COUNTS) + ", 0 AS due")
     parts = [union] if union else []
+    measures = ", ".join(f"{m} AS {c}" for m, c in zip(row_measures(by), COUNTS))
     for lo, hi in intervals:
-        parts.append(f"SELECT {by} AS key, 1 AS sign, {row_cols} FROM {t['summonses']} "
-                     "WHERE blown >= ? AND blown < ?")
+        parts.append(f"SELECT {by} AS key, 1 AS sign, {measures}, 0 AS due "
+                     f"FROM {t['summonses']} WHERE blown >= ? AND blown < ?")
         params += [lo, hi]
-    return " UNION ALL ".join(parts), params
-
-
-def _counts_sql(t: dict, by: str, intervals: list, periods: list) -> tuple[str, list]:
-    row_cols = ", ".join(f"{m} AS {c}" for m, c in zip(row_measures(by), COUNTS))
-    union, params = _sources(t, by, intervals, periods, "rollup", ", ".join(COUNTS), row_cols)
-    # As BIGINT: PostgreSQL's SUM of BIGINT is NUMERIC, a Decimal a value in Python.
-    sums = ", ".join(f"CAST(SUM(sign * {c}) AS BIGINT)" for c in COUNTS)
-    return f"SELECT key, {sums} FROM ({union}) u GROUP BY key", params
-
-
-def _not_yet_due_sql(t: dict, by: str, f: int, to: int, now: int) -> tuple[str, list]:
-    """Unmet attributions whose earliest pending deadline is still after
-    `now`: overdue = unmet − these. Only the recent backlog has a deadline in
-    the future, and the partial indexes on the due times hold just that."""
+    zeros = ", ".join(f"0 AS {c}" for c in COUNTS)
+    due = ("first_due > ?" if by == "department"
+           else "lead = 1 AND issue_first_due > ?")
     # `blown + 0` keeps the planners off the index on blown: over a long
     # range it would visit every row, the due index only the recent ones.
-    if by == "department":
-        return (f"SELECT department, COUNT(*) FROM {t['summonses']} WHERE first_due > ? "
-                "AND blown + 0 >= ? AND blown + 0 < ? GROUP BY department", [now, f, to])
-    return (f"SELECT {by}, COUNT(*) FROM {t['summonses']} WHERE lead = 1 AND issue_first_due > ? "
-            f"AND blown + 0 >= ? AND blown + 0 < ? GROUP BY {by}", [now, f, to])
+    parts.append(f"SELECT {by} AS key, 0 AS sign, {zeros}, 1 AS due FROM {t['summonses']} "
+                 f"WHERE {due} AND blown + 0 >= ? AND blown + 0 < ?")
+    params += [now, *span]
+    if by != "department":
+        parts.append(f"SELECT {'code' if by == 'compound' else by} AS key, 0 AS sign, {zeros}, "
+                     f"0 AS due FROM {t['compounds']}")
+    # INTEGER terms: PostgreSQL sums them as BIGINT (its SUM of BIGINT is a
+    # slower NUMERIC, a Decimal a value in Python)
+    sums = ", ".join(f"SUM(CAST(sign * {c} AS INTEGER))" for c in COUNTS)
+    return f"SELECT key, {sums}, SUM(due) FROM ({' UNION ALL '.join(parts)}) u GROUP BY key", params
 
 
 def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _row(key: str, c: list[int], ranks: tuple[float, int] | None, not_yet_due: int,
-         w: tuple[float, float, float]) -> dict[str, Any]:
+def _row(key: str, c: list[int], w: tuple[float, float, float]) -> dict[str, Any]:
+    """A key's row from its counts and not-yet-due items; its median and p90
+    are filled in later."""
     (summonses, reported, in_time, issues, resolved, rated, satisfied, first_satisfied, open_,
-     escalated, unmet) = c
+     escalated, unmet, not_yet_due) = c
     response = _rate(in_time, summonses)
     resolution = _rate(resolved, issues)
     satisfaction = _rate(satisfied, rated)
     score = (None if response is None or resolution is None or satisfaction is None
              else 100 * (w[0] * response + w[1] * resolution + w[2] * satisfaction) / sum(w))
-    median, p90 = ranks or (None, None)
     return dict(key=key, summonses=summonses, reported=reported, reported_in_time=in_time,
-                response_rate=response, median_minutes_to_report=median,
-                p90_minutes_to_report=p90, issues=issues, resolved=resolved,
+                response_rate=response, median_minutes_to_report=None,
+                p90_minutes_to_report=None, issues=issues, resolved=resolved,
                 resolution_rate=resolution, rated=rated, satisfied=satisfied,
                 satisfaction_rate=satisfaction, first_satisfied=first_satisfied,
                 first_contact_satisfaction_rate=_rate(first_satisfied, rated), open=open_,

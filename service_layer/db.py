@@ -71,6 +71,27 @@ class Cursor:
         else:
             self._cursor.execute(self._sql(sql), tuple(params))
 
+    @contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """Statements `send`s in it run on the server while Python goes on;
+        reading the rows of any waits for every statement sent before it
+        (psycopg's pipeline mode). SQLite runs each as it is sent."""
+        if not self._pg:
+            yield
+            return
+        with self._cursor.connection.pipeline():
+            yield
+
+    def send(self, sql: str, params: tuple | list = (), binary: bool = False) -> "Cursor | Fetched":
+        """Runs the statement on a cursor of its own in the same transaction,
+        whose rows are read later with `fetchall`."""
+        if not self._pg:
+            self.execute(sql, params)
+            return Fetched(self.fetchall())
+        other = Cursor(self._cursor.connection.cursor(), self._pg)
+        other.execute(sql, params, binary)
+        return other
+
     def executemany(self, sql: str, rows: list) -> None:
         self._cursor.executemany(self._sql(sql), [tuple(r) for r in rows])
 
@@ -89,6 +110,16 @@ class Cursor:
     def fetchone(self) -> tuple | None:
         row = self._cursor.fetchone()
         return None if row is None else tuple(row)
+
+
+class Fetched:
+    """A statement's rows, read as it was sent (SQLite's `Cursor.send`)."""
+
+    def __init__(self, rows: list[tuple]) -> None:
+        self._rows = rows
+
+    def fetchall(self) -> list[tuple]:
+        return self._rows
 
 
 @contextmanager

@@ -39,11 +39,12 @@ def test_ranks_of_summed_histograms_are_the_sorted_lists():
                 slots[g] = slots.get(g, 0) + s
         ordered = sorted(values)
         ranks = [1, (len(values) + 1) // 2, len(values)]
-        totals = cdf.running(groups, cdf.GROUPS, F)
-        assert cdf.size(totals, cdf.GROUPS, F) == len(values)
-        for rank, (g, within) in zip(ranks, cdf.locate(totals, cdf.GROUPS, F, ranks)):
-            n = cdf.width(g)
-            ((i, inner),) = cdf.locate(cdf.running(slots[g], n, F), n, F, [within])
+        layout = cdf.layout(cdf.GROUPS, F)
+        totals = layout.running(groups)
+        assert layout.size(totals) == len(values)
+        for rank, (g, within) in zip(ranks, layout.locate(totals, ranks)):
+            inner_layout = cdf.layout(cdf.width(g), F)
+            ((i, inner),) = inner_layout.locate(inner_layout.running(slots[g]), [within])
             same_slot = sorted(v for v in values if cdf.bucket(v) == cdf.slot_start(g, i))
             assert same_slot[inner - 1] == ordered[rank - 1]
 
@@ -61,7 +62,7 @@ def test_stored_rows_read_back_as_the_numbers_they_hold():
             assert [cdf.decode(*b, f) for b in stored] == rows
             assert sum(int.from_bytes(b[0], "little") for b in stored) == sum(r[0] for r in rows)
             for g in range(cdf.GROUPS):
-                assert sum(cdf.slots_of(b[1], g, f) for b in stored) \
+                assert sum(cdf.slots_of(b[1], cdf.mask_of(b[1]), g, f) for b in stored) \
                     == sum(r[1].get(g, 0) for r in rows)
     f = cdf.field("compound")
     assert cdf.encode((cdf.pack({5: 1}, f)[0], {0: 1 << (f * 5), 3: 0}), f) \
@@ -82,10 +83,11 @@ def test_a_rank_at_the_edge_of_a_full_field():
     locate relies on, so a field one short of full must still be read right."""
     f = cdf.field("compound")
     most = (1 << cdf.BITS["compound"]) - 1
-    totals = cdf.running(cdf.pack({3: most - 2, 70: 1, 9000: 1}, f)[0], cdf.GROUPS, f)
-    assert cdf.size(totals, cdf.GROUPS, f) == most
+    layout = cdf.layout(cdf.GROUPS, f)
+    totals = layout.running(cdf.pack({3: most - 2, 70: 1, 9000: 1}, f)[0])
+    assert layout.size(totals) == most
     g70, g9000 = cdf.group(70), cdf.group(9000)
-    assert cdf.locate(totals, cdf.GROUPS, f, [1, most - 2, most - 1, most]) == [
+    assert layout.locate(totals, [1, most - 2, most - 1, most]) == [
         (0, 1), (0, most - 2), (g70, 1), (g9000, 1)]
 
 
