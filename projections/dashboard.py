@@ -282,6 +282,12 @@ class DashboardView(View):
         t = self.names(db, prefix)
         for base in ("rollup", "report_minutes"):
             cur.execute(f"DELETE FROM {t[base]}")
+        # Keys grouped bytewise (PostgreSQL's "C"), several times cheaper to
+        # sort than by the locale, with room to sort in memory: a million
+        # whistles' days by compound spilled 39 MB to disk.
+        bytewise = ' COLLATE "C"' if db.is_postgres else ""
+        if db.is_postgres:
+            cur.execute("SET LOCAL work_mem = '256MB'")
         column = dict(d="day", m="month")
         for dim in DIMENSIONS:
             sums = ", ".join(f"SUM({m})" for m in row_measures(dim))
@@ -290,8 +296,8 @@ class DashboardView(View):
                 # Grouped and ordered by the table's key: the rows then go in
                 # at the end of its index rather than all over it.
                 cur.execute(f"INSERT INTO {t['rollup']} ({head}, {', '.join(COUNTS)}) "
-                            f"SELECT '{dim}', '{grain}', {p}, {dim}, {sums} FROM {s} "
-                            f"GROUP BY {p}, {dim} ORDER BY {p}, {dim}")
+                            f"SELECT '{dim}', '{grain}', {p}, {dim}{bytewise}, {sums} FROM {s} "
+                            f"GROUP BY {p}, {dim}{bytewise} ORDER BY {p}, {dim}{bytewise}")
         cur.execute(f"SELECT MIN(blown), MAX(month) FROM {t['summonses']}")
         first, month = cur.fetchone()
         if first is None:

@@ -29,6 +29,7 @@ a percentile.)
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 
 from projections.dashboard_calendar import day_start, month_day, xun_id
@@ -39,7 +40,8 @@ from service_layer.db import Cursor, Database
 # Bytes per count. Narrower fields make the rows of the many small keys
 # smaller, and reading them is much of a query by compound.
 WIDTH = {"department": 4, "street": 4, "community": 4, "compound": 3}
-BITS = {dim: 8 * w - 1 for dim, w in WIDTH.items()}  # a key's counts over a range stay below 2^BITS
+# A key's counts over a range stay below 2^BITS: each field's top bit is a guard.
+BITS = {dim: 8 * w - 1 for dim, w in WIDTH.items()}
 SLOTS = 32                  # slots per doubling
 EXACT = 2 * SLOTS           # minutes below this are their own slot (group 0)
 GROUPS = 26                 # groups 0..25 hold every minute below 2^31
@@ -183,18 +185,12 @@ def decode(groups: bytes, slots: bytes, f: int) -> Packed:
             {g: slots_of(slots, mask, g, f) for g in range(GROUPS) if mask >> g & 1})
 
 
-def add(db: Database, cur: Cursor, table: str, deltas: dict[tuple, Packed],
-        fresh: bool = False) -> None:
-    """Adds packed histograms to the rows of their (dim, grain, period, key);
-    `fresh`: the table holds none of them yet. The stored rows are read, added
-    to in Python and written back: one follower writes a view at a time."""
+def add(db: Database, cur: Cursor, table: str, deltas: dict[tuple, Packed]) -> None:
+    """Adds packed histograms to the rows of their (dim, grain, period, key).
+    The stored rows are read, added to in Python and written back: one
+    follower writes a view at a time."""
     deltas = {k: v for k, v in deltas.items() if v[0] or any(v[1].values())}
     if not deltas:
-        return
-    if fresh:
-        # The rows are made as COPY takes them, not all held at once.
-        insert_rows(db, cur, table, (*PERIOD, *COLUMNS),
-                    ((*k, *encode(v, field(k[0]))) for k, v in deltas.items()))
         return
     stored = _stored(cur, table, list(deltas))
     rows = [(*k, *encode(_plus(stored[k], v) if k in stored else v, field(k[0])))
@@ -220,20 +216,23 @@ def derive(db: Database, cur: Cursor, table: str, summonses: str, dims: tuple[st
     from the first to the last): each day's histograms packed from the rows,
     its 旬's and month's summed from the days, and every key's running total
     through each month from its first on, which is what the deltas of `add`
-    leave there too. A month at a time, so that no statement waits long on
-    Python (PostgreSQL ends a transaction idle for a few seconds), and only
-    one running total a key is held, not one a key and month."""
-    for dim in dims:
-        f = field(dim)
-        totals: dict[str, Packed] = {}  # key -> its running total so far
-        for month in months:
-            cur.execute(f"SELECT day, {dim}, minutes FROM {summonses} WHERE blown >= ? "
-                        "AND blown < ? AND reported_at IS NOT NULL",
-                        [day_start(month_day(month)), day_start(month_day(month + 1))])
+    leave there too. A month at a time (one read of its rows for every
+    dimension), so that no statement waits long on Python (PostgreSQL ends a
+    transaction idle for a few seconds) and only one running total a key is
+    held, not one a key and month; each grain's rows are written as they are
+    made, in the order of the table's key."""
+    totals: dict[str, dict[str, Packed]] = {dim: {} for dim in dims}  # its running totals
+    for month in months:
+        cur.execute(f"SELECT day, minutes, {', '.join(dims)} FROM {summonses} WHERE blown >= ? "
+                    "AND blown < ? AND reported_at IS NOT NULL",
+                    [day_start(month_day(month)), day_start(month_day(month + 1))])
+        found = cur.fetchall()
+        for column, dim in enumerate(dims, start=2):
+            f = field(dim)
             days: dict[tuple, list] = {}  # (day, key) -> [packed groups, {g: packed slots}]
-            for day, key, minute in cur.fetchall():
-                g, up_group, up_slot = one(minute, f)
-                packed = days.setdefault((day, key), [0, {}])
+            for row in found:
+                g, up_group, up_slot = one(row[1], f)
+                packed = days.setdefault((row[0], row[column]), [0, {}])
                 packed[0] += up_group
                 packed[1][g] = packed[1].get(g, 0) + up_slot
             xuns: dict[tuple, list] = {}
@@ -244,14 +243,23 @@ def derive(db: Database, cur: Cursor, table: str, summonses: str, dims: tuple[st
                     packed[0] += groups
                     for g, v in slots.items():
                         packed[1][g] = packed[1].get(g, 0) + v
+            running = totals[dim]
             for key, packed in month_rows.items():
-                totals[key] = _plus(totals[key], tuple(packed)) if key in totals else tuple(packed)
-            rows = {(dim, "d", day, key): tuple(v) for (day, key), v in sorted(days.items())}
-            rows.update(((dim, "x", x, key), tuple(v)) for (x, key), v in sorted(xuns.items()))
-            rows.update(((dim, "m", month, key), tuple(v))
-                        for key, v in sorted(month_rows.items()))
-            rows.update(((dim, RUNNING, month, key), v) for key, v in sorted(totals.items()))
-            add(db, cur, table, rows, fresh=True)
+                running[key] = _plus(running[key], tuple(packed)) if key in running \
+                    else tuple(packed)
+            for grain, rows in (("d", days), ("x", xuns)):
+                _insert(db, cur, table, (((dim, grain, period, key), v)
+                                         for (period, key), v in sorted(rows.items())))
+            del days, xuns
+            for grain, rows in (("m", month_rows), (RUNNING, running)):
+                _insert(db, cur, table, (((dim, grain, month, key), v)
+                                         for key, v in sorted(rows.items())))
+
+
+def _insert(db: Database, cur: Cursor, table: str, rows: Iterable[tuple[tuple, Packed]]) -> None:
+    """New rows, written as COPY takes them, not all held at once."""
+    insert_rows(db, cur, table, (*PERIOD, *COLUMNS),
+                ((*k, *encode(v, field(k[0]))) for k, v in rows))
 
 
 def _plus(a: Packed, b: Packed) -> Packed:

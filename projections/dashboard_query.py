@@ -90,6 +90,9 @@ def query(services: Services, prefix: str, from_: datetime, to: datetime, by: st
             # Each statement reads a few thousand rows: starting parallel
             # workers for them costs more than it saves.
             cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            # A range's minutes sorted by key (dashboard_percentiles): a
+            # megacity's month (230,000 rows) spilled to disk with the default.
+            cur.execute("SET LOCAL work_mem = '64MB'")
         position = tracked_position(db, cur, prefix + VIEW.name)
         intervals, periods = split(from_, to, running.last_month(cur, t["rollup"], by))
         if VIEW.stale(db, cur, prefix):  # mid-rebuild: no rollups, every row read

@@ -32,6 +32,11 @@ class Database:
                 cursor.execute("DELETE FROM rw_write_lock WHERE 0")
             yield Cursor(cursor, self.is_postgres)
 
+    def outside_transaction(self, sql: str) -> None:
+        """A statement PostgreSQL will not run inside a transaction (VACUUM)."""
+        with self.datastore.get_connection() as conn:
+            conn.execute(sql)
+
     def table(self, name: str) -> str:
         """A table name qualified with the PostgreSQL schema in use, if any."""
         return f'"{self.schema}".{name}' if self.is_postgres and self.schema else name
