@@ -112,7 +112,7 @@ class DashboardView(View):
         ix = f"{prefix}rw_dashboard_summonses"
         return [
             # A range read row by row: its part-days, and a short range's
-            # minutes (dashboard_percentiles.from_rows), from the index alone.
+            # minutes (dashboard_percentiles._from_rows_sql), from the index alone.
             (f"{ix}_span", "(blown, minutes, department, street, community, compound)"),
             # The partial indexes hold only what is not yet due (or not yet
             # escalated): the backlog, however long the history grows.

@@ -141,7 +141,7 @@ def _from_rows_sql(table: str, by: str, span: tuple[int, int]) -> tuple[str, lis
             "WHERE blown >= ? AND blown < ? AND minutes IS NOT NULL GROUP BY 1) x", list(span))
 
 
-# Reported summonses a key in the range below which `from_rows` is the
+# Reported summonses a key in the range below which `_from_rows_sql` is the
 # cheaper way: sorting a row costs about a 75th of the histograms' work for
 # a key (bench/dashboard_bench.py, a million whistles).
 ROWS_A_KEY = 75
