@@ -16,12 +16,15 @@ value at rank ⌈0.9·n⌉. Three steps, each reading little:
    and stopped at the last of them, so one row per rank comes back (two for
    the median of an even n when both ranks share a slot, as they mostly do).
 
-On PostgreSQL a range holding few reported summonses a key (`ROWS_A_KEY`)
-takes them all instead, sorted by the database. Either way the last
+A range holding few reported summonses a key (`ROWS_A_KEY`) takes them all
+instead, sorted by the database. Either way the last
 statement is sent ahead (service_layer/db.py's `Cursor.send`), to run while
 Python makes the query's rows.
 """
 from __future__ import annotations
+
+from itertools import groupby
+from operator import itemgetter
 
 from projections import dashboard_cdf as cdf
 from service_layer.db import Cursor, Fetched
@@ -45,11 +48,11 @@ class Percentiles:
         # part-days, a day or two at most, left out of the reckoning).
         reported, keys = 0, 0
         union, params = periods_union(t["rollup"], by, periods, "reported")
-        if pg and union:
+        if union:
             cur.execute("SELECT COALESCE(SUM(sign * reported), 0), COUNT(DISTINCT key) "
                         f"FROM ({union}) u", params)
             reported, keys = cur.fetchone()
-        self.sorted_rows = pg and reported <= ROWS_A_KEY * max(keys, 1)
+        self.sorted_rows = reported <= ROWS_A_KEY * max(keys, 1)
         if self.sorted_rows:
             return
         self.keys = _histograms(cur, t["report_minutes"], by, periods)
@@ -64,14 +67,21 @@ class Percentiles:
 
     def send(self) -> None:
         if self.sorted_rows:
-            self.sent = [self.cur.send(*_from_rows_sql(self.table, self.by, self.span))]
+            self.sent = [self.cur.send(*_from_rows_sql(self.pg, self.table, self.by, self.span))]
         else:
             self.sent = [self.cur.send(*statement, binary=True) for statement in
                          _stretches_sql(self.pg, self.table, self.by, self.span, self.stretches)]
 
     def result(self) -> dict[str, tuple[float, int]]:
-        if self.sorted_rows:
+        if self.sorted_rows and self.pg:
             return {key: ((lo + hi) / 2, p90) for key, lo, hi, p90 in self.sent[0].fetchall()}
+        if self.sorted_rows:  # every key's minutes in order: SQLite has no array_agg
+            out = {}
+            for key, rows in groupby(self.sent[0].fetchall(), key=itemgetter(0)):
+                a = [minute for _, minute in rows]
+                n = len(a)
+                out[key] = ((a[(n + 1) // 2 - 1] + a[n // 2]) / 2, a[(9 * n + 9) // 10 - 1])
+            return out
         minutes = _stretch_minutes(self.sent, self.stretches)
         for mine, which, stretch, offset in self.pending:
             mine[which] = minutes[stretch][offset]
@@ -128,17 +138,20 @@ def _locate(keys: dict[str, list], f: int) -> tuple[list, list, dict[str, list[i
     return stretches, pending, values
 
 
-def _from_rows_sql(table: str, by: str, span: tuple[int, int]) -> tuple[str, list]:
+def _from_rows_sql(pg: bool, table: str, by: str, span: tuple[int, int]) -> tuple[str, list]:
     """The same figures from every reported summons blown in `span`, sorted
-    by PostgreSQL: cheaper than the histograms' three steps when the range
+    by the database: cheaper than the histograms' three steps when the range
     holds few summonses a key (a month by compound), dearer when it holds
-    many (a year), hence `ROWS_A_KEY`."""
+    many (a year), hence `ROWS_A_KEY`. PostgreSQL picks each key's three
+    values itself; SQLite returns the minutes in order."""
+    where = f"FROM {table} WHERE blown >= ? AND blown < ? AND minutes IS NOT NULL"
+    if not pg:
+        return f"SELECT {by}, minutes {where} ORDER BY {by}, minutes", list(span)
     # (grouped in the "C" collation: sorting the keys by the database's
     # locale took most of the statement)
     return ("SELECT key, a[(n + 1) / 2], a[n / 2 + 1], a[(9 * n + 9) / 10] FROM "
             f"(SELECT {by} COLLATE \"C\" AS key, COUNT(*) AS n, "
-            f"array_agg(minutes ORDER BY minutes) AS a FROM {table} "
-            "WHERE blown >= ? AND blown < ? AND minutes IS NOT NULL GROUP BY 1) x", list(span))
+            f"array_agg(minutes ORDER BY minutes) AS a {where} GROUP BY 1) x", list(span))
 
 
 # Reported summonses a key in the range below which `_from_rows_sql` is the

@@ -415,7 +415,7 @@ def test_incremental_rollups_equal_set_based(services, follower, clock, monkeypa
         cur.execute(f"SELECT {', '.join(SUMMONS_COLUMNS)} FROM {t['summonses']}")
         rows = [dict(zip(SUMMONS_COLUMNS, r)) for r in cur.fetchall()]
     now = start + timedelta(days=40)
-    # Both ways to the medians: the histograms', and on PostgreSQL every row's.
+    # Both ways to the medians: the histograms', and every row's sorted.
     for rows_a_key in (0, 10 ** 9):
         monkeypatch.setattr(dashboard_percentiles, "ROWS_A_KEY", rows_a_key)
         for by in ("department", "street", "community", "compound"):
