@@ -42,17 +42,17 @@ def create_app(services: Services, workers: list | None = None,
     return app
 
 
-def app_from_env() -> FastAPI:
-    """What each process of `redwhistle serve` runs (uvicorn's factory): the
-    API alone, on the settings of the environment."""
-    from service_layer.bootstrap import bootstrap
-    gc.set_threshold(*GC_THRESHOLD)
-    return create_app(bootstrap(), close_services=True)
-
-
 # The compounds kept in memory between writes are hundreds of thousands of
 # dicts and lists that every full collection walks: with the default
 # thresholds those pauses made ingest's p99 at 1,000 whistles/s 0.7-1 s
 # instead of 45 ms (bench/README.md). Young garbage is still collected every
 # 100,000 allocations; the old generations seldom.
 GC_THRESHOLD = (100_000, 50, 100)
+
+
+def app_from_env() -> FastAPI:
+    """What each process of `redwhistle serve` runs (uvicorn's factory): the
+    API alone, on the settings of the environment."""
+    from service_layer.bootstrap import bootstrap
+    gc.set_threshold(*GC_THRESHOLD)
+    return create_app(bootstrap(), close_services=True)

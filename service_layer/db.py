@@ -63,16 +63,15 @@ class Cursor:
             # names would collapse, so this cursor returns tuples.
             cursor.row_factory = tuple_row
 
-    def _sql(self, sql: str) -> str:
-        return sql.replace("%", "%%").replace("?", "%s") if self._pg else sql
+    def _sql(self, sql: str, placeholder: str = "%s") -> str:
+        return sql.replace("%", "%%").replace("?", placeholder) if self._pg else sql
 
     def execute(self, sql: str, params: tuple | list = (), binary: bool = False) -> None:
         """`binary`: on PostgreSQL the parameters and the results travel in its
         binary format (bytes of a BYTEA as they are, not as hex text; a list
         of strings without a check of each for quoting); SQLite has one."""
         if self._pg and binary:
-            sql = sql.replace("%", "%%").replace("?", "%b")
-            self._cursor.execute(sql, tuple(params), binary=True)
+            self._cursor.execute(self._sql(sql, "%b"), tuple(params), binary=True)
         else:
             self._cursor.execute(self._sql(sql), tuple(params))
 
