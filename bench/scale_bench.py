@@ -62,10 +62,8 @@ def run(size: str | int = "city", probes: int = 30, seed: int = 7,
     with contextlib.nullcontext(url) if url else scratch_schema(base_url, prefix="bench") as url:
         services = bootstrap(Settings(database_url=url))
         try:
-            if services.app.recorder.max_notification_id():
-                loaded = dict(events=services.app.recorder.max_notification_id())
-            else:
-                loaded = city_mod.load(services, city)
+            stored = services.app.recorder.max_notification_id()
+            loaded = dict(events=stored) if stored else city_mod.load(services, city)
             viewer = make_tokens(services, city)["viewer"]
         finally:
             services.close()

@@ -45,7 +45,9 @@ class Percentiles:
         self.stretches: list[list] = []
         self.sent: list[Cursor | Fetched] = []
         # How many reported summonses a key the whole periods hold (the
-        # part-days, a day or two at most, left out of the reckoning).
+        # part-days, a day or two at most, left out of the reckoning). The
+        # counts read these rollup rows again; deciding first spares the
+        # sorting way the histograms' rows.
         reported, keys = 0, 0
         union, params = periods_union(t["rollup"], by, periods, "reported")
         if union:

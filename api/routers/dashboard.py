@@ -53,6 +53,7 @@ def response_rates(
     if wants_csv(request):
         return csv_response(rows, f"response-rates-by-{by}.csv", COLUMNS)
     w = weights()
-    return json_response({"from": start.isoformat(), "to": end.isoformat(), "by": by, "now": now.isoformat(),
-            "as_of": now.isoformat() if as_of else None, "position": position,
-            "weights": dict(response=w[0], resolution=w[1], satisfaction=w[2]), "rows": rows})
+    return json_response({
+        "from": start.isoformat(), "to": end.isoformat(), "by": by, "now": now.isoformat(),
+        "as_of": now.isoformat() if as_of else None, "position": position,
+        "weights": dict(response=w[0], resolution=w[1], satisfaction=w[2]), "rows": rows})
