@@ -9,10 +9,12 @@ from fastapi import FastAPI
 
 from api import errors
 from api.routers import agenda, audit, companies, compounds, dashboard, health, issues, rankings
+from api.routers import open311
 from service_layer.bootstrap import Services
 
 ROUTERS = [health.router, compounds.router, issues.router, companies.router, dashboard.router,
            agenda.router, rankings.router, audit.router]
+ROUTERS.append(open311.router)  # Open311 GeoReport v2 (docs/open311.md)
 
 
 def create_app(services: Services, workers: list | None = None,

@@ -37,6 +37,18 @@ class CompoundIn(Body):
     households: int = Field(ge=0)
     kind: Literal["commodity", "old", "resettlement", "three_no"]
     management_mode: Literal["professional", "entrusted", "self_managed"]
+    # Optional WGS-84 location (docs/open311.md: GCJ-02 from Chinese map apps must be converted).
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    address: Name | None = None
+    zipcode: Annotated[str, Field(pattern=r"^[0-9]{6}$")] | None = None
+
+
+class LocationIn(Body):
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    address: Name | None = None
+    zipcode: Annotated[str, Field(pattern=r"^[0-9]{6}$")] | None = None
 
 
 class ContractIn(Body):
@@ -51,7 +63,7 @@ class WhistleIn(Body):
     description: Text
     departments: list[Code] = Field(min_length=1)
     urgency: Literal["normal", "urgent"] = "normal"
-    source: Literal["grid_patrol", "hotline_12345", "resident", "property_company"]
+    source: Literal["grid_patrol", "hotline_12345", "resident", "property_company", "open311"]
     grid: Name | None = None
     building: Name | None = None
     unit: Name | None = None

@@ -192,6 +192,10 @@ class Governance:
                             lambda: Compound.register(**fields, at=self._at(at)),
                             lambda c: c.is_same_registration(**fields), present)
 
+    def locate_compound(self, code: str, *, at: datetime | None = None,
+                        present: Present | None = None, **location: Any) -> Outcome[Compound]:
+        return self._compound(code, lambda c: c.locate(**location, at=self._at(at)), present)
+
     def contract_property_company(self, code: str, *, company_code: str, starts_on: str,
                                   ends_on: str, at: datetime | None = None,
                                   present: Present | None = None) -> Outcome[Compound]:

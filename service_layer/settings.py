@@ -17,6 +17,17 @@ DEFAULT_CATEGORIES = ("illegal_construction", "blocked_fire_lane", "flying_wire_
                       "parking_disorder", "corridor_clutter", "green_space_misuse",
                       "public_security", "neighbour_dispute")
 
+# Open311 requests name a category, not departments: each category summons
+# these (`ROUTES=leak=housing+water;noise=police`); a category without a route
+# summons the street office (docs/open311.md). Our choice, not the papers'.
+DEFAULT_ROUTES = ("illegal_construction=urban_management;blocked_fire_lane=fire;"
+                  "flying_wire_charging=fire;cooking_fume=environment+urban_management;"
+                  "leak=housing;elevator_fault=elevator_safety;water_supply=water;"
+                  "noise=police;parking_disorder=urban_management+police;"
+                  "corridor_clutter=fire;green_space_misuse=urban_management;"
+                  "public_security=police")
+FALLBACK_DEPARTMENT = "street_office"
+
 
 class ConfigError(ValueError):
     """A setting is malformed; the message names it."""
@@ -81,6 +92,20 @@ def eventsourcing_env(database_url: str | None) -> dict[str, str]:
     raise ConfigError(f"DATABASE_URL must start with sqlite:/// or postgresql://, not {url.scheme!r}")
 
 
+def parse_routes(raw: str, departments: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """`category=dept+dept;category=dept` as a dict; every department must be known."""
+    routes: dict[str, tuple[str, ...]] = {}
+    for part in (p.strip() for p in raw.split(";") if p.strip()):
+        category, _, targets = part.partition("=")
+        summoned = tuple(d.strip() for d in targets.split("+") if d.strip())
+        unknown = [d for d in summoned if d not in departments]
+        if not category.strip() or not summoned or unknown:
+            raise ConfigError(f"ROUTES: {part!r} must be category=department[+department] "
+                              f"of known departments")
+        routes[category.strip()] = summoned
+    return routes
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -100,19 +125,30 @@ class Settings:
     # query). `serve --workers N` turns it on: API processes sharing a store
     # would otherwise find each other's writes by failing on them, half the time.
     write_cache_check: bool = False
+    # Open311 (docs/open311.md): category -> departments, and how far from a
+    # request's lat/long the nearest compound may be.
+    routes: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: parse_routes(DEFAULT_ROUTES, DEFAULT_DEPARTMENTS))
+    open311_radius_m: float = 500.0
+
+    def route(self, category: str) -> list[str]:
+        return list(self.routes.get(category) or (FALLBACK_DEPARTMENT,))
 
     @classmethod
     def from_env(cls) -> "Settings":
+        departments = _list("DEPARTMENTS", DEFAULT_DEPARTMENTS)
         return cls(
             database_url=os.environ.get("DATABASE_URL") or None,
             deadlines=DeadlinePolicy.from_hours(
                 _hours("REPORT_DUE_URGENT_HOURS", 2), _hours("REPORT_DUE_NORMAL_HOURS", 24),
                 _hours("RESOLVE_DUE_URGENT_HOURS", 24), _hours("RESOLVE_DUE_NORMAL_HOURS", 168)),
-            departments=_list("DEPARTMENTS", DEFAULT_DEPARTMENTS),
+            departments=departments,
             categories=_list("CATEGORIES", DEFAULT_CATEGORIES),
             kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
             topic_prefix=os.environ.get("TOPIC_PREFIX", "redwhistle"),
             group_commit=_flag("GROUP_COMMIT", True),
             write_cache_size=int(env_number("WRITE_CACHE_SIZE", 1000, int, "a whole number")),
             write_cache_check=_flag("WRITE_CACHE_CHECK", False),
+            routes=parse_routes(os.environ.get("ROUTES") or DEFAULT_ROUTES, departments),
+            open311_radius_m=env_number("OPEN311_RADIUS_METRES", 500.0, float, "metres"),
         )

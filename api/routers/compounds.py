@@ -6,7 +6,8 @@ from fastapi import APIRouter, Depends, Response
 
 from api import presenters
 from api.auth import READERS, check_at, check_street, forbid, role, services
-from api.schemas import CompoundIn, ContractIn, ElectionIn, IncidentIn, MeetingIn, SurveyIn
+from api.schemas import (CompoundIn, ContractIn, ElectionIn, IncidentIn, LocationIn, MeetingIn,
+                         SurveyIn)
 from service_layer.bootstrap import Services
 from service_layer.tokens import Principal
 
@@ -34,6 +35,15 @@ def read(code: str, _: Principal = Depends(role(*READERS)),
 def _scoped(svc: Services, who: Principal, code: str, at) -> None:
     check_at(who, at)
     check_street(who, svc.governance.street_of(code))
+
+
+@router.post("/{code}/location", status_code=201)
+def locate(code: str, body: LocationIn, who: Principal = Depends(official),
+           svc: Services = Depends(services)) -> Response:
+    _scoped(svc, who, code, body.at)
+    outcome = svc.governance.locate_compound(code, **body.model_dump(exclude={"at"}),
+                                             at=body.at, present=presenters.compound)
+    return presenters.respond(outcome)
 
 
 @router.post("/{code}/property-contracts", status_code=201)
