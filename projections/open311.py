@@ -17,9 +17,9 @@ from projections.bulk import index_name, insert_rows, upsert, where_in
 from projections.moments import moment
 from service_layer.db import Cursor, Database
 
-REQUEST_COLUMNS = ("compound_id", "issue_id", "compound", "category", "description", "departments", "status",
-                   "status_notes", "requested_at", "updated_at", "report_due_at",
-                   "expected_at", "media_url")
+REQUEST_COLUMNS = ("compound_id", "issue_id", "compound", "category", "description",
+                   "departments", "status", "status_notes", "requested_at", "updated_at",
+                   "report_due_at", "expected_at", "media_url")
 COMPOUND_COLUMNS = ("id", "code", "name", "street", "latitude", "longitude", "address",
                     "zipcode")
 
@@ -80,9 +80,9 @@ class Open311View(View):
                 continue
             if kind is Compound.WhistleBlown:
                 requests[(e.originator_id, e.issue_id)] = [
-                    str(e.originator_id), e.issue_id, compounds[e.originator_id][1], e.category, e.description,
-                    ",".join(e.departments), "open", None, moment(at), moment(at),
-                    moment(e.report_due_at), moment(e.resolve_due_at),
+                    str(e.originator_id), e.issue_id, compounds[e.originator_id][1],
+                    e.category, e.description, ",".join(e.departments), "open", None,
+                    moment(at), moment(at), moment(e.report_due_at), moment(e.resolve_due_at),
                     e.__dict__.get("media_url")]
                 continue
             row = requests.get((e.originator_id, e.issue_id))
