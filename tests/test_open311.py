@@ -196,6 +196,16 @@ def test_address_string_and_scopes(base, auth, services):
     issue = services.governance.compound("HU-002").issue(issue_id)
     assert issue["departments"] == ["police"] and issue["source"] == "open311"
     assert issue["description"] == "噪声扰民"  # the spec makes description optional
+    hotline = key_of(auth, "hotline")
+    r = requests.post(f"{base}/requests.json", data=dict(
+        api_key=hotline, service_code="noise", address_string="北京市西山小区3号楼",
+        **{"attribute[source]": "resident"}))
+    assert r.status_code == 201, r.text
+    issue = services.governance.compound("HU-003").issue(r.json()[0]["service_request_id"])
+    assert issue["source"] == "resident"
+    r = requests.post(f"{base}/requests.json", data=dict(
+        api_key=hotline, service_code="noise", address_string="小区"))
+    assert r.status_code == 400 and "HU-001, HU-002, HU-003" in r.json()[0]["description"]
     # A grid worker scoped to other grids, an official of another street: refused.
     r = requests.post(f"{base}/requests.json", data=dict(
         api_key=key_of(auth, "grid_worker", grids=("G9",)), service_code="noise",
