@@ -5,6 +5,7 @@ values/value`, `service_requests/request`, `errors/error`); JSON is the same
 data as lists and objects. docs/open311.md maps every field."""
 from __future__ import annotations
 
+import re
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -72,6 +73,9 @@ def department_names(codes: list[str]) -> str:
 
 # -- rendering ---------------------------------------------------------------
 # Element names of a list's items in XML, by the list's own element name.
+# Characters XML 1.0 cannot carry at all; text from our own API may hold them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
 _ITEMS = {"services": "service", "attributes": "attribute", "values": "value",
           "service_requests": "request", "errors": "error"}
 
@@ -86,7 +90,7 @@ def _xml(name: str, value: Any) -> str:
     if isinstance(value, list):
         item = _ITEMS[name]
         return f"<{name}>{''.join(_xml(item, v) for v in value)}</{name}>"
-    return f"<{name}>{escape(str(value))}</{name}>"
+    return f"<{name}>{escape(_NOT_XML.sub(chr(0xFFFD), str(value)))}</{name}>"
 
 
 def render(fmt: str, root: str, body: Any, status_code: int = 200) -> Response:

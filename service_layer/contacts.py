@@ -41,8 +41,13 @@ class Contacts:
             found.update({r[0]: dict(zip(FIELDS, r[1:])) for r in rows})
         return found
 
-    def erase(self, issue_id: str) -> bool:
-        """Deletes the issue's personal data; True when there was some."""
-        found = bool(self.of([issue_id]))
-        self.db.execute(f"DELETE FROM {self.table} WHERE issue_id = ?", (issue_id,))
-        return found
+    def erase(self, issue_id: str | None = None, email: str | None = None,
+              phone: str | None = None) -> int:
+        """Deletes the personal data of an issue, or of every issue a person
+        (by email or phone) filed; returns how many issues had some."""
+        column, value = next((c, v) for c, v in (("issue_id", issue_id), ("email", email),
+                                                 ("phone", phone)) if v)
+        with self.db.transaction() as cur:
+            cur.execute(f"DELETE FROM {self.table} WHERE {column} = ? RETURNING issue_id",
+                        (value,))
+            return len(cur.fetchall())

@@ -186,6 +186,24 @@ def test_post_read_back_resolve_and_filter(base, auth, services, follower, clock
     assert cli(["contacts", "erase", "--issue", issue_id]) == 0
     official = requests.get(one, params=dict(api_key=key_of(auth, "official"))).json()[0]
     assert official["email"] is None and official["phone"] is None
+    assert official["description"] == form["description"]  # the issue's facts stay
+
+
+def test_a_person_is_erased_from_every_issue_and_xml_carries_any_text(base, auth, services,
+                                                                     monkeypatch):
+    hotline, official = key_of(auth, "hotline"), key_of(auth, "official")
+    filed = [requests.post(f"{base}/requests.json", data=dict(
+        api_key=hotline, service_code="noise", address_id=code, phone=phone,
+        description="夜间施工\x01噪音")).json()[0]["service_request_id"]
+        for code, phone in (("HU-001", "139"), ("HU-002", "139"), ("HU-003", "137"))]
+    monkeypatch.setenv("DATABASE_URL", services.settings.database_url)
+    assert cli(["contacts", "erase", "--phone", "139"]) == 0
+    seen = requests.get(f"{base}/requests.xml", params=dict(api_key=official))
+    assert seen.status_code == 200
+    phones = {r["service_request_id"]: r["phone"]
+              for r in xmltodict.parse(seen.content)["service_requests"]["request"]}
+    assert phones == {filed[0]: None, filed[1]: None, filed[2]: "137"}
+    assert "夜间施工\ufffd噪音" in seen.text
 
 
 def test_address_string_and_scopes(base, auth, services):
