@@ -21,6 +21,10 @@ def _aware(value: datetime | None) -> datetime | None:
 
 At = Annotated[datetime | None, AfterValidator(_aware)]
 
+Latitude = Annotated[float | None, Field(ge=-90, le=90)]  # WGS-84 degrees
+Longitude = Annotated[float | None, Field(ge=-180, le=180)]
+Zipcode = Annotated[str | None, Field(pattern=r"^[0-9]{6}$")]  # China's postal codes
+
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -38,17 +42,17 @@ class CompoundIn(Body):
     kind: Literal["commodity", "old", "resettlement", "three_no"]
     management_mode: Literal["professional", "entrusted", "self_managed"]
     # Optional WGS-84 location (docs/open311.md: GCJ-02 from Chinese map apps must be converted).
-    latitude: float | None = Field(None, ge=-90, le=90)
-    longitude: float | None = Field(None, ge=-180, le=180)
+    latitude: Latitude = None
+    longitude: Longitude = None
     address: Name | None = None
-    zipcode: Annotated[str, Field(pattern=r"^[0-9]{6}$")] | None = None
+    zipcode: Zipcode = None
 
 
 class LocationIn(Body):
-    latitude: float | None = Field(None, ge=-90, le=90)
-    longitude: float | None = Field(None, ge=-180, le=180)
+    latitude: Latitude = None
+    longitude: Longitude = None
     address: Name | None = None
-    zipcode: Annotated[str, Field(pattern=r"^[0-9]{6}$")] | None = None
+    zipcode: Zipcode = None
 
 
 class ContractIn(Body):

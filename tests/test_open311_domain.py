@@ -9,6 +9,7 @@ import pytest
 from domain.compound import Compound
 from domain.exceptions import RuleBroken
 from service_layer.settings import ConfigError, Settings
+from tests import story
 
 AT = datetime(2026, 5, 1, 9, tzinfo=timezone.utc)
 FIELDS = dict(code="HU-1", name="华园小区", district="Dongcheng", street="Donghuamen",
@@ -69,3 +70,19 @@ def test_routes_setting(monkeypatch):
     monkeypatch.setenv("ROUTES", "leak=plumbers")
     with pytest.raises(ConfigError):
         Settings.from_env()
+
+
+def test_location_through_the_api(client, auth):
+    r = client.post("/v1/compounds", json=story.compound(latitude=100, longitude=116.4),
+                    headers=auth["official"])
+    assert r.status_code == 422 and [f["field"] for f in r.json()["fields"]] == ["latitude"]
+    r = client.post("/v1/compounds", json=story.compound(address="学院路 5 号"),
+                    headers=auth["official"])
+    assert r.status_code == 201 and r.json()["location"]["address"] == "学院路 5 号"
+    where = dict(latitude=39.99, longitude=116.35, zipcode="100083")
+    first = client.post("/v1/compounds/HD-001/location", json=where, headers=auth["official"])
+    again = client.post("/v1/compounds/HD-001/location", json=where, headers=auth["official"])
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["location"] == dict(where, address=None)
+    r = client.post("/v1/compounds/HD-001/location", json=where, headers=auth["grid_worker"])
+    assert r.status_code == 403
