@@ -55,4 +55,4 @@ def app_from_env() -> FastAPI:
     API alone, on the settings of the environment."""
     from service_layer.bootstrap import bootstrap
     gc.set_threshold(*GC_THRESHOLD)
-    return create_app(bootstrap(), close_services=True)
+    return create_app(bootstrap(api=True), close_services=True)
