@@ -33,8 +33,12 @@ def create_app(services: Services, workers: list | None = None,
             if close_services:
                 services.close()
 
+    # A body above MAX_BODY_BYTES is refused (413) when its Content-Length
+    # says so, before any byte of it is read, or, sent chunked, as soon as
+    # the bytes read pass it (FastAPI's own limit: Starlette's middleware).
     app = FastAPI(title="Red Whistle", version="0.1.0", lifespan=lifespan,
-                  description="Event-sourced coordination of residential compound governance.")
+                  description="Event-sourced coordination of residential compound governance.",
+                  max_body_size=services.settings.max_body_bytes)
     app.state.services = services
     errors.install(app)
     for router in ROUTERS:
