@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
+from api.limits import StoreGate, StoreGateMiddleware
 from api.routers import agenda, audit, companies, compounds, dashboard, health, issues, rankings
 from service_layer.bootstrap import Services
 
@@ -41,6 +42,9 @@ def create_app(services: Services, workers: list | None = None,
                   max_body_size=services.settings.max_body_bytes)
     app.state.services = services
     errors.install(app)
+    app.state.store_gate = StoreGate(lambda: services.db.fetchall("SELECT 1"))
+    app.add_middleware(StoreGateMiddleware, gate=app.state.store_gate,
+                       refuse=errors.store_unavailable)
     for router in ROUTERS:
         app.include_router(router)
     return app

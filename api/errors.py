@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.limits import is_unreachable
 from domain.exceptions import RuleBroken, UnknownFact
 from service_layer.governance import InvalidField, TooMuchContention
 from service_layer.group_commit import EventTooLarge
@@ -29,6 +30,12 @@ STORE_UNAVAILABLE = (OperationalError, InterfaceError, psycopg.OperationalError,
 
 def invalid(fields: list[dict[str, str]]) -> JSONResponse:
     return JSONResponse(status_code=422, content={"error": "invalid", "fields": fields})
+
+
+def store_unavailable() -> JSONResponse:
+    return JSONResponse(status_code=503, headers={"Retry-After": "5"},
+                        content={"error": "store_unavailable",
+                                 "detail": "the store did not answer in time; retry"})
 
 
 def install(app: FastAPI) -> None:
@@ -61,12 +68,13 @@ def install(app: FastAPI) -> None:
     async def _too_large(_: Request, exc: EventTooLarge) -> JSONResponse:
         return JSONResponse(status_code=413, content={"error": "too_large", "detail": str(exc)})
 
-    async def _store_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
         # The database's message names hosts and statements: logged, not sent.
         log.warning("store unavailable: %s: %s", type(exc).__name__, exc)
-        return JSONResponse(status_code=503, headers={"Retry-After": "5"},
-                            content={"error": "store_unavailable",
-                                     "detail": "the store did not answer in time; retry"})
+        gate = getattr(request.app.state, "store_gate", None)
+        if gate is not None and is_unreachable(exc):
+            gate.close()
+        return store_unavailable()
 
     for error in STORE_UNAVAILABLE:
         app.add_exception_handler(error, _store_unavailable)

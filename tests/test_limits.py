@@ -234,10 +234,21 @@ def test_with_the_store_down_callers_get_503_and_health_answers(postgres_schema,
             write = client.post("/v1/compounds/HD-001/whistles", json=story.whistle(),
                                 headers=admin)
             read = client.get("/v1/rankings/2026", headers=admin)
-            for answer in (write, read):
+            started = time.monotonic()
+            again = client.get("/v1/compounds/HD-001", headers=admin)
+            assert time.monotonic() - started < 0.5  # the gate is closed: no wait
+            for answer in (write, read, again):
                 assert answer.status_code == 503, answer.text
                 assert answer.headers["Retry-After"]
                 assert answer.headers["content-type"].startswith("application/json")
+            # the store answers again (a new way in): so does the API, within seconds
+            proxy = Proxy()
+            services.app.factory.datastore.pool.kwargs["port"] = proxy.port
+            deadline = time.monotonic() + 10
+            while (answer := client.get("/v1/compounds/HD-001", headers=admin)).status_code \
+                    == 503 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert answer.status_code == 200, answer.text
     finally:
         proxy.close()
         services.close()
