@@ -121,7 +121,7 @@ class Settings:
     idle_in_transaction_timeout: int = 5
     connect_timeout: int = 5
     # `?after=` waiters parked at once per API process (more: 503).
-    max_waiters: int = 64
+    max_waiters: int = 256
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -146,5 +146,5 @@ class Settings:
                                                        "a whole number of seconds")),
             connect_timeout=int(env_number("DATABASE_CONNECT_TIMEOUT", 5, int,
                                            "a whole number of seconds")),
-            max_waiters=int(env_number("MAX_WAITERS", 64, int, "a whole number")),
+            max_waiters=int(env_number("MAX_WAITERS", 256, int, "a whole number")),
         )
