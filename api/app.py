@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.limits import StoreGate, StoreGateMiddleware
+from api.limits import BodyLimitMiddleware, StoreGate, StoreGateMiddleware
 from api.routers import agenda, audit, companies, compounds, dashboard, health, issues, rankings
 from service_layer.bootstrap import Services
 
@@ -34,17 +34,15 @@ def create_app(services: Services, workers: list | None = None,
             if close_services:
                 services.close()
 
-    # A body above MAX_BODY_BYTES is refused (413) when its Content-Length
-    # says so, before any byte of it is read, or, sent chunked, as soon as
-    # the bytes read pass it (FastAPI's own limit: Starlette's middleware).
     app = FastAPI(title="Red Whistle", version="0.1.0", lifespan=lifespan,
-                  description="Event-sourced coordination of residential compound governance.",
-                  max_body_size=services.settings.max_body_bytes)
+                  description="Event-sourced coordination of residential compound governance.")
     app.state.services = services
     errors.install(app)
     app.state.store_gate = StoreGate(lambda: services.db.fetchall("SELECT 1"))
     app.add_middleware(StoreGateMiddleware, gate=app.state.store_gate,
                        refuse=errors.store_unavailable)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_body_bytes,
+                       refuse=errors.too_large)
     for router in ROUTERS:
         app.include_router(router)
     return app

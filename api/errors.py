@@ -38,6 +38,10 @@ def store_unavailable() -> JSONResponse:
                                  "detail": "the store did not answer in time; retry"})
 
 
+def too_large(detail: str) -> JSONResponse:
+    return JSONResponse(status_code=413, content={"error": "too_large", "detail": detail})
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -66,7 +70,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(EventTooLarge)
     async def _too_large(_: Request, exc: EventTooLarge) -> JSONResponse:
-        return JSONResponse(status_code=413, content={"error": "too_large", "detail": str(exc)})
+        return too_large(str(exc))
 
     async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
         # The database's message names hosts and statements: logged, not sent.

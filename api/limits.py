@@ -1,4 +1,12 @@
-"""While the store does not answer, callers hear so at once.
+"""Limits that keep one caller from stopping the others.
+
+A request body above MAX_BODY_BYTES is refused (413): at once when its
+Content-Length says so, before a byte of it is read; sent chunked, as soon as
+the bytes read pass the limit. A giant body would otherwise be parsed, turned
+into one giant event and held in the log's lock while it travels to the
+server, and every writer of every process waits on that lock.
+
+While the store does not answer, callers hear so at once.
 
 A request that meets a store that does not answer waits for its connection
 (DATABASE_CONNECT_TIMEOUT) on each of the event store's ten attempts, and
@@ -16,7 +24,9 @@ import logging
 from collections.abc import Callable
 
 import psycopg
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("redwhistle.api")
 
@@ -77,3 +87,36 @@ class StoreGateMiddleware:
             await self.refuse()(scope, receive, send)  # type: ignore[operator]
             return
         await self.app(scope, receive, send)
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, max_bytes: int,
+                 refuse: Callable[[str], object]) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.refuse = refuse  # the 413 response (api/errors.py)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = f"the request body is over {self.max_bytes:,} bytes"
+        try:
+            length = int(Headers(scope=scope).get("content-length", ""))
+        except ValueError:
+            length = None
+        if length is not None and length > self.max_bytes:
+            await self.refuse(too_large)(scope, receive, send)  # type: ignore[operator]
+            return
+        read = 0
+
+        async def counted() -> Message:
+            nonlocal read
+            message = await receive()
+            if message["type"] == "http.request":
+                read += len(message.get("body", b""))
+                if read > self.max_bytes:
+                    raise HTTPException(413, detail=too_large)  # the app's handler answers
+            return message
+
+        await self.app(scope, counted, send)

@@ -72,6 +72,7 @@ def test_a_giant_body_is_refused_at_once_while_whistles_answer(database_url):
         got = api.post("/v1/compounds/HD-001/joint-meetings", content=chunks(),
                        headers={**auth, "Content-Type": "application/json"})
         assert got.status_code == 413
+        assert got.headers["content-type"].startswith("application/json")
         assert api.post("/v1/compounds/HD-001/whistles", json=story.whistle(),
                         headers=auth).status_code == 201
         # nothing of the giants was written: registration and six whistles
