@@ -22,8 +22,9 @@ from tests import story
 
 
 def _giant_meeting(attendees: int = 50_000) -> dict:
-    return story.meeting(attendees=[dict(name=f"Resident {i:05d} of the Huayuan compound, building 3, unit 2, floor 5",
-                                         organisation="resident") for i in range(attendees)])
+    name = "Resident {:05d} of the Huayuan compound, building 3, unit 2, floor 5"
+    return story.meeting(attendees=[dict(name=name.format(i), organisation="resident")
+                                    for i in range(attendees)])
 
 
 def test_a_giant_body_is_refused_at_once_while_whistles_answer(database_url):
