@@ -111,6 +111,25 @@ def test_an_event_too_large_to_store_is_refused_and_nothing_is_stored(database_u
         services.close()
 
 
+@pytest.mark.parametrize("group_commit", [True, False])
+def test_each_save_path_refuses_an_event_too_large(database_url, clock, group_commit):
+    from service_layer.group_commit import EventTooLarge
+    services = bootstrap(Settings(database_url=database_url, max_event_bytes=4096,
+                                  group_commit=group_commit), clock=clock)
+    try:
+        gov = services.governance
+        gov.register_compound(**story.compound())
+        head = services.app.recorder.max_notification_id()
+        decisions = [dict(text="y" * 1500, owner="Wang", due_on="2026-06-01")] * 3
+        with pytest.raises(EventTooLarge):
+            gov.hold_joint_meeting("HD-001", **story.meeting(decisions=decisions))
+        assert services.app.recorder.max_notification_id() == head
+        assert gov.hold_joint_meeting("HD-001", **story.meeting(decisions=decisions[:1])).created
+        assert services.governance.compound("HD-001").version == 2
+    finally:
+        services.close()
+
+
 def answered_max(answered: list, head: int) -> int:
     """The log's head after the whistles: only theirs were added."""
     positions = [w.json()["position"] for w in answered]
