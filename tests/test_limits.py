@@ -289,3 +289,18 @@ def test_health_shows_details_only_to_auditors_and_readiness_what_is_behind(clie
     assert body["relay"] == "not configured" and body["store"] == "reachable"
     assert body["views"]["positions_behind"] >= 0
     assert "position" not in body and "audit" not in body
+
+
+def test_the_api_connections_carry_the_timeouts(postgres_schema):
+    settings = Settings(database_url=postgres_schema, statement_timeout=7, lock_timeout=3,
+                        idle_in_transaction_timeout=4)
+    api, other = bootstrap(settings, api=True), bootstrap(settings)
+    try:
+        assert api.db.fetchall("SHOW statement_timeout") == [("7s",)]
+        assert other.db.fetchall("SHOW statement_timeout") == [("0",)]  # rebuilds may run long
+        for svc in (api, other):
+            assert svc.db.fetchall("SHOW idle_in_transaction_session_timeout") == [("4s",)]
+            assert svc.app.factory.datastore.lock_timeout == 3  # SET LOCAL before the LOCK
+    finally:
+        api.close()
+        other.close()
