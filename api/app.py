@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
+from api.limits import BodyLimitMiddleware, StoreGate, StoreGateMiddleware
 from api.routers import agenda, audit, companies, compounds, dashboard, health, issues, rankings
 from api.routers import open311
 from service_layer.bootstrap import Services
@@ -39,6 +40,11 @@ def create_app(services: Services, workers: list | None = None,
                   description="Event-sourced coordination of residential compound governance.")
     app.state.services = services
     errors.install(app)
+    app.state.store_gate = StoreGate(lambda: services.db.fetchall("SELECT 1"))
+    app.add_middleware(StoreGateMiddleware, gate=app.state.store_gate,
+                       refuse=errors.store_unavailable)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_body_bytes,
+                       refuse=errors.too_large)
     for router in ROUTERS:
         app.include_router(router)
     return app
@@ -57,4 +63,4 @@ def app_from_env() -> FastAPI:
     API alone, on the settings of the environment."""
     from service_layer.bootstrap import bootstrap
     gc.set_threshold(*GC_THRESHOLD)
-    return create_app(bootstrap(), close_services=True)
+    return create_app(bootstrap(api=True), close_services=True)

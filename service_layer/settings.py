@@ -62,8 +62,10 @@ def _hours(name: str, default: float) -> float:
     return env_number(name, default, float, "a number of hours")
 
 
-def eventsourcing_env(database_url: str | None) -> dict[str, str]:
-    """Translates DATABASE_URL into the eventsourcing library's settings."""
+def eventsourcing_env(database_url: str | None,
+                      settings: "Settings | None" = None) -> dict[str, str]:
+    """Translates DATABASE_URL (and the timeouts of `settings`) into the
+    eventsourcing library's settings."""
     if not database_url:
         Path("var").mkdir(exist_ok=True)
         database_url = "sqlite:///var/redwhistle.sqlite"
@@ -88,6 +90,11 @@ def eventsourcing_env(database_url: str | None) -> dict[str, str]:
             "POSTGRES_SCHEMA": query.get("schema", [""])[0],
             "POSTGRES_POOL_SIZE": query.get("pool_size", ["10"])[0],
             "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["10"])[0],
+            **({} if settings is None else {
+                "POSTGRES_LOCK_TIMEOUT": str(settings.lock_timeout),
+                "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT":
+                    str(settings.idle_in_transaction_timeout),
+                "POSTGRES_CONNECT_TIMEOUT": str(settings.connect_timeout)}),
         }
     raise ConfigError(f"DATABASE_URL must start with sqlite:/// or postgresql://, not {url.scheme!r}")
 
@@ -133,6 +140,21 @@ class Settings:
 
     def route(self, category: str) -> list[str]:
         return list(self.routes.get(category) or (FALLBACK_DEPARTMENT,))
+    # Hostile input (api/limits.py, service_layer/group_commit.py): a request
+    # body or one event's stored state above these is refused (413) before
+    # any lock is taken, so one writer cannot hold the log's lock for long.
+    max_body_bytes: int = 256 * 1024
+    max_event_bytes: int = 64 * 1024
+    # PostgreSQL, in seconds (0: none). statement_timeout applies to the API's
+    # connections only (`bootstrap(..., api=True)`): rebuilds and exports may
+    # run longer. lock_timeout bounds a writer's wait for the log's lock;
+    # connect_timeout a wait for a connection (the pool's and libpq's).
+    statement_timeout: float = 30
+    lock_timeout: int = 5
+    idle_in_transaction_timeout: int = 5
+    connect_timeout: int = 5
+    # `?after=` waiters parked at once per API process (more: 503).
+    max_waiters: int = 256
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -151,4 +173,14 @@ class Settings:
             write_cache_check=_flag("WRITE_CACHE_CHECK", False),
             routes=parse_routes(os.environ.get("ROUTES") or DEFAULT_ROUTES, departments),
             open311_radius_m=env_number("OPEN311_RADIUS_METRES", 500.0, float, "metres"),
+            max_body_bytes=int(env_number("MAX_BODY_BYTES", 256 * 1024, int, "a number of bytes")),
+            max_event_bytes=int(env_number("MAX_EVENT_BYTES", 64 * 1024, int,
+                                           "a number of bytes")),
+            statement_timeout=env_number("STATEMENT_TIMEOUT", 30, float, "a number of seconds"),
+            lock_timeout=int(env_number("LOCK_TIMEOUT", 5, int, "a whole number of seconds")),
+            idle_in_transaction_timeout=int(env_number("IDLE_IN_TRANSACTION_TIMEOUT", 5, int,
+                                                       "a whole number of seconds")),
+            connect_timeout=int(env_number("DATABASE_CONNECT_TIMEOUT", 5, int,
+                                           "a whole number of seconds")),
+            max_waiters=int(env_number("MAX_WAITERS", 256, int, "a whole number")),
         )
