@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
+from api.charset import Utf8Only
 from api.routers import agenda, audit, companies, compounds, dashboard, health, issues, rankings
 from service_layer.bootstrap import Services
 
@@ -37,6 +38,7 @@ def create_app(services: Services, workers: list | None = None,
                   description="Event-sourced coordination of residential compound governance.")
     app.state.services = services
     errors.install(app)
+    app.add_middleware(Utf8Only)
     for router in ROUTERS:
         app.include_router(router)
     return app

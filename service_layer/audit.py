@@ -26,10 +26,16 @@ from projections.chain import (GENESIS, Chain, Seal, canonical_bytes, canonical_
                                record_of)
 from projections.registry import all_views
 from service_layer.bootstrap import Services
+from service_layer.limits import MAX_POSITION, check_day, check_moment, check_year
 
 
 class BadInput(ValueError):
-    """Input an auditor got wrong: the CLI exits 2, the API answers 422."""
+    """Input an auditor got wrong: the CLI exits 2, the API answers 422
+    naming `field` when it is known."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 # -- moments --------------------------------------------------------------
@@ -55,15 +61,22 @@ class Cut:
 
 
 def parse_moment(text: str, name: str = "as_of") -> int | datetime:
-    """A log position (digits) or an ISO 8601 time; a time without a zone is UTC."""
+    """A log position (digits) or an ISO 8601 time within the window of
+    service_layer/limits.py; a time without a zone is UTC."""
     text = (text or "").strip()
     if text.isdigit():
+        if int(text) > MAX_POSITION:
+            raise BadInput(f"{name} is beyond any log position", name)
         return int(text)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise BadInput(f"{name} must be a log position or an ISO 8601 time, not {text!r}") \
-            from None
+        raise BadInput(f"{name} must be a log position or an ISO 8601 time, not {text!r}",
+                       name) from None
+    try:
+        check_moment(moment)
+    except ValueError as exc:
+        raise BadInput(f"{name} {exc}", name) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
@@ -130,13 +143,17 @@ def compound_as_of(services: Services, code: str, as_of: str) -> tuple[Any, Cut]
 
 # -- views as of a moment -----------------------------------------------------
 def _date(value: str) -> date:
-    return date.fromisoformat(value)
+    return check_day(date.fromisoformat(value))
 
 
-def _moment(value: str) -> datetime:
-    moment = parse_moment(value, "time")
+def _year(value: str) -> int:
+    return check_year(int(value))
+
+
+def _moment(value: str, name: str = "time") -> datetime:
+    moment = parse_moment(value, name)
     if isinstance(moment, int):
-        raise BadInput(f"expected an ISO 8601 time, not {value!r}")
+        raise BadInput(f"expected an ISO 8601 time, not {value!r}", name)
     return moment
 
 
@@ -166,7 +183,7 @@ class Query:
             try:
                 out[key] = self.params[key](value)
             except (ValueError, TypeError) as exc:
-                raise BadInput(f"{key}: {exc}") from None
+                raise BadInput(f"{key}: {exc}", key) from None
         return out
 
     def rows(self, figure: Any) -> list[dict[str, Any]]:
@@ -241,7 +258,7 @@ def _rankings_queries() -> list[Query]:
 
     def run(services: Services, prefix: str, now: datetime, **p: Any) -> Any:
         return rankings.rankings(services, prefix, p["year"])
-    return [Query("rankings", run, {"year": int}, required=("year",), views=("rankings",),
+    return [Query("rankings", run, {"year": _year}, required=("year",), views=("rankings",),
                   flatten=rankings.ranking_rows, columns=tuple(rankings.CSV_COLUMNS),
                   doc="annual rankings of property companies: year")]
 
@@ -292,7 +309,7 @@ def view_as_of(services: Services, name: str, as_of: str | None,
     query = query_named(name)
     params = query.parse(raw_params)
     cut = resolve(services, as_of)
-    moment = _moment(now) if now else cut.now(services)
+    moment = _moment(now, "now") if now else cut.now(services)
     with scratch(services, views_named(query.views), cut.position) as prefix:
         figure = query.run(services, prefix, moment, **params)
     return {"view": name, **cut.as_json(), "now": moment.isoformat(), "params": raw_params,

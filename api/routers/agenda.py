@@ -1,7 +1,6 @@
 """Joint-meeting agendas per compound and per community, as JSON or CSV."""
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -10,6 +9,7 @@ from fastapi.responses import Response
 from api.auth import READERS, role, services
 from api.presenters import json_response
 from api.readmodels import csv_response, fresh, wants_csv
+from api.schemas import CodeInPath, Day, NameInPath
 from projections.agenda import CSV_COLUMNS, agenda_for_community, agenda_for_compound, agenda_rows
 from service_layer.bootstrap import Services
 from service_layer.tokens import Principal
@@ -27,7 +27,7 @@ def _answer(request: Request, agenda: dict[str, Any], filename: str) -> Response
 
 
 @router.get("/compounds/{code}/agenda")
-def compound_agenda(code: str, request: Request, meeting_on: date = MEETING_ON,
+def compound_agenda(code: CodeInPath, request: Request, meeting_on: Day = MEETING_ON,
                     _: Principal = Depends(role(*READERS)), __: None = Depends(fresh),
                     svc: Services = Depends(services)) -> Any:
     agenda = agenda_for_compound(svc, "", code, meeting_on)
@@ -35,7 +35,7 @@ def compound_agenda(code: str, request: Request, meeting_on: date = MEETING_ON,
 
 
 @router.get("/communities/{community}/agenda")
-def community_agenda(community: str, request: Request, meeting_on: date = MEETING_ON,
+def community_agenda(community: NameInPath, request: Request, meeting_on: Day = MEETING_ON,
                      _: Principal = Depends(role(*READERS)), __: None = Depends(fresh),
                      svc: Services = Depends(services)) -> Any:
     agenda = agenda_for_community(svc, "", community, meeting_on)

@@ -6,13 +6,14 @@ from fastapi import APIRouter, Depends
 from api.auth import services
 from consumers.relay import relay_lag
 from projections.chain import chain_health
+from projections.set_aside import count as set_aside_count
 from service_layer.bootstrap import Services
 
 router = APIRouter(tags=["health"])
 
 # Feature modules add (name, function of Services returning a dict) here, e.g.
 # the relay's lag; a failing probe shows as an error, it does not fail /health.
-PROBES: list = [("relay", relay_lag), ("audit", chain_health)]
+PROBES: list = [("relay", relay_lag), ("audit", chain_health), ("set_aside", set_aside_count)]
 
 
 @router.get("/health")
