@@ -27,7 +27,7 @@ class Utf8Only:
         self.app = app
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH"):
             charset = declared_charset(Headers(scope=scope).get("content-type", ""))
             if charset is not None and charset not in UTF8:
                 response = JSONResponse(status_code=415, content={

@@ -12,10 +12,10 @@ from uuid import UUID
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from service_layer.limits import (MAX_COUNT, MAX_DEPARTMENTS, MAX_ITEMS, EARLIEST, LATEST,
+from service_layer.limits import (CODE, EARLIEST, LATEST, MAX_COUNT, MAX_DEPARTMENTS, MAX_ITEMS,
                                   check_day, check_free_text, check_moment, check_name)
 
-CODE_PATTERN = r"^[A-Za-z0-9_.-]+$"
+CODE_PATTERN = rf"^{CODE.pattern}$"
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=CODE_PATTERN)]
 Text = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(check_free_text)]
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(check_name)]
@@ -136,7 +136,7 @@ class SurveyIn(Body):
     survey_id: UUID
     year: Year
     surveyed_on: Day
-    respondents: Count = Field(ge=1)
+    respondents: int = Field(ge=1, le=MAX_COUNT)
     score: float = Field(ge=0, le=100, allow_inf_nan=False)
 
 

@@ -26,7 +26,8 @@ from projections.chain import (GENESIS, Chain, Seal, canonical_bytes, canonical_
                                record_of)
 from projections.registry import all_views
 from service_layer.bootstrap import Services
-from service_layer.limits import MAX_POSITION, check_day, check_moment, check_year
+from service_layer.limits import (CODE, MAX_POSITION, check_day, check_moment, check_name,
+                                  check_year)
 
 
 class BadInput(ValueError):
@@ -150,6 +151,18 @@ def _year(value: str) -> int:
     return check_year(int(value))
 
 
+def _code(value: str) -> str:
+    if not CODE.fullmatch(value):
+        raise ValueError("must be 1 to 64 letters, digits, '_', '.' or '-'")
+    return value
+
+
+def _name(value: str) -> str:
+    if not 1 <= len(value) <= 200:
+        raise ValueError("must be 1 to 200 characters")
+    return check_name(value)
+
+
 def _moment(value: str, name: str = "time") -> datetime:
     moment = parse_moment(value, name)
     if isinstance(moment, int):
@@ -245,10 +258,10 @@ def _agenda_queries() -> list[Query]:
         return agenda.agenda_for_community(services, prefix, p["community"], p["meeting_on"])
     common = dict(views=("agenda",), flatten=agenda.agenda_rows,
                   columns=tuple(agenda.CSV_COLUMNS))
-    return [Query("agenda", compound, {"code": str, "meeting_on": _date},
+    return [Query("agenda", compound, {"code": _code, "meeting_on": _date},
                   required=("code", "meeting_on"), **common,
                   doc="joint-meeting agenda of a compound: code, meeting_on (date)"),
-            Query("community-agenda", community, {"community": str, "meeting_on": _date},
+            Query("community-agenda", community, {"community": _name, "meeting_on": _date},
                   required=("community", "meeting_on"), **common,
                   doc="agenda rolled up per community: community, meeting_on (date)")]
 

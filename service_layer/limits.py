@@ -16,8 +16,8 @@ from datetime import date, datetime, time, timedelta, timezone
 # year 1 and 9999 that a deadline or a time-zone shift stays representable.
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2100, 12, 31)
-_FIRST = datetime.combine(EARLIEST, time(0), tzinfo=timezone.utc) - timedelta(days=1)
-_LAST = datetime.combine(LATEST, time(0), tzinfo=timezone.utc) + timedelta(days=2)
+FIRST_MOMENT = datetime.combine(EARLIEST, time(0), tzinfo=timezone.utc) - timedelta(days=1)
+LAST_MOMENT = datetime.combine(LATEST, time(0), tzinfo=timezone.utc) + timedelta(days=2)
 
 # Items of any list in a request (members, attendees, decisions, issues
 # discussed, grids); departments summoned by one whistle or decision.
@@ -28,6 +28,9 @@ MAX_DEPARTMENTS = 50
 MAX_COUNT = 1_000_000
 # A log position (BIGINT).
 MAX_POSITION = 2**63 - 1
+
+# A code: of a compound, a company, a department, an issue in a path.
+CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 # C0 control characters (and DEL); free text may keep tab, line feed and
 # carriage return.
@@ -51,7 +54,7 @@ def check_moment(value: datetime) -> datetime:
     """A moment (naive is taken as UTC) whose date falls in the window in
     any time zone."""
     aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    if not _FIRST < aware < _LAST:
+    if not FIRST_MOMENT < aware < LAST_MOMENT:
         raise ValueError(f"must be between {EARLIEST} and {LATEST}")
     return value
 

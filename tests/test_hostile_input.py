@@ -43,6 +43,8 @@ def fields(r) -> list[str]:
     (schemas.SurveyIn, dict(survey_id=str(uuid.uuid4()), year=2026, surveyed_on="2026-05-01",
                             respondents=2**31, score=80), "respondents"),
     (schemas.SurveyIn, dict(survey_id=str(uuid.uuid4()), year=2026, surveyed_on="2026-05-01",
+                            respondents=0, score=80), "respondents"),
+    (schemas.SurveyIn, dict(survey_id=str(uuid.uuid4()), year=2026, surveyed_on="2026-05-01",
                             respondents=10, score=float("nan")), "score"),
     (schemas.SurveyIn, dict(survey_id=str(uuid.uuid4()), year=2026, surveyed_on="9999-12-31",
                             respondents=10, score=80), "surveyed_on"),
@@ -288,6 +290,10 @@ READS = [
     ("/v1/audit/views/agenda", dict(code="HD-001", meeting_on="9999-12-31"), "meeting_on",
      "auditor"),
     ("/v1/audit/views/rankings", dict(year="99999"), "year", "auditor"),
+    ("/v1/audit/views/agenda", dict(code="HD\x00001", meeting_on="2026-05-05"), "code",
+     "auditor"),
+    ("/v1/audit/views/community-agenda", dict(community="Hua\x00yuan", meeting_on="2026-05-05"),
+     "community", "auditor"),
     ("/v1/audit/events", dict(after=str(2**63)), "after", "auditor"),
 ]
 

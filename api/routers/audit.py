@@ -58,7 +58,8 @@ def compound_events(code: CodeInPath, _: Principal = Depends(auditor),
 
 
 @router.get("/compounds/{code}", response_model=None)
-def compound_as_of(code: CodeInPath, as_of: str = Query(..., description="ISO time or log position"),
+def compound_as_of(code: CodeInPath,
+                   as_of: str = Query(..., description="ISO time or log position"),
                    _: Principal = Depends(auditor),
                    svc: Services = Depends(services)) -> Response:
     try:

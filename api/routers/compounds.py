@@ -6,7 +6,8 @@ from fastapi import APIRouter, Depends, Response
 
 from api import presenters
 from api.auth import READERS, check_at, check_street, forbid, role, services
-from api.schemas import CodeInPath, CompoundIn, ContractIn, ElectionIn, IncidentIn, MeetingIn, SurveyIn
+from api.schemas import (CodeInPath, CompoundIn, ContractIn, ElectionIn, IncidentIn, MeetingIn,
+                         SurveyIn)
 from service_layer.bootstrap import Services
 from service_layer.tokens import Principal
 
