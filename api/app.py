@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.limits import BodyLimitMiddleware, StoreGate, StoreGateMiddleware
+from api.charset import Utf8Only
 from api.routers import agenda, audit, companies, compounds, dashboard, health, issues, rankings
 from api.routers import open311
 from service_layer.bootstrap import Services
@@ -45,6 +46,7 @@ def create_app(services: Services, workers: list | None = None,
                        refuse=errors.store_unavailable)
     app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_body_bytes,
                        refuse=errors.too_large)
+    app.add_middleware(Utf8Only)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -1,8 +1,7 @@
 """Joint-meeting agendas per compound and per community, as JSON or CSV."""
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -10,14 +9,15 @@ from fastapi.responses import Response
 from api.auth import READERS, role, services
 from api.presenters import json_response
 from api.readmodels import csv_response, fresh, wants_csv
+from api.schemas import CodeInPath, Day, NameInPath
 from projections.agenda import CSV_COLUMNS, agenda_for_community, agenda_for_compound, agenda_rows
 from service_layer.bootstrap import Services
 from service_layer.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["agenda"])
 
-MEETING_ON = Query(..., description="the meeting date (local, UTC+8); the agenda is "
-                                    "evaluated as of 00:00 of that day")
+MeetingOn = Annotated[Day, Query(description="the meeting date (local, UTC+8); the agenda is "
+                                             "evaluated as of 00:00 of that day")]
 
 
 def _answer(request: Request, agenda: dict[str, Any], filename: str) -> Response:
@@ -27,7 +27,7 @@ def _answer(request: Request, agenda: dict[str, Any], filename: str) -> Response
 
 
 @router.get("/compounds/{code}/agenda")
-def compound_agenda(code: str, request: Request, meeting_on: date = MEETING_ON,
+def compound_agenda(code: CodeInPath, request: Request, meeting_on: MeetingOn,
                     _: Principal = Depends(role(*READERS)), __: None = Depends(fresh),
                     svc: Services = Depends(services)) -> Any:
     agenda = agenda_for_compound(svc, "", code, meeting_on)
@@ -35,7 +35,7 @@ def compound_agenda(code: str, request: Request, meeting_on: date = MEETING_ON,
 
 
 @router.get("/communities/{community}/agenda")
-def community_agenda(community: str, request: Request, meeting_on: date = MEETING_ON,
+def community_agenda(community: NameInPath, request: Request, meeting_on: MeetingOn,
                      _: Principal = Depends(role(*READERS)), __: None = Depends(fresh),
                      svc: Services = Depends(services)) -> Any:
     agenda = agenda_for_community(svc, "", community, meeting_on)

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends, Response
 
 from api import presenters
 from api.auth import READERS, check_at, check_street, forbid, role, services
-from api.schemas import (CompoundIn, ContractIn, ElectionIn, IncidentIn, LocationIn, MeetingIn,
-                         SurveyIn)
+from api.schemas import (CodeInPath, CompoundIn, ContractIn, ElectionIn, IncidentIn, LocationIn,
+                         MeetingIn, SurveyIn)
 from service_layer.bootstrap import Services
 from service_layer.tokens import Principal
 
@@ -27,7 +27,7 @@ def register(body: CompoundIn, who: Principal = Depends(official),
 
 
 @router.get("/{code}")
-def read(code: str, _: Principal = Depends(role(*READERS)),
+def read(code: CodeInPath, _: Principal = Depends(role(*READERS)),
          svc: Services = Depends(services)) -> dict:
     return presenters.compound(svc.governance.compound(code))
 
@@ -38,7 +38,7 @@ def _scoped(svc: Services, who: Principal, code: str, at) -> None:
 
 
 @router.post("/{code}/location", status_code=201)
-def locate(code: str, body: LocationIn, who: Principal = Depends(official),
+def locate(code: CodeInPath, body: LocationIn, who: Principal = Depends(official),
            svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
     outcome = svc.governance.locate_compound(code, **body.model_dump(exclude={"at"}),
@@ -47,7 +47,7 @@ def locate(code: str, body: LocationIn, who: Principal = Depends(official),
 
 
 @router.post("/{code}/property-contracts", status_code=201)
-def contract(code: str, body: ContractIn, who: Principal = Depends(official),
+def contract(code: CodeInPath, body: ContractIn, who: Principal = Depends(official),
              svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
     outcome = svc.governance.contract_property_company(
@@ -57,7 +57,7 @@ def contract(code: str, body: ContractIn, who: Principal = Depends(official),
 
 
 @router.post("/{code}/committee-elections", status_code=201)
-def elect(code: str, body: ElectionIn, who: Principal = Depends(official),
+def elect(code: CodeInPath, body: ElectionIn, who: Principal = Depends(official),
           svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
     outcome = svc.governance.elect_committee(
@@ -67,7 +67,7 @@ def elect(code: str, body: ElectionIn, who: Principal = Depends(official),
 
 
 @router.post("/{code}/joint-meetings", status_code=201)
-def meet(code: str, body: MeetingIn, who: Principal = Depends(official),
+def meet(code: CodeInPath, body: MeetingIn, who: Principal = Depends(official),
          svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
     decisions = [dict(d.model_dump(mode="json")) for d in body.decisions]
@@ -80,7 +80,7 @@ def meet(code: str, body: MeetingIn, who: Principal = Depends(official),
 
 
 @router.post("/{code}/surveys", status_code=201)
-def survey(code: str, body: SurveyIn, who: Principal = Depends(official),
+def survey(code: CodeInPath, body: SurveyIn, who: Principal = Depends(official),
            svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
     outcome = svc.governance.survey_satisfaction(
@@ -91,7 +91,7 @@ def survey(code: str, body: SurveyIn, who: Principal = Depends(official),
 
 
 @router.post("/{code}/incidents", status_code=201)
-def incident(code: str, body: IncidentIn, who: Principal = Depends(official),
+def incident(code: CodeInPath, body: IncidentIn, who: Principal = Depends(official),
              svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
     outcome = svc.governance.record_incident(

@@ -23,6 +23,7 @@ from consumers.relay import relay_lag
 from projections.chain import chain_health
 from projections.registry import all_views
 from projections.runner import views_position
+from projections.set_aside import count as set_aside_count
 from service_layer.bootstrap import Services
 
 router = APIRouter(tags=["health"])
@@ -30,7 +31,8 @@ router = APIRouter(tags=["health"])
 # Feature modules add (name, function of Services returning a dict) here, e.g.
 # the relay's lag; a failing probe shows as an error, it does not fail /health.
 # Shown only to the roles of DETAILED.
-PROBES: list = [("relay", relay_lag), ("audit", chain_health)]
+# Shown only to the roles of DETAILED.
+PROBES: list = [("relay", relay_lag), ("audit", chain_health), ("set_aside", set_aside_count)]
 DETAILED = ("admin", "auditor")
 TIME_LIMIT = 1.0  # seconds for the store's answer
 

@@ -28,6 +28,7 @@ from projections.runner import wait_for_views
 from service_layer.bootstrap import Services
 from service_layer.contacts import FIELDS as CONTACT_FIELDS, Contacts
 from service_layer.governance import InvalidField, TooMuchContention
+from service_layer.limits import check_free_text
 from service_layer.tokens import Principal
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -131,8 +132,12 @@ async def post_request(fmt: str, request: Request) -> Response:
 
 def _text(form: dict[str, str], name: str, limit: int) -> str | None:
     value = (form.get(name) or "").strip()
-    if len(value) > limit or "\x00" in value:
-        raise o311.Open311Error(400, f"{name} must be at most {limit} characters, without NUL")
+    if len(value) > limit:
+        raise o311.Open311Error(400, f"{name} must be at most {limit} characters")
+    try:
+        check_free_text(value)
+    except ValueError as e:
+        raise o311.Open311Error(400, f"{name} {e}") from None
     return value or None
 
 
@@ -205,7 +210,7 @@ def _create(svc: Services, fmt: str, request: Request, form: dict[str, str],
     media_url = _text(form, "media_url", 2000)
     if media_url and not media_url.startswith(("http://", "https://")):
         raise o311.Open311Error(400, "media_url must be an http or https URL")
-    description = _text(form, "description", 4000) or o311.service(category)["service_name"]
+    description = _text(form, "description", 2000) or o311.service(category)["service_name"]
     departments = svc.settings.route(category)
     source = attributes.get("source") or SOURCE_OF_ROLE[who.role]
     outcome = svc.governance.blow_whistle(
