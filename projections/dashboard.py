@@ -44,6 +44,7 @@ from projections.dashboard_calendar import (
     day_date, local_day, month_day, month_id, periods, to_us, xun_id)
 from projections.dashboard_rows import COUNTS, SUMMONS_COLUMNS, Issue, row_measures
 from service_layer.db import Cursor, Database
+from service_layer.migrate import hold_tables_lock
 
 DIMENSIONS = ("department", "street", "community", "compound")
 
@@ -154,6 +155,7 @@ class DashboardView(View):
         tracked_position(db, cur, prefix + self.name, lock=True)
         if self.stale(db, cur, prefix, lock=True):
             # Indexes first: deriving the histograms reads `summonses` by `blown`.
+            hold_tables_lock(db, cur)  # a starting follower may be creating them
             self._create_indexes(cur, prefix, self.names(db, prefix))
             self.rebuild_rollups(db, cur, prefix)
             cur.execute(f"DELETE FROM {self.table(db, prefix, 'stale')}")

@@ -23,7 +23,8 @@ class RedWhistle(Application):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RedWhistle":
-        app = cls(env=eventsourcing_env(settings.database_url))
+        # Tables are created by `service_layer.migrate`, under a lock.
+        app = cls(env={**eventsourcing_env(settings.database_url), "CREATE_TABLE": "no"})
         for recorder in (app.recorder, app.snapshots and app.snapshots.recorder):
             render_statements_once(recorder)
         return app

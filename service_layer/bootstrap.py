@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from service_layer.application import RedWhistle
 from service_layer.db import Database
 from service_layer.governance import Clock, Governance, utcnow
+from service_layer.migrate import migrate
 from service_layer.settings import Settings
 from service_layer.tokens import Tokens
 
@@ -26,6 +27,9 @@ class Services:
 def bootstrap(settings: Settings | None = None, clock: Clock = utcnow) -> Services:
     settings = settings or Settings.from_env()
     app = RedWhistle.from_settings(settings)
+    # Every start migrates (serve, relay, follow, token, ...): under a lock,
+    # and no more than reading yoyo's table when nothing is pending.
+    migrate(app, settings.database_url)
     db = Database(app)
     return Services(settings=settings, app=app, db=db,
                     governance=Governance(app, settings, clock), tokens=Tokens(db))
