@@ -150,12 +150,14 @@ class DashboardView(View):
     def settle(self, db: Database, cur: Cursor, prefix: str) -> None:
         if not self.stale(db, cur, prefix):
             return
+        # A starting follower may be creating the indexes: its lock, taken
+        # first as a rebuild takes it, lest the two wait for each other.
+        hold_tables_lock(db, cur)
         # Under the tracking lock, so no batch of another follower slips in
         # between the rows read here and the mark being cleared.
         tracked_position(db, cur, prefix + self.name, lock=True)
         if self.stale(db, cur, prefix, lock=True):
             # Indexes first: deriving the histograms reads `summonses` by `blown`.
-            hold_tables_lock(db, cur)  # a starting follower may be creating them
             self._create_indexes(cur, prefix, self.names(db, prefix))
             self.rebuild_rollups(db, cur, prefix)
             cur.execute(f"DELETE FROM {self.table(db, prefix, 'stale')}")

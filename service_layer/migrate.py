@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from service_layer.settings import eventsourcing_env
+from service_layer.settings import ConfigError, eventsourcing_env
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -41,6 +41,9 @@ def migrate(app: Any, database_url: str | None) -> list[str]:
     from yoyo import get_backend, read_migrations
 
     env = eventsourcing_env(database_url)
+    if env.get("SQLITE_DBNAME") == ":memory:":
+        # yoyo's connection would see a database of its own, not the app's.
+        raise ConfigError("DATABASE_URL sqlite:///:memory: cannot be migrated; use a file")
     with _store_lock(app, env):
         for recorder in (app.recorder, app.snapshots and app.snapshots.recorder):
             if recorder:

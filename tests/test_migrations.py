@@ -6,6 +6,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -168,3 +169,34 @@ def test_migrating_twice_changes_nothing(database_url: str) -> None:
             services.close()
     finally:
         app.close()
+
+
+def test_views_create_their_tables_together_on_postgres(postgres_schema: str) -> None:
+    """serve and follow (or several followers) create the views' tables at
+    once on a store whose views are new: one at a time, under the lock."""
+    from projections.registry import all_views
+    from projections.runner import create_view_tables
+    each = [bootstrap(Settings(database_url=postgres_schema + "&pool_size=1"))
+            for _ in range(6)]
+    try:
+        ready = threading.Barrier(len(each))
+        failures: list[BaseException] = []
+
+        def start(services) -> None:
+            ready.wait()
+            try:
+                create_view_tables(services, all_views())
+            except BaseException as exc:  # noqa: BLE001 (reported below)
+                failures.append(exc)
+
+        threads = [threading.Thread(target=start, args=(s,)) for s in each]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert failures == []
+        assert each[0].db.fetchall("SELECT COUNT(*) FROM pg_tables WHERE schemaname = ? AND "
+                                   "tablename LIKE 'rw_dashboard_%'", (each[0].db.schema,)) == [(5,)]
+    finally:
+        for services in each:
+            services.close()
