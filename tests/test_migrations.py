@@ -79,7 +79,7 @@ def assert_made_once(rows) -> None:  # rows(sql) -> list of tuples
 @pytest.mark.parametrize("where", ["database", "schema"])
 def test_six_simultaneous_first_starts_on_empty_postgres_never_crash(where: str) -> None:
     for _ in range(5 if where == "database" else 2):
-        with (empty_database() if where == "database" else _scratch()) as url:
+        with (empty_database() if where == "database" else new_schema()) as url:
             # pool_size=2: six processes must not exhaust a server shared with
             # other tests (each opens its pool's minimum at once).
             url += ("&" if "?" in url else "?") + "pool_size=2"
@@ -92,9 +92,15 @@ def test_six_simultaneous_first_starts_on_empty_postgres_never_crash(where: str)
             assert {"redwhistle_events", "redwhistle_snapshots", *STATE_TABLES} <= tables
 
 
-def _scratch():
-    from service_layer.db import scratch_schema
-    return scratch_schema(POSTGRES_URL, prefix="mig")
+@contextmanager
+def new_schema() -> Iterator[str]:
+    """A schema DATABASE_URL names and nobody has made yet: the first start does."""
+    name = f"mig_{uuid.uuid4().hex[:10]}"
+    try:
+        yield f"{POSTGRES_URL.split('?')[0]}?schema={name}"
+    finally:
+        with psycopg.connect(POSTGRES_URL.split("?")[0], autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
 
 
 def test_six_simultaneous_first_starts_on_sqlite(tmp_path) -> None:
