@@ -20,6 +20,7 @@ COMMANDS = [
     "cli.audit",
     "cli.bench",
     "cli.contacts",
+    "cli.migrate",
 ]
 
 

@@ -22,6 +22,7 @@ from projections import set_aside
 from service_layer.bootstrap import Services
 from service_layer.db import Cursor, Database
 from service_layer.limits import EARLIEST, FIRST_MOMENT, LAST_MOMENT, LATEST
+from service_layer.migrate import hold_tables_lock
 
 Batch = Sequence[tuple[int, Any]]  # (position in the log, decoded domain event)
 
@@ -79,14 +80,7 @@ class View(ABC):
 
 
 def tracking_table(db: Database) -> str:
-    return db.table(TRACKING)
-
-
-def ensure_tracking(db: Database) -> None:
-    db.execute(f"CREATE TABLE IF NOT EXISTS {tracking_table(db)} "
-               "(view TEXT PRIMARY KEY, position BIGINT NOT NULL)")
-    with db.transaction() as cur:
-        set_aside.ensure(db, cur)
+    return db.table(TRACKING)  # (made by service_layer/migrations/)
 
 
 def tracked_position(db: Database, cur: Cursor, key: str, lock: bool = False) -> int:
@@ -247,8 +241,8 @@ def rebuild(services: Services, views: View | Sequence[View], prefix: str = "",
             until: int | None = None) -> int:
     """Drops the views' tables and builds them again from the start of the log."""
     db, views = services.db, _as_list(views)
-    ensure_tracking(db)
     with db.transaction() as cur:
+        hold_tables_lock(db, cur)
         for view in views:
             view.drop_tables(db, cur, prefix)
             view.create_tables(db, cur, prefix)

@@ -36,10 +36,7 @@ class Tokens:
         self.db = db
         self._known: dict[str, tuple[Principal, float]] = {}
         self._lock = threading.Lock()
-        self.table = db.table("rw_tokens")
-        db.execute(f"CREATE TABLE IF NOT EXISTS {self.table} (digest TEXT PRIMARY KEY, "
-                   "name TEXT NOT NULL, role TEXT NOT NULL, department TEXT, street TEXT, "
-                   "grids TEXT)")
+        self.table = db.table("rw_tokens")  # service_layer/migrations/ makes it
 
     def create(self, *, role: str, name: str, department: str | None = None,
                street: str | None = None, grids: tuple[str, ...] = ()) -> str:
