@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors
+from api import docs_pages, errors
 from api.routers import agenda, audit, companies, compounds, dashboard, health, issues, rankings
 from service_layer.bootstrap import Services
 
@@ -34,8 +34,10 @@ def create_app(services: Services, workers: list | None = None,
                 services.close()
 
     app = FastAPI(title="Red Whistle", version="0.1.0", lifespan=lifespan,
-                  description="Event-sourced coordination of residential compound governance.")
+                  description="Event-sourced coordination of residential compound governance.",
+                  docs_url=None, redoc_url=None)  # served from api/static/ by docs_pages
     app.state.services = services
+    docs_pages.install(app)
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
