@@ -414,12 +414,19 @@ def _cell(value: Any) -> str:
 
 
 def _same_cell(a: str, b: str) -> bool:
+    """`b`, the published cell, may be rounded (the API's CSV rounds rates):
+    a number is compared at the decimals it was published with."""
     if a == b:
         return True
     try:
-        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
+        mine, theirs = float(a), float(b)
     except ValueError:
         return False
+    _, dot, decimals = b.strip().partition(".")
+    if dot and decimals.isdigit() and len(decimals) < 9:
+        from projections.rankings import half_up  # the API's rounding
+        mine = half_up(mine, len(decimals))
+    return math.isclose(mine, theirs, rel_tol=1e-9, abs_tol=1e-9)
 
 
 def compare_csv(name: str, rows: list[dict[str, Any]], path: Path,
