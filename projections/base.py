@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -127,11 +127,13 @@ def _as_list(views: View | Sequence[View]) -> list[View]:
 
 
 def feed(services: Services, views: View | Sequence[View], prefix: str = "",
-         until: int | None = None, batch_size: int = 1000) -> int:
+         until: int | None = None, batch_size: int = 1000,
+         progress: Callable[[int], None] | None = None) -> int:
     """Brings views up to date with the log (or up to `until`) and returns the
     lowest position they reached. The log is read and decoded once for all of
     them; each batch commits together with every view's tracking row, and a
-    view behind the others gets only the events it has not seen."""
+    view behind the others gets only the events it has not seen. `progress`
+    is told the position reached after each batch."""
     db, views = services.db, _as_list(views)
     keys = [prefix + v.name for v in views]
     with db.transaction() as cur:
@@ -153,6 +155,8 @@ def feed(services: Services, views: View | Sequence[View], prefix: str = "",
                 set_position(db, cur, key, batch[-1][0])
         after = batch[-1][0]
         del batch  # (see read_log) nor kept while the views settle after the last
+        if progress:
+            progress(after)
     if after != start:  # an idle poll stays read-only
         with db.transaction() as cur:
             for view in views:
@@ -181,7 +185,7 @@ def _fewer_collections() -> Iterator[None]:
 
 
 def rebuild(services: Services, views: View | Sequence[View], prefix: str = "",
-            until: int | None = None) -> int:
+            until: int | None = None, progress: Callable[[int], None] | None = None) -> int:
     """Drops the views' tables and builds them again from the start of the log."""
     db, views = services.db, _as_list(views)
     ensure_tracking(db)
@@ -192,7 +196,8 @@ def rebuild(services: Services, views: View | Sequence[View], prefix: str = "",
             view.begin_rebuild(db, cur, prefix)
             set_position(db, cur, prefix + view.name, 0)
     with _fewer_collections():
-        position = feed(services, views, prefix, until, batch_size=REBUILD_BATCH)
+        position = feed(services, views, prefix, until, batch_size=REBUILD_BATCH,
+                        progress=progress)
     analyze(services, views, prefix)
     return position
 
