@@ -183,11 +183,13 @@ def _apply(db: Database, cur: Cursor, views: list[View], keys: list[str], prefix
 
 
 def feed(services: Services, views: View | Sequence[View], prefix: str = "",
-         until: int | None = None, batch_size: int = 1000) -> int:
+         until: int | None = None, batch_size: int = 1000,
+         progress: Callable[[int], None] | None = None) -> int:
     """Brings views up to date with the log (or up to `until`) and returns the
     lowest position they reached. The log is read and decoded once for all of
     them; each batch commits together with every view's tracking row, and a
-    view behind the others gets only the events it has not seen."""
+    view behind the others gets only the events it has not seen. `progress`
+    is told the position reached after each batch."""
     db, views = services.db, _as_list(views)
     keys = [prefix + v.name for v in views]
     with db.transaction() as cur:
@@ -210,6 +212,8 @@ def feed(services: Services, views: View | Sequence[View], prefix: str = "",
                 _apply(db, cur, views, keys, prefix, after, batch, _apply_apart)
         after = batch[-1][0]
         del batch  # (see read_log) nor kept while the views settle after the last
+        if progress:
+            progress(after)
     if after != start:  # an idle poll stays read-only
         with db.transaction() as cur:
             for view in views:
@@ -238,7 +242,7 @@ def _fewer_collections() -> Iterator[None]:
 
 
 def rebuild(services: Services, views: View | Sequence[View], prefix: str = "",
-            until: int | None = None) -> int:
+            until: int | None = None, progress: Callable[[int], None] | None = None) -> int:
     """Drops the views' tables and builds them again from the start of the log."""
     db, views = services.db, _as_list(views)
     with db.transaction() as cur:
@@ -250,7 +254,8 @@ def rebuild(services: Services, views: View | Sequence[View], prefix: str = "",
             set_position(db, cur, prefix + view.name, 0)
             set_aside.forget(db, cur, prefix, view.name)
     with _fewer_collections():
-        position = feed(services, views, prefix, until, batch_size=REBUILD_BATCH)
+        position = feed(services, views, prefix, until, batch_size=REBUILD_BATCH,
+                        progress=progress)
     analyze(services, views, prefix)
     return position
 

@@ -285,7 +285,7 @@ def test_agenda_as_csv(history):
                      params=dict(meeting_on="2026-05-20", format="csv", after=h.position),
                      headers=h.auth["auditor"])
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(r.text)))
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert list(rows[0]) == ["order", "compound_code", "compound_name", "priority", "kind",
                              "refers_to", "issue_id", "category", "urgency", "meeting_id",
                              "decision", "departments", "due", "reason"]
