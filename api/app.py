@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, security_headers
 from api.routers import agenda, audit, companies, compounds, dashboard, health, issues, rankings
 from service_layer.bootstrap import Services
 
@@ -37,6 +37,7 @@ def create_app(services: Services, workers: list | None = None,
                   description="Event-sourced coordination of residential compound governance.")
     app.state.services = services
     errors.install(app)
+    security_headers.install(app)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -63,7 +63,7 @@ class History:
 
     def agenda(self, path: str, meeting_on: str, **params) -> dict:
         r = self.client.get(path, params=dict(meeting_on=meeting_on, after=self.position,
-                                              **params), headers=self.auth["viewer"])
+                                              **params), headers=self.auth["official"])
         assert r.status_code == 200, r.text
         return r.json()
 
