@@ -96,6 +96,9 @@ def create_tables(db: Database, tokens: str, generation: str) -> None:
 
 class Tokens:
     CHECK_SECONDS = 0.5  # how stale a process's view of the table may be
+    # A row deleted by hand raises no generation: a known token is looked up
+    # again after this long all the same.
+    KNOWN_SECONDS = 30.0
     KNOWN_SIZE = 10_000
     UNKNOWN_SIZE = 1_000
 
@@ -105,8 +108,8 @@ class Tokens:
         self.table = db.table("rw_tokens")
         self.generation_table = db.table("rw_token_generation")
         create_tables(db, self.table, self.generation_table)
-        # digest -> (principal, expires_at); digests of unknown tokens
-        self._known: OrderedDict[str, tuple[Principal, datetime | None]] = OrderedDict()
+        # digest -> (principal, expires_at, looked up again after); digests of unknown tokens
+        self._known: OrderedDict[str, tuple[Principal, datetime | None, float]] = OrderedDict()
         self._unknown: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
         self._check_lock = threading.Lock()
@@ -191,6 +194,8 @@ class Tokens:
             known = self._known.get(digest)
             if known is None:
                 return None if digest in self._unknown else MISS
+            if known[2] <= time.monotonic():
+                return MISS
             self._known.move_to_end(digest)
         return self._unexpired(known)
 
@@ -200,7 +205,7 @@ class Tokens:
         digest = _digest(token)
         with self._lock:
             known = self._known.get(digest)
-            if known is not None:
+            if known is not None and known[2] > time.monotonic():
                 self._known.move_to_end(digest)
                 return self._unexpired(known)
             if digest in self._unknown:
@@ -212,11 +217,12 @@ class Tokens:
             if generation != self._generation:
                 pass  # the table changed during the lookup: remember nothing
             elif found is None:
+                self._known.pop(digest, None)
                 self._unknown[digest] = None
                 if len(self._unknown) > self.UNKNOWN_SIZE:
                     self._unknown.popitem(last=False)
             else:
-                self._known[digest] = found
+                self._known[digest] = (*found, time.monotonic() + self.KNOWN_SECONDS)
                 if len(self._known) > self.KNOWN_SIZE:
                     self._known.popitem(last=False)
         return None if found is None else self._unexpired(found)
@@ -232,8 +238,8 @@ class Tokens:
         return (Principal(name, role, department, street,
                           tuple(g for g in (grids or "").split(",") if g)), _time(expires_at))
 
-    def _unexpired(self, known: tuple[Principal, datetime | None]) -> Principal | None:
-        principal, expires_at = known
+    def _unexpired(self, known: tuple) -> Principal | None:
+        principal, expires_at = known[:2]
         return principal if expires_at is None or self.clock() < expires_at else None
 
     def _check_generation(self) -> None:
