@@ -19,8 +19,8 @@ DOCS_ASSETS = "'self' https://cdn.jsdelivr.net"
 DOCS_CSP = (f"default-src 'self'; script-src {DOCS_ASSETS} 'unsafe-inline'; "
             f"style-src {DOCS_ASSETS} 'unsafe-inline' https://fonts.googleapis.com; "
             "font-src 'self' data: https://fonts.gstatic.com; "
-            "img-src 'self' data: https://fastapi.tiangolo.com; worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; "
-            "base-uri 'none'; form-action 'self'")
+            "img-src 'self' data: https://fastapi.tiangolo.com; worker-src 'self' blob:; "
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
 ALWAYS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
           "Referrer-Policy": "no-referrer"}

@@ -78,19 +78,27 @@ GENERATION_ROW = "INSERT INTO {g} (id, generation) VALUES (1, 0) ON CONFLICT (id
 
 def create_tables(db: Database, tokens: str, generation: str) -> None:
     db.execute(TOKENS_DDL.format(t=tokens))
-    if db.is_postgres:
-        for column in ADDED_COLUMNS:
-            db.execute(f"ALTER TABLE {tokens} ADD COLUMN IF NOT EXISTS {column} TEXT")
-    else:
-        for column in ADDED_COLUMNS:
-            if column not in {r[1] for r in db.fetchall(f"PRAGMA table_info({tokens})")}:
-                try:
-                    db.execute(f"ALTER TABLE {tokens} ADD COLUMN {column} TEXT")
-                except Exception:  # another process starting beside this one added it
-                    if column not in {r[1] for r in db.fetchall(f"PRAGMA table_info({tokens})")}:
-                        raise
+    present = _columns(db, tokens)
+    for column in ADDED_COLUMNS:
+        if column not in present:
+            try:
+                db.execute(f"ALTER TABLE {tokens} ADD COLUMN {column} TEXT")
+            except Exception:  # another process starting beside this one added it
+                if column not in _columns(db, tokens):
+                    raise
     db.execute(GENERATION_DDL.format(g=generation))
     db.execute(GENERATION_ROW.format(g=generation))
+
+
+def _columns(db: Database, table: str) -> set[str]:
+    if not db.is_postgres:
+        return {row[1] for row in db.fetchall(f"PRAGMA table_info({table})")}
+    return {row[0] for row in db.fetchall(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+        "AND table_schema = COALESCE(CAST(? AS TEXT), current_schema())",
+        (table.split(".")[-1], db.schema))}
+
+
 # ------------------------------------------------------------------------------
 
 
