@@ -136,8 +136,13 @@ class Tokens:
             raise ValueError("--grids names each grid: no empty name between commas")
         if role == "grid_worker" and not street and not grids:
             raise ValueError("a grid worker token needs --street or --grids")
+        # A scope the role does not use would only look like a limit.
         if grids and role != "grid_worker":
             raise ValueError("only a grid worker token covers --grids")
+        if street and role not in ("official", "grid_worker"):
+            raise ValueError("only an official or a grid worker token has a --street")
+        if department and role != "department":
+            raise ValueError("only a department token has a --department")
         now = self.clock()
         if expires_at is not None and expires_at <= now:
             raise ValueError("the expiry must lie in the future")

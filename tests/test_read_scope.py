@@ -110,7 +110,10 @@ def test_a_grid_worker_reads_its_street_or_its_grids(district, auth):
     assert d.get("/v1/compounds/A-1", elsewhere).status_code == 404
     assert d.agenda("/v1/compounds/A-1/agenda", elsewhere).status_code == 404
     assert d.agenda("/v1/communities/Huayuan/agenda", elsewhere).status_code == 404
-    assert d.agenda("/v1/communities/Huayuan/agenda", g1).json()["compounds"] == ["A-1", "B-2"]
+    assert d.agenda("/v1/compounds/A-1/agenda", g1).status_code == 200
+    assert d.agenda("/v1/communities/Huayuan/agenda", g1).status_code == 404
+    on_a_huayuan = d.agenda("/v1/communities/Huayuan/agenda", on_a)
+    assert on_a_huayuan.json()["compounds"] == ["A-1"]
 
 
 def test_a_viewer_reads_the_figures_without_names(district, auth):

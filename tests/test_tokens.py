@@ -143,6 +143,8 @@ def test_a_grid_worker_token_needs_a_street_or_grids(services, scope):
     ("--role", "grid_worker", "--name", "g", "--grids", "A,,B"),
     ("--role", "grid_worker", "--name", "g", "--grids", "A,B,"),
     ("--role", "viewer", "--name", "v", "--grids", "A"),
+    ("--role", "admin", "--name", "a", "--street", "Xinjiekou"),
+    ("--role", "official", "--name", "o", "--department", "fire"),
     ("--role", "viewer", "--name", "v", "--expires-in", "30x"),
     ("--role", "viewer", "--name", "v", "--expires", "2001-01-01"),
 ])

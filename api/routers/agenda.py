@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from api.auth import READERS, check_sees_compound, role, sees_compound, services
+from api.auth import READERS, check_sees_compound, role, sees_street, services
 from api.presenters import STAFF_NAMES_HIDDEN_FROM, json_response
 from api.readmodels import csv_response, fresh, wants_csv
 from projections.agenda import CSV_COLUMNS, agenda_for_community, agenda_for_compound, agenda_rows
@@ -36,15 +36,17 @@ def _for(who: Principal, agenda: dict[str, Any]) -> dict[str, Any]:
     return agenda
 
 
-def _within(who: Principal, svc: Services):
+def _within(who: Principal):
     """The compounds of a community that `who` may see, as `within(code,
-    street)` for agenda_for_community; None when it sees them all."""
+    street)` for agenda_for_community; None when it sees them all. A grid
+    worker scoped to grids alone has no community: the view knows no grids,
+    and loading each compound while the agenda's transaction holds a
+    connection could exhaust the pool."""
     if who.role not in ("official", "grid_worker") or not (who.street or who.grids):
         return None
     if who.role == "grid_worker" and not who.street:
-        return lambda code, street: sees_compound(who, street,
-                                                  svc.governance.compound(code).grids)
-    return lambda code, street: sees_compound(who, street, ())
+        return lambda code, street: False
+    return lambda code, street: sees_street(who, street)
 
 
 @router.get("/compounds/{code}/agenda")
@@ -63,6 +65,6 @@ def community_agenda(community: str, request: Request, meeting_on: date = MEETIN
                      svc: Services = Depends(services)) -> Any:
     agenda = agenda_for_community(svc, "", community, meeting_on,
                                   owners=who.role not in STAFF_NAMES_HIDDEN_FROM,
-                                  within=_within(who, svc))
+                                  within=_within(who))
     return _answer(request, _for(who, agenda),
                    f"agenda-community-{meeting_on.isoformat()}.csv")
