@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import docs_pages, errors
+from api import docs_pages, errors, security_headers
 from api.charset import Utf8Only
 from api.limits import BodyLimitMiddleware, StoreGate, StoreGateMiddleware
 from api.routers import agenda, audit, companies, compounds, dashboard, health, issues, rankings
@@ -49,6 +49,7 @@ def create_app(services: Services, workers: list | None = None,
     app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_body_bytes,
                        refuse=errors.too_large)
     app.add_middleware(Utf8Only)
+    security_headers.install(app)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -38,4 +38,4 @@ def bootstrap(settings: Settings | None = None, clock: Clock = utcnow,
         raise
     db = Database(app)
     return Services(settings=settings, app=app, db=db,
-                    governance=Governance(app, settings, clock), tokens=Tokens(db))
+                    governance=Governance(app, settings, clock), tokens=Tokens(db, clock))

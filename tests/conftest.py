@@ -110,8 +110,10 @@ class Tokens(dict):
     def __init__(self, services: Services):
         super().__init__()
         self._services = services
-        for role in ("admin", "official", "grid_worker", "auditor", "viewer"):
+        for role in ("admin", "official", "auditor", "viewer"):
             self[role] = self.as_(role)
+        # A grid worker has a scope: the grids of story.compound.
+        self["grid_worker"] = self.as_("grid_worker", grids=("G1", "G2"))
         for dept in services.settings.departments:
             self[dept] = self.as_("department", department=dept)
 
