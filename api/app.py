@@ -9,10 +9,11 @@ from fastapi import FastAPI
 
 from api import errors
 from api.routers import agenda, audit, companies, compounds, dashboard, health, issues, rankings
+from api.routers import lists
 from service_layer.bootstrap import Services
 
 ROUTERS = [health.router, compounds.router, issues.router, companies.router, dashboard.router,
-           agenda.router, rankings.router, audit.router]
+           agenda.router, rankings.router, audit.router, lists.router]
 
 
 def create_app(services: Services, workers: list | None = None,
