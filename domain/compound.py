@@ -148,6 +148,8 @@ class Compound(Aggregate):
     def report_in(self, *, issue_id: str, department: str, officer: str, at: datetime) -> None:
         issue = self.issue(issue_id)
         self._summoned(issue, department)
+        if issue["status"] == "duplicate":
+            raise RuleBroken(f"issue {issue_id} was closed as a duplicate")
         if department in issue["reports"]:
             return  # a department reports in once; a retry changes nothing
         self._department_reported(issue_id=issue_id, department=department,
@@ -277,6 +279,10 @@ class Compound(Aggregate):
             if decline["state"] == decided:
                 return
             raise RuleBroken(f"the decline of department {department} was already {decline['state']}")
+        if accept and issue["departments"] == [department]:
+            # An issue always has a department acting on it, as a whistle does.
+            raise RuleBroken(f"department {department} is the only one summoned by issue "
+                             f"{issue_id}: reassign it to another department instead")
         if accept:
             self._decline_accepted(issue_id=issue_id, department=department, official=official,
                                    note=note, at=at)
@@ -300,8 +306,8 @@ class Compound(Aggregate):
     def summon_department(self, *, issue_id: str, department: str, replaces: str | None,
                           official: str, reason: str | None, policy: DeadlinePolicy,
                           at: datetime) -> None:
-        """改派 (with `replaces`, whose summons ends) or 追加: a new summons with
-        deadlines of its own, counted from now."""
+        """改派 (with `replaces`, whose summons ends, its pending decline so
+        accepted) or 追加: a new summons with deadlines of its own, counted from now."""
         issue = self.issue(issue_id)
         self._open(issue)
         if department == replaces:
@@ -326,6 +332,9 @@ class Compound(Aggregate):
         issue["departments"] = departments + [department]
         if replaces is not None:
             issue.setdefault("ended", {})[replaces] = dict(why="reassigned", at=at)
+            decline = (issue.get("declines") or {}).get(replaces)
+            if decline and decline["state"] == "pending":
+                decline["state"] = "accepted"
         (issue.get("ended") or {}).pop(department, None)
         (issue.get("declines") or {}).pop(department, None)
         issue["reports"].pop(department, None)

@@ -259,7 +259,10 @@ class _State:
             s["decline"] = "rejected"
         elif kind is Compound.DepartmentSummoned:
             if e.replaces and e.replaces in summonses:
-                summonses[e.replaces]["state"] = "ended"
+                ended = summonses[e.replaces]
+                ended["state"] = "ended"
+                if ended["decline"] == "pending":
+                    ended["decline"] = "accepted"
             summonses[e.department] = _summons(
                 key[0], key[1], e.department, at, moment(e.report_due_at),
                 moment(e.resolve_due_at), issue["reopened"], issue["blown_at"])
