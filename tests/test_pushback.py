@@ -338,3 +338,65 @@ def test_duplicate_leaves_every_figure(desk, auth):
     assert [i["issue_id"] for i in desk.issues(status="open")] == [first]
     inbox = desk.client.get("/v1/departments/fire/inbox", headers=auth["fire"]).json()["items"]
     assert [i["issue_id"] for i in inbox] == [first]
+
+
+def test_followed_rebuilt_and_small_batches_agree(services, follower):
+    """The issues view and the dashboard's rollups (kept by deltas, with rows
+    that leave) equal a rebuild from the log, and a feed in batches of 3."""
+    from projections.base import drop, feed, rebuild, table_rows
+    from projections.dashboard import DashboardView
+    from projections.issues import IssuesView
+    from tests.test_dashboard import stored_rollups
+
+    g, at = services.governance, T0
+    g.register_compound(**story.compound("HD-001"), at=at)
+    ids = []
+    for n in range(6):
+        body = story.whistle(["fire", "police"], urgency="urgent" if n % 2 else "normal",
+                             unit=None)
+        g.blow_whistle("HD-001", grid_worker="Wang", at=at + timedelta(hours=n),
+                       **{k: (str(v) if k == "issue_id" else v) for k, v in body.items()})
+        ids.append(body["issue_id"])
+    step = lambda h: at + timedelta(hours=h)  # noqa: E731
+    g.decline("HD-001", ids[0], department="police", reason="not ours", at=step(7))
+    g.decide_decline("HD-001", ids[0], department="police", accept=True, official="Z",
+                     note=None, at=step(8))
+    g.decline("HD-001", ids[1], department="fire", reason="not ours", at=step(7))
+    g.summon_department("HD-001", ids[1], department="water", replaces="fire", official="Z",
+                        reason=None, at=step(8))
+    g.report_in("HD-001", ids[1], department="water", officer="Li", at=step(9))
+    g.summon_department("HD-001", ids[2], department="housing", replaces=None, official="Z",
+                        reason=None, at=step(8))
+    g.report_in("HD-001", ids[3], department="fire", officer="Li", at=step(9))
+    g.request_extension("HD-001", ids[3], department="fire", until=step(200), reason="r",
+                        at=step(9))
+    g.decide_extension("HD-001", ids[3], department="fire", approve=True, official="Z",
+                       note=None, at=step(10))
+    g.close_as_duplicate("HD-001", ids[4], duplicate_of=ids[5], official="Z", reason=None,
+                         at=step(10))
+    g.resolve("HD-001", ids[5], department="police", how="h", at=step(11))
+    g.rate("HD-001", ids[5], rating="unsatisfied", comment=None, rated_by="w", at=step(12))
+    g.escalate_due("HD-001", ids[0], at=step(60))
+    follower.catch_up()
+    issues, dashboard = IssuesView(), DashboardView()
+    states = {(r[1], r[2]): r[3] for r in table_rows(services, issues)["summonses"]}
+    assert states[(ids[0], "police")] == states[(ids[1], "fire")] == "ended"
+    assert states[(ids[4], "fire")] == "closed" and len(states) == 14
+    kept = {(r[1], r[2]) for r in table_rows(services, dashboard)["summonses"]}
+    assert len(kept) == 10 and (ids[0], "police") not in kept and (ids[1], "water") in kept
+    rebuild(services, [issues, dashboard], "chk_")
+    with services.db.transaction() as cur:
+        dashboard.rebuild_rollups(services.db, cur, "chk_")
+    assert table_rows(services, issues, "chk_") == table_rows(services, issues, "")
+    assert stored_rollups(services, dashboard, "chk_") == stored_rollups(services, dashboard, "")
+    assert table_rows(services, dashboard, "chk_")["summonses"] == \
+        table_rows(services, dashboard, "")["summonses"]
+    with services.db.transaction() as cur:
+        issues.create_tables(services.db, cur, "inc_")
+        dashboard.create_tables(services.db, cur, "inc_")
+    feed(services, [issues, dashboard], "inc_", batch_size=3)
+    assert table_rows(services, issues, "inc_") == table_rows(services, issues, "")
+    assert stored_rollups(services, dashboard, "inc_") == stored_rollups(services, dashboard, "")
+    for prefix in ("chk_", "inc_"):
+        drop(services, issues, prefix)
+        drop(services, dashboard, prefix)
