@@ -96,6 +96,8 @@ class IssuesView(View):
                     "PRIMARY KEY (compound, issue_id, department))")
         cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('summonses', 'inbox')} "
                     f"ON {t['summonses']} (department, due_at, compound, issue_id)")
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('summonses', 'blown')} "
+                    f"ON {t['summonses']} (department, blown_at, compound, issue_id)")
         cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('summonses', 'issue_id')} "
                     f"ON {t['summonses']} (issue_id)")
         cur.execute(f"CREATE TABLE IF NOT EXISTS {t['companies']} (code TEXT PRIMARY KEY, "

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from projections.bulk import where_in
-from projections.issues import AWAITING, NO_DUE, IssuesView
+from projections.issues import NO_DUE, IssuesView
 from service_layer.bootstrap import Services
 from service_layer.governance import InvalidField
 
@@ -122,10 +122,12 @@ def decode_cursor(cursor: str, kind: str, sort: str) -> tuple[str, str, str]:
 
 def _page(sort: str, column: str, cursor: str | None, kind: str,
           c: Conditions) -> tuple[str, str]:
-    """Adds the keyset condition; returns the ORDER BY and the key's column."""
+    """Adds the keyset condition; returns the ORDER BY and the key's column.
+    The tie-breakers are of the table the sort column is of, so the order
+    is one index's."""
     descending = sort.startswith("-")
-    compound, issue = ("s.compound", "s.issue_id") if kind == "inbox" else (
-        "i.compound", "i.issue_id")
+    alias = column.split(".")[0]
+    compound, issue = f"{alias}.compound", f"{alias}.issue_id"
     if cursor is not None:
         key = decode_cursor(cursor, kind, sort)
         c.add(f"({column}, {compound}, {issue}) {'<' if descending else '>'} (?, ?, ?)", *key)
@@ -144,21 +146,34 @@ SUMMONS_KEYS = ("compound", "issue_id", "department", "state", "summoned_at", "r
 
 
 def list_issues(services: Services, filters: dict[str, Any], scope: Conditions, sort: str,
-                limit: int, cursor: str | None, now: str,
-                prefix: str = "") -> tuple[list[dict[str, Any]], str | None]:
+                limit: int, cursor: str | None, now: str, prefix: str = "",
+                department: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """`department`: one the rows must have summoned (a department's own
+    scope, then left out of `scope`; or else the filter's). Sorted by blown
+    time, the page is then read from that department's summonses (see
+    `_summons_page`)."""
     t = tables(services, prefix)
-    c = Conditions().extend(scope).extend(issue_filters(t, filters, now))
-    order, column = _page(sort, ISSUE_SORTS[sort.lstrip("-")], cursor, "issues", c)
-    sql = (f"SELECT {ISSUE_SELECT}, {column} FROM {t['issues']} i WHERE {c.where()} "
-           f"ORDER BY {order} LIMIT ?")
+    c = Conditions().extend(scope).extend(issue_filters(t, dict(filters, department=None), now))
+    column = ISSUE_SORTS[sort.lstrip("-")]
+    department = department or filters.get("department")
+    if department is not None and column != "i.blown_at":
+        c.extend(issue_filters(t, {"department": department}, now))
     with services.db.transaction(commit=False) as cur:
-        cur.execute(sql, [*c.params, limit + 1])
-        rows = cur.fetchall()
-        more = len(rows) > limit
-        rows = rows[:limit]
-        items = [dict(zip(_ISSUE_KEYS, r)) for r in rows]
+        if department is not None and column == "i.blown_at":
+            keys, more = _summons_page(cur, t, Conditions().add("s.department = ?", department),
+                                       c, sort, "s.blown_at", cursor, "issues", limit)
+            items = _issues_by_key(services, cur, t, [k[:2] for k in keys])
+        else:
+            order, column = _page(sort, column, cursor, "issues", c)
+            cur.execute(f"SELECT {ISSUE_SELECT}, {column} FROM {t['issues']} i "
+                        f"WHERE {c.where()} ORDER BY {order} LIMIT ?", [*c.params, limit + 1])
+            rows = cur.fetchall()
+            more = len(rows) > limit
+            rows = rows[:limit]
+            keys = [(r[0], r[1], r[-1]) for r in rows]
+            items = [dict(zip(_ISSUE_KEYS, r)) for r in rows]
         _attach_summonses(services, cur, t, items)
-    next_cursor = (encode_cursor("issues", sort, (rows[-1][-1], rows[-1][0], rows[-1][1]))
+    next_cursor = (encode_cursor("issues", sort, (keys[-1][2], keys[-1][0], keys[-1][1]))
                    if more else None)
     return items, next_cursor
 
@@ -167,28 +182,51 @@ def list_inbox(services: Services, department: str, filters: dict[str, Any],
                scope: Conditions, sort: str, limit: int, cursor: str | None, now: str,
                prefix: str = "") -> tuple[list[dict[str, Any]], str | None]:
     t = tables(services, prefix)
-    states = ", ".join(f"'{s}'" for s in AWAITING)
-    c = Conditions().add("s.department = ?", department).add(f"s.state IN ({states})")
-    c.extend(scope).extend(issue_filters(t, dict(filters, department=None), now))
-    order, column = _page(sort, INBOX_SORTS[sort.lstrip("-")], cursor, "inbox", c)
-    summons_cols = ", ".join(f"s.{k}" for k in SUMMONS_KEYS)
-    sql = (f"SELECT {ISSUE_SELECT}, {summons_cols}, {column} FROM {t['summonses']} s "
-           f"JOIN {t['issues']} i ON i.compound = s.compound AND i.issue_id = s.issue_id "
-           f"WHERE {c.where()} ORDER BY {order} LIMIT ?")
+    # Awaiting exactly when a deadline is awaited (projections/issues.py):
+    # a range of the (department, due_at) index rather than a filter.
+    own = Conditions().add("s.department = ?", department).add("s.due_at < ?", NO_DUE)
+    c = Conditions().extend(scope).extend(issue_filters(t, dict(filters, department=None), now))
     with services.db.transaction(commit=False) as cur:
-        cur.execute(sql, [*c.params, limit + 1])
-        rows = cur.fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    n = len(_ISSUE_KEYS)
-    items = []
-    for r in rows:
-        item = dict(zip(_ISSUE_KEYS, r[:n]))
-        item["summons"] = _summons_out(dict(zip(SUMMONS_KEYS, r[n:n + len(SUMMONS_KEYS)])), now)
-        items.append(item)
-    next_cursor = (encode_cursor("inbox", sort, (rows[-1][-1], rows[-1][0], rows[-1][1]))
+        keys, more = _summons_page(cur, t, own, c, sort, INBOX_SORTS[sort.lstrip("-")], cursor,
+                                   "inbox", limit)
+        items = _issues_by_key(services, cur, t, [k[:2] for k in keys])
+    for item, key in zip(items, keys):
+        item["summons"] = _summons_out(dict(zip(SUMMONS_KEYS, key[3])), now)
+    next_cursor = (encode_cursor("inbox", sort, (keys[-1][2], keys[-1][0], keys[-1][1]))
                    if more else None)
     return items, next_cursor
+
+
+def _summons_page(cur: Any, t: dict[str, str], own: Conditions, of_issue: Conditions,
+                  sort: str, column: str, cursor: str | None, kind: str,
+                  limit: int) -> tuple[list[tuple], bool]:
+    """A page of summonses in the order of one of their indexes, the issue's
+    conditions checked per row by its primary key. Joined instead, the
+    planner (which cannot tell that compound and issue id together are a
+    key) hashed every summons of the department before sorting: 30-70 ms for
+    20,000 issues instead of a few. Returns (compound, issue id, sort key,
+    summons row) for each, and whether more follow."""
+    order, column = _page(sort, column, cursor, kind, own)
+    where, params = own.where(), list(own.params)
+    if of_issue.sql:
+        where += (f" AND EXISTS (SELECT 1 FROM {t['issues']} i WHERE i.compound = s.compound "
+                  f"AND i.issue_id = s.issue_id AND {of_issue.where()})")
+        params += of_issue.params
+    cols = ", ".join(f"s.{k}" for k in SUMMONS_KEYS)
+    cur.execute(f"SELECT {cols}, {column} FROM {t['summonses']} s WHERE {where} "
+                f"ORDER BY {order} LIMIT ?", [*params, limit + 1])
+    rows = cur.fetchall()
+    return [(r[0], r[1], r[-1], r[:-1]) for r in rows[:limit]], len(rows) > limit
+
+
+def _issues_by_key(services: Services, cur: Any, t: dict[str, str],
+                   keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for where, params in where_in(services.db, "i.issue_id", sorted({k[1] for k in keys})):
+        cur.execute(f"SELECT {ISSUE_SELECT} FROM {t['issues']} i WHERE {where}", params)
+        for r in cur.fetchall():
+            found[(r[0], r[1])] = dict(zip(_ISSUE_KEYS, r))
+    return [found[k] for k in keys]
 
 
 def _summons_out(s: dict[str, Any], now: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from api.list_scope import compound_scope, issue_scope, redacted
 from api.presenters import json_response
 from api.readmodels import csv_response, fresh, wants_csv
 from domain.exceptions import UnknownFact
-from projections.issues_query import (MAX_LIMIT, finish_item, list_companies, list_compounds,
+from projections.issues_query import (MAX_LIMIT, Conditions, finish_item, list_companies, list_compounds,
                                       list_inbox, list_issues, list_meetings, tables)
 from projections.moments import day_start, moment
 from service_layer.bootstrap import Services
@@ -110,7 +110,12 @@ def issues(request: Request, filters: dict = Depends(issue_filters), sort: Issue
     _no_search_for_viewer(who, filters)
     now = _now(svc)
     scope = issue_scope(who, tables(svc)["summonses"])
-    items, next_cursor = list_issues(svc, filters, scope, sort, limit, cursor, now)
+    summoning = None
+    if who.role == "department" and filters["department"] in (None, who.department):
+        # Its scope is "summoned by it": the department every row must have.
+        scope, summoning = Conditions(), who.department
+    items, next_cursor = list_issues(svc, filters, scope, sort, limit, cursor, now,
+                                     department=summoning)
     return _answer(request, who, items, next_cursor, now, "issues.csv")
 
 
@@ -125,7 +130,9 @@ def inbox(department: str, request: Request, filters: dict = Depends(issue_filte
     check_department(who, department)
     _no_search_for_viewer(who, filters)
     now = _now(svc)
-    scope = issue_scope(who, tables(svc)["summonses"])
+    # A department reads only its own inbox, whose rows all summoned it.
+    scope = (Conditions() if who.role == "department"
+             else issue_scope(who, tables(svc)["summonses"]))
     items, next_cursor = list_inbox(svc, department, filters, scope, sort, limit, cursor, now)
     return _answer(request, who, items, next_cursor, now, f"inbox-{department}.csv")
 
