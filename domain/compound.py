@@ -278,7 +278,8 @@ class Compound(Aggregate):
         if decline["state"] != "pending":
             if decline["state"] == decided:
                 return
-            raise RuleBroken(f"the decline of department {department} was already {decline['state']}")
+            raise RuleBroken(f"the decline of department {department} was already "
+                             f"{decline['state']}")
         if accept and issue["departments"] == [department]:
             # An issue always has a department acting on it, as a whistle does.
             raise RuleBroken(f"department {department} is the only one summoned by issue "
@@ -373,7 +374,8 @@ class Compound(Aggregate):
         if request["state"] != "pending":
             if request["state"] == decided:
                 return
-            raise RuleBroken(f"the extension of department {department} was already {request['state']}")
+            raise RuleBroken(f"the extension of department {department} was already "
+                             f"{request['state']}")
         if approve:
             self._extension_approved(issue_id=issue_id, department=department,
                                      until=request["until"], official=official, note=note, at=at)
@@ -403,7 +405,8 @@ class Compound(Aggregate):
         if issue["status"] == "duplicate":
             if issue.get("duplicate_of") == duplicate_of:
                 return
-            raise RuleBroken(f"issue {issue_id} is already a duplicate of {issue.get('duplicate_of')}")
+            raise RuleBroken(f"issue {issue_id} is already a duplicate of "
+                             f"{issue.get('duplicate_of')}")
         if original["status"] == "duplicate":
             raise RuleBroken(f"issue {duplicate_of} is itself a duplicate; point to "
                              f"{original.get('duplicate_of')}")

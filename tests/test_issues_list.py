@@ -71,7 +71,8 @@ def test_each_role_sees_its_scope(client, auth, clock):
     # Out of scope is out of the cursor too: a one-row page walks only the scope.
     seen, cursor = [], None
     while True:
-        page = get(client, official, "/v1/issues", limit=1, **({"cursor": cursor} if cursor else {}))
+        more = {"cursor": cursor} if cursor else {}
+        page = get(client, official, "/v1/issues", limit=1, **more)
         seen += [i["issue_id"] for i in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:

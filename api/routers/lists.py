@@ -15,8 +15,9 @@ from api.list_scope import compound_scope, issue_scope, redacted
 from api.presenters import json_response
 from api.readmodels import csv_response, fresh, wants_csv
 from domain.exceptions import UnknownFact
-from projections.issues_query import (MAX_LIMIT, Conditions, finish_item, list_companies, list_compounds,
-                                      list_inbox, list_issues, list_meetings, tables)
+from projections.issues_query import (MAX_LIMIT, Conditions, finish_item, list_companies,
+                                      list_compounds, list_inbox, list_issues, list_meetings,
+                                      tables)
 from projections.moments import day_start, moment
 from service_layer.bootstrap import Services
 from service_layer.catalogue import CATEGORIES, DEPARTMENTS, named
