@@ -59,7 +59,7 @@ _FOLDED = frozenset({
 
 class IssuesView(View):
     name = "issues"
-    tables = ("compounds", "issues", "summonses", "companies", "meetings")
+    tables = ("compounds", "issues", "summonses", "companies", "meetings", "unindexed")
 
     def create_tables(self, db: Database, cur: Cursor, prefix: str) -> None:
         t = {b: self.table(db, prefix, b) for b in self.tables}
@@ -71,42 +71,70 @@ class IssuesView(View):
                     "households INTEGER NOT NULL, kind TEXT NOT NULL, "
                     "management_mode TEXT NOT NULL, registered_at TEXT NOT NULL, "
                     "company_code TEXT, company_name TEXT)")
-        for col in ("id", "district", "street", "community"):
-            cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('compounds', col)} "
-                        f"ON {t['compounds']} ({col}, code)")
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('compounds', 'id')} "
+                    f"ON {t['compounds']} (id)")  # loading the codes events name
         cur.execute(f"CREATE TABLE IF NOT EXISTS {t['issues']} ("
                     f"{text(ISSUE_COLUMNS[:18])}, level TEXT, escalated INTEGER NOT NULL, "
                     "reopened INTEGER NOT NULL, duplicate_of TEXT, "
                     "pending_decisions INTEGER NOT NULL, PRIMARY KEY (compound, issue_id))")
-        # One index per sort, and one per filter for the default sort, each
-        # ending in the cursor's tie-breakers: a page is then an index range.
-        for sort in ("blown_at", "updated_at", "due_at"):
-            cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('issues', sort)} "
-                        f"ON {t['issues']} ({sort}, compound, issue_id)")
-        for col in ("district", "street", "community", "grid", "category", "status",
-                    "source", "urgency"):
-            cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('issues', col)} "
-                        f"ON {t['issues']} ({col}, blown_at, compound, issue_id)")
-        cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('issues', 'compound_blown')} "
-                    f"ON {t['issues']} (compound, blown_at, issue_id)")
         cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('issues', 'issue_id')} "
-                    f"ON {t['issues']} (issue_id)")
+                    f"ON {t['issues']} (issue_id)")  # loading the rows events change
         cur.execute(f"CREATE TABLE IF NOT EXISTS {t['summonses']} ({text(SUMMONS_COLUMNS[:13])}, "
                     "reopened INTEGER NOT NULL, blown_at TEXT NOT NULL, "
                     "PRIMARY KEY (compound, issue_id, department))")
-        cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('summonses', 'inbox')} "
-                    f"ON {t['summonses']} (department, due_at, compound, issue_id)")
-        cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('summonses', 'blown')} "
-                    f"ON {t['summonses']} (department, blown_at, compound, issue_id)")
         cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('summonses', 'issue_id')} "
                     f"ON {t['summonses']} (issue_id)")
         cur.execute(f"CREATE TABLE IF NOT EXISTS {t['companies']} (code TEXT PRIMARY KEY, "
                     "id TEXT NOT NULL, name TEXT NOT NULL, party_organisation INTEGER NOT NULL, "
                     "registered_at TEXT NOT NULL)")
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('companies', 'id')} "
+                    f"ON {t['companies']} (id)")
         cur.execute(f"CREATE TABLE IF NOT EXISTS {t['meetings']} (compound TEXT NOT NULL, "
                     "meeting_id TEXT NOT NULL, held_on TEXT NOT NULL, recorded_at TEXT NOT NULL, "
                     "attendees INTEGER NOT NULL, issues_discussed TEXT NOT NULL, "
                     "decisions TEXT NOT NULL, PRIMARY KEY (compound, meeting_id))")
+        # A row here: the indexes only lists read are still to be built.
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {t['unindexed']} (id INTEGER PRIMARY KEY)")
+        self._create_indexes(db, cur, prefix)
+
+    def _indexes(self, db: Database, prefix: str) -> list[tuple[str, str, str]]:
+        """(name, table, columns) of the indexes only lists read: one per sort
+        and one per filter under the default sort, each ending in the
+        cursor's tie-breakers, so a page is one index range."""
+        t = {b: self.table(db, prefix, b) for b in self.tables}
+        ix = lambda base, n: index_name(prefix, self.name, base, n)  # noqa: E731
+        out = [(ix("issues", sort), t["issues"], f"({sort}, compound, issue_id)")
+               for sort in ("blown_at", "updated_at", "due_at")]
+        out += [(ix("issues", col), t["issues"], f"({col}, blown_at, compound, issue_id)")
+                for col in ("district", "street", "community", "grid", "category", "status",
+                            "source", "urgency")]
+        out += [(ix("issues", "compound_blown"), t["issues"], "(compound, blown_at, issue_id)"),
+                (ix("summonses", "inbox"), t["summonses"],
+                 "(department, due_at, compound, issue_id)"),
+                (ix("summonses", "blown"), t["summonses"],
+                 "(department, blown_at, compound, issue_id)")]
+        out += [(ix("compounds", col), t["compounds"], f"({col}, code)")
+                for col in ("district", "street", "community")]
+        return out
+
+    def _create_indexes(self, db: Database, cur: Cursor, prefix: str) -> None:
+        for name, table, columns in self._indexes(db, prefix):
+            cur.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} {columns}")
+
+    def begin_rebuild(self, db: Database, cur: Cursor, prefix: str) -> None:
+        # Keeping thirteen indexes of `issues` row by row was the most of
+        # this view's rebuild; built once over the finished tables instead.
+        for name, _, _ in self._indexes(db, prefix):
+            cur.execute(f"DROP INDEX IF EXISTS {db.table(name)}")
+        cur.execute(f"INSERT INTO {self.table(db, prefix, 'unindexed')} (id) VALUES (1)")
+
+    def settle(self, db: Database, cur: Cursor, prefix: str) -> None:
+        table = self.table(db, prefix, "unindexed")
+        cur.execute(f"SELECT id FROM {table}")
+        if cur.fetchone() is None:
+            return
+        self._create_indexes(db, cur, prefix)
+        cur.execute(f"DELETE FROM {table}")
 
     # -- feeding ------------------------------------------------------------
     def apply(self, db: Database, cur: Cursor, prefix: str, batch: Batch) -> None:
