@@ -57,6 +57,11 @@ _FOLDED = frozenset({
     PropertyCompany.Registered, PropertyCompany.PartyOrganisationEstablished})
 
 
+_OF_COMPOUND = frozenset(k for k in _FOLDED if issubclass(k, Compound.Event))
+_OF_ISSUE = _OF_COMPOUND - {Compound.Registered, Compound.PropertyCompanyContracted,
+                            Compound.JointMeetingHeld}
+
+
 class IssuesView(View):
     name = "issues"
     tables = ("compounds", "issues", "summonses", "companies", "meetings", "unindexed")
@@ -169,6 +174,7 @@ class _State:
         self.companies: dict[str, dict[str, Any]] = {}  # by originator id
         self.meetings: list[dict[str, Any]] = []
         self.touched: set[str] = set()
+        self.changed: set[str] = set()  # compound codes to write back
 
     def _select(self, table: str, columns: Iterable[str], column: str,
                 values: list[str]) -> list[dict[str, Any]]:
@@ -180,7 +186,7 @@ class _State:
         return out
 
     def load(self, events: list[Any]) -> None:
-        compound_events = [e for e in events if type(e).__qualname__.startswith("Compound.")]
+        compound_events = [e for e in events if type(e) in _OF_COMPOUND]
         missing = sorted({str(e.originator_id) for e in compound_events
                           if e.originator_id not in _CODES and type(e) is not Compound.Registered})
         for row in self._select(self.t["compounds"], ("id", "code"), "id", missing):
@@ -189,8 +195,9 @@ class _State:
                         if e.originator_id in _CODES})
         for row in self._select(self.t["compounds"], COMPOUND_COLUMNS, "code", codes):
             self.compounds[row["code"]] = row
-        ids = sorted({e.issue_id for e in compound_events if hasattr(e, "issue_id")
-                      and type(e) is not Compound.WhistleBlown})
+        # Only issues blown before the batch have rows to load.
+        blown = {e.issue_id for e in compound_events if type(e) is Compound.WhistleBlown}
+        ids = sorted({e.issue_id for e in compound_events if type(e) in _OF_ISSUE} - blown)
         for row in self._select(self.t["issues"], ISSUE_COLUMNS, "issue_id", ids):
             self.issues[(row["compound"], row["issue_id"])] = row
         for row in self._select(self.t["summonses"], SUMMONS_COLUMNS, "issue_id", ids):
@@ -221,10 +228,12 @@ class _State:
                 street=e.street, community=e.community, grids=json.dumps(list(e.grids)),
                 households=e.households, kind=e.kind, management_mode=e.management_mode,
                 registered_at=at, company_code=None, company_name=None)
+            self.changed.add(e.code)
             return
         code = _CODES[e.originator_id]
         if kind is Compound.PropertyCompanyContracted:
             self.compounds[code].update(company_code=e.company_code, company_name=e.company_name)
+            self.changed.add(code)
             return
         if kind is Compound.JointMeetingHeld:
             self.meetings.append(dict(
@@ -323,7 +332,7 @@ class _State:
         db, cur, t = self.db, self.cur, self.t
         rows = lambda items, cols: [tuple(r[c] for c in cols) for r in items]  # noqa: E731
         upsert(db, cur, t["compounds"], COMPOUND_COLUMNS, ("code",),
-               rows(self.compounds.values(), COMPOUND_COLUMNS))
+               rows((self.compounds[c] for c in sorted(self.changed)), COMPOUND_COLUMNS))
         upsert(db, cur, t["companies"], COMPANY_COLUMNS, ("code",),
                rows(self.companies.values(), COMPANY_COLUMNS))
         upsert(db, cur, t["meetings"], MEETING_COLUMNS, ("compound", "meeting_id"),
