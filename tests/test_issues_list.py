@@ -131,6 +131,13 @@ def test_csv(client, auth, clock):
     assert [row["issue_id"] for row in rows] == [ids["a"], ids["b"], ids["c"]]
     assert rows[1]["departments"] == "fire:awaiting_report;police:awaiting_report"
     assert rows[0]["description"] == "楼道里堆满杂物，堵塞消防通道"
+    r = client.get("/v1/issues", params={"format": "csv"}, headers=auth["viewer"])
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert len(rows) == 4 and all(row["description"] == "" for row in rows)
+    assert "楼道" not in r.text and "midnight" not in r.text
+    r = client.get("/v1/issues", params={"limit": 1}, headers={**auth["admin"],
+                                                              "Accept": "text/csv"})
+    assert r.headers["content-type"].startswith("text/csv") and r.headers["X-Next-Cursor"]
 
 
 def test_inbox_soonest_first_reopened_marked(client, auth, clock):

@@ -246,6 +246,12 @@ def test_decline_then_reject(desk, auth, clock):
     r = desk.client.post(desk.on(issue, "declines"), json={"reason": "x"},
                          headers=auth["admin"])
     assert r.status_code == 422 and [f["field"] for f in r.json()["fields"]] == ["department"]
+    for who in ("grid_worker", "official", "viewer"):  # only a department declines
+        desk.post(who, desk.on(issue, "declines"), {"department": "fire", "reason": "x"},
+                  status=(403,))
+    r = desk.client.post(desk.on(issue, "declines"), json={"reason": "a\x00b"},
+                         headers=auth["fire"])
+    assert r.status_code == 422 and [f["field"] for f in r.json()["fields"]] == ["reason"]
     waiting = desk.issues(status="awaiting_decision")
     assert [i["issue_id"] for i in waiting] == [issue]
     assert next(s for s in waiting[0]["departments"] if s["department"] == "police")[
