@@ -406,3 +406,24 @@ def test_followed_rebuilt_and_small_batches_agree(services, follower):
     for prefix in ("chk_", "inc_"):
         drop(services, issues, prefix)
         drop(services, dashboard, prefix)
+
+
+def test_the_agenda_drops_duplicates_and_ended_summonses(desk, auth, clock):
+    """Eight days on, both issues are overdue on the agenda; the duplicate
+    leaves it, and police, whose decline was accepted, is no longer late."""
+    first = desk.whistle(["fire", "police"])
+    second = desk.whistle(["fire"])
+    desk.post("police", desk.on(first, "declines"), {"reason": "not ours"})
+    desk.post("official", desk.on(first, "decline-decisions"),
+              {"department": "police", "accept": True})
+    desk.post("official", desk.on(second, "duplicate"), {"duplicate_of": first})
+
+    def agenda() -> set[tuple[str, str, tuple]]:
+        r = desk.client.get("/v1/compounds/HD-001/agenda",
+                            params={"meeting_on": "2026-05-10", "after": desk.position},
+                            headers=auth["admin"])
+        assert r.status_code == 200, r.text
+        return {(i["kind"], i.get("issue_id"), tuple(i["departments"]))
+                for i in r.json()["items"] if i.get("issue_id")}
+
+    assert agenda() == {("not_reported", first, ("fire",)), ("overdue", first, ("fire",))}
