@@ -11,11 +11,11 @@ from api import docs_pages, errors, security_headers
 from api.charset import Utf8Only
 from api.limits import BodyLimitMiddleware, StoreGate, StoreGateMiddleware
 from api.routers import agenda, audit, companies, compounds, dashboard, health, issues, rankings
-from api.routers import open311
+from api.routers import lists, open311
 from service_layer.bootstrap import Services
 
 ROUTERS = [health.router, compounds.router, issues.router, companies.router, dashboard.router,
-           agenda.router, rankings.router, audit.router]
+           agenda.router, rankings.router, audit.router, lists.router]
 ROUTERS.append(open311.router)  # Open311 GeoReport v2 (docs/open311.md)
 
 

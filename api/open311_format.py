@@ -12,33 +12,9 @@ from xml.sax.saxutils import escape
 from fastapi.responses import Response
 from pydantic_core import to_json
 
+from service_layer.catalogue import CATEGORIES, DEPARTMENTS
+
 FORMATS = ("json", "xml")
-
-# category -> (Chinese name, English name, group, keywords). A configured
-# category missing here is served under its code.
-SERVICES: dict[str, tuple[str, str, str, str]] = {
-    "illegal_construction": ("违章搭建", "Illegal construction", "城市管理", "违建,私搭乱建"),
-    "blocked_fire_lane": ("消防通道堵塞", "Blocked fire lane", "消防安全", "消防通道,占用,堵塞"),
-    "flying_wire_charging": ("飞线充电", "Flying-wire e-bike charging", "消防安全",
-                             "飞线充电,私拉电线,电动车"),
-    "cooking_fume": ("油烟扰民", "Cooking-fume nuisance", "环境", "油烟,餐饮"),
-    "leak": ("房屋渗水", "Roof or house leak", "房屋设施", "渗水,漏水,屋顶"),
-    "elevator_fault": ("电梯故障", "Elevator fault", "房屋设施", "电梯,困人"),
-    "water_supply": ("二次供水", "Water pump or secondary supply", "房屋设施", "水泵,停水,水压"),
-    "noise": ("噪声扰民", "Noise", "环境", "噪声,噪音,扰民"),
-    "parking_disorder": ("车辆乱停乱放", "Parking disorder", "秩序", "停车,乱停"),
-    "corridor_clutter": ("楼道乱堆杂物", "Clutter in corridors", "消防安全", "楼道,杂物,堆放"),
-    "green_space_misuse": ("毁绿种菜", "Vegetable plots or poultry on green space", "环境",
-                           "绿地,种菜,养鸡"),
-    "public_security": ("治安隐患", "Public security", "秩序", "治安,安全隐患"),
-    "neighbour_dispute": ("邻里纠纷", "Neighbour dispute", "邻里", "纠纷,邻里"),
-}
-
-DEPARTMENT_NAMES = {
-    "urban_management": "城管", "fire": "消防", "police": "公安派出所", "housing": "房管",
-    "environment": "环保", "market_regulation": "市场监管", "sanitation": "环卫",
-    "water": "二次供水", "elevator_safety": "特种设备(电梯)安全", "street_office": "街道办事处",
-}
 
 # The service definition's attributes: what a whistle carries beyond the
 # category and description. `source` counts only for hotline tokens.
@@ -62,13 +38,13 @@ ATTRIBUTES: list[dict[str, Any]] = [
 
 
 def service(category: str) -> dict[str, Any]:
-    zh, en, group, keywords = SERVICES.get(category, (category, category, "其他", category))
+    zh, en, group, keywords = CATEGORIES.get(category, (category, category, "其他", category))
     return dict(service_code=category, service_name=zh, description=en, metadata=True,
                 type="realtime", keywords=keywords, group=group)
 
 
 def department_names(codes: list[str]) -> str:
-    return "、".join(DEPARTMENT_NAMES.get(c, c) for c in codes)
+    return "、".join(DEPARTMENTS.get(c, (c,))[0] for c in codes)
 
 
 # -- rendering ---------------------------------------------------------------

@@ -22,6 +22,11 @@ SCHEMA_VERSION = 1
 FOLLOW_UPS = {"IssueEscalated": "escalated", "IssueReopened": "reopened",
               "IssueResolved": "resolved"}
 _META = ("originator_id", "originator_version", "timestamp")
+# Push-back (issue 14), with the `kind` the department concerned hears.
+PUSH_BACK = {"DepartmentSummoned": "summons", "DeclineAccepted": "decline_accepted",
+             "DeclineRejected": "decline_rejected", "ExtensionApproved": "extension_approved",
+             "ExtensionRefused": "extension_refused", "IssueClosedAsDuplicate": "duplicate"}
+
 
 
 @dataclass(frozen=True)
@@ -105,8 +110,30 @@ def route(position: int, event: Any, memory: Memory, events_topic: str,
                        else memory.departments(oid, issue_id, event.originator_version))
         addressed = [(d, FOLLOW_UPS[name]) for d in departments]
 
+    elif kind == "Compound" and name in PUSH_BACK:
+        addressed = _push_back(event, name, memory, oid, issue_id)
+
     messages = [Message(summons_topic(d), issue_id,
                         _encode(dict(body, kind=k, department=d)), headers)
                 for d, k in addressed]
     messages.append(Message(events_topic, code, _encode(body), headers))
     return messages
+
+
+def _push_back(event: Any, name: str, memory: Memory, oid: UUID,
+               issue_id: str) -> list[tuple[str, str]]:
+    """A new summons goes to the new department's topic (and the replaced one
+    hears it was withdrawn); a decision goes to the department it concerns; a
+    duplicate to every department still summoned. The memory of who is
+    summoned follows, so an ended summons hears nothing more."""
+    summoned = memory.departments(oid, issue_id, event.originator_version)
+    if name == "DepartmentSummoned":
+        memory.remember_issue(oid, issue_id, [d for d in summoned if d != event.replaces
+                                              and d != event.department] + [event.department])
+        return [(event.department, "summons")] + (
+            [(event.replaces, "withdrawn")] if event.replaces else [])
+    if name == "IssueClosedAsDuplicate":
+        return [(d, PUSH_BACK[name]) for d in summoned]
+    if name == "DeclineAccepted":
+        memory.remember_issue(oid, issue_id, [d for d in summoned if d != event.department])
+    return [(event.department, PUSH_BACK[name])]

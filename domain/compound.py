@@ -179,6 +179,8 @@ class Compound(Aggregate):
     def report_in(self, *, issue_id: str, department: str, officer: str, at: datetime) -> None:
         issue = self.issue(issue_id)
         self._summoned(issue, department)
+        if issue["status"] == "duplicate":
+            raise RuleBroken(f"issue {issue_id} was closed as a duplicate")
         if department in issue["reports"]:
             return  # a department reports in once; a retry changes nothing
         self._department_reported(issue_id=issue_id, department=department,
@@ -206,6 +208,8 @@ class Compound(Aggregate):
     def resolve(self, *, issue_id: str, department: str, how: str, at: datetime) -> None:
         issue = self.issue(issue_id)
         self._summoned(issue, department)
+        if issue["status"] == "duplicate":
+            raise RuleBroken(f"issue {issue_id} was closed as a duplicate")
         if issue["status"] == "resolved":
             last = issue["resolutions"][-1]
             if last["department"] == department and last["how"] == how:
@@ -252,6 +256,201 @@ class Compound(Aggregate):
         issue["reopened"] += 1
         issue["resolve_due_at"] = resolve_due_at
 
+    # -- push-back: decline, reassign, extension, duplicate -----------------
+    # Older snapshots lack these keys on an issue: read them with .get.
+    def _active(self, issue: dict[str, Any], department: str) -> None:
+        self._summoned(issue, department)
+
+    def _open(self, issue: dict[str, Any]) -> None:
+        if issue["status"] != "open":
+            raise RuleBroken(f"issue {issue['issue_id']} is {issue['status']}, not open")
+
+    def report_due_of(self, issue: dict[str, Any], department: str) -> datetime:
+        own = (issue.get("due") or {}).get(department) or {}
+        return own.get("report_due_at") or issue["report_due_at"]
+
+    def resolve_due_of(self, issue: dict[str, Any], department: str) -> datetime:
+        """The summons' own resolution deadline: an approved extension or a later
+        summons' own deadline, for the current resolution cycle only (a
+        reopening sets one new deadline for everyone)."""
+        own = (issue.get("due") or {}).get(department) or {}
+        if own.get("resolve_due_at") and own.get("cycle") == issue["reopened"]:
+            return own["resolve_due_at"]
+        return issue["resolve_due_at"]
+
+    def decline(self, *, issue_id: str, department: str, reason: str, at: datetime) -> None:
+        """退单: the department says the issue is not its own. The summons then
+        waits for an official's decision; its deadlines keep running."""
+        issue = self.issue(issue_id)
+        self._active(issue, department)
+        self._open(issue)
+        previous = (issue.get("declines") or {}).get(department)
+        if previous and previous["state"] == "pending":
+            if previous["reason"] == reason:
+                return
+            raise RuleBroken(f"department {department} already declined issue {issue_id}")
+        if previous and previous["state"] == "rejected":
+            raise RuleBroken(f"the decline of department {department} was rejected; it must act")
+        self._summons_declined(issue_id=issue_id, department=department, reason=reason, at=at)
+
+    @event("SummonsDeclined")
+    def _summons_declined(self, issue_id: str, department: str, reason: str,
+                          at: datetime) -> None:
+        self.issues[issue_id].setdefault("declines", {})[department] = dict(
+            reason=reason, at=at, state="pending")
+
+    def decide_decline(self, *, issue_id: str, department: str, accept: bool, official: str,
+                       note: str | None, at: datetime) -> None:
+        issue = self.issue(issue_id)
+        decline = (issue.get("declines") or {}).get(department)
+        if decline is None:
+            raise RuleBroken(f"department {department} has not declined issue {issue_id}")
+        decided = "accepted" if accept else "rejected"
+        if decline["state"] != "pending":
+            if decline["state"] == decided:
+                return
+            raise RuleBroken(f"the decline of department {department} was already "
+                             f"{decline['state']}")
+        if accept and issue["departments"] == [department]:
+            # An issue always has a department acting on it, as a whistle does.
+            raise RuleBroken(f"department {department} is the only one summoned by issue "
+                             f"{issue_id}: reassign it to another department instead")
+        if accept:
+            self._decline_accepted(issue_id=issue_id, department=department, official=official,
+                                   note=note, at=at)
+        else:
+            self._decline_rejected(issue_id=issue_id, department=department, official=official,
+                                   note=note, at=at)
+
+    @event("DeclineAccepted")
+    def _decline_accepted(self, issue_id: str, department: str, official: str,
+                          note: str | None, at: datetime) -> None:
+        issue = self.issues[issue_id]
+        issue["declines"][department]["state"] = "accepted"
+        issue["departments"] = [d for d in issue["departments"] if d != department]
+        issue.setdefault("ended", {})[department] = dict(why="decline_accepted", at=at)
+
+    @event("DeclineRejected")
+    def _decline_rejected(self, issue_id: str, department: str, official: str,
+                          note: str | None, at: datetime) -> None:
+        self.issues[issue_id]["declines"][department]["state"] = "rejected"
+
+    def summon_department(self, *, issue_id: str, department: str, replaces: str | None,
+                          official: str, reason: str | None, policy: DeadlinePolicy,
+                          at: datetime) -> None:
+        """改派 (with `replaces`, whose summons ends, its pending decline so
+        accepted) or 追加: a new summons with deadlines of its own, counted from now."""
+        issue = self.issue(issue_id)
+        self._open(issue)
+        if department == replaces:
+            raise RuleBroken("a department cannot replace itself")
+        if department in issue["departments"]:
+            if replaces is None or replaces not in issue["departments"]:
+                return  # already summoned: a retry
+            raise RuleBroken(f"department {department} is already summoned by issue {issue_id}")
+        if replaces is not None:
+            self._active(issue, replaces)
+        self._department_summoned(
+            issue_id=issue_id, department=department, replaces=replaces, official=official,
+            reason=reason, report_due_at=policy.report_due(issue["urgency"], at),
+            resolve_due_at=policy.resolve_due(issue["urgency"], at), at=at)
+
+    @event("DepartmentSummoned")
+    def _department_summoned(self, issue_id: str, department: str, replaces: str | None,
+                             official: str, reason: str | None, report_due_at: datetime,
+                             resolve_due_at: datetime, at: datetime) -> None:
+        issue = self.issues[issue_id]
+        departments = [d for d in issue["departments"] if d != replaces]
+        issue["departments"] = departments + [department]
+        if replaces is not None:
+            issue.setdefault("ended", {})[replaces] = dict(why="reassigned", at=at)
+            decline = (issue.get("declines") or {}).get(replaces)
+            if decline and decline["state"] == "pending":
+                decline["state"] = "accepted"
+        (issue.get("ended") or {}).pop(department, None)
+        (issue.get("declines") or {}).pop(department, None)
+        issue["reports"].pop(department, None)
+        issue.setdefault("due", {})[department] = dict(
+            report_due_at=report_due_at, resolve_due_at=resolve_due_at, cycle=issue["reopened"])
+
+    def request_extension(self, *, issue_id: str, department: str, until: datetime,
+                          reason: str, at: datetime) -> None:
+        """延期: the department asks for a later resolution deadline."""
+        issue = self.issue(issue_id)
+        self._active(issue, department)
+        self._open(issue)
+        pending = (issue.get("extensions") or {}).get(department)
+        if pending and pending["state"] == "pending":
+            if pending["until"] == until and pending["reason"] == reason:
+                return
+            raise RuleBroken(f"department {department} already awaits a decision on an extension")
+        if until <= self.resolve_due_of(issue, department):
+            raise RuleBroken("an extension must end after the current resolution deadline")
+        self._extension_requested(issue_id=issue_id, department=department, until=until,
+                                  reason=reason, at=at)
+
+    @event("ExtensionRequested")
+    def _extension_requested(self, issue_id: str, department: str, until: datetime,
+                             reason: str, at: datetime) -> None:
+        self.issues[issue_id].setdefault("extensions", {})[department] = dict(
+            until=until, reason=reason, at=at, state="pending")
+
+    def decide_extension(self, *, issue_id: str, department: str, approve: bool, official: str,
+                         note: str | None, at: datetime) -> None:
+        issue = self.issue(issue_id)
+        request = (issue.get("extensions") or {}).get(department)
+        if request is None:
+            raise RuleBroken(f"department {department} has not asked to extend issue {issue_id}")
+        decided = "approved" if approve else "refused"
+        if request["state"] != "pending":
+            if request["state"] == decided:
+                return
+            raise RuleBroken(f"the extension of department {department} was already "
+                             f"{request['state']}")
+        if approve:
+            self._extension_approved(issue_id=issue_id, department=department,
+                                     until=request["until"], official=official, note=note, at=at)
+        else:
+            self._extension_refused(issue_id=issue_id, department=department, official=official,
+                                    note=note, at=at)
+
+    @event("ExtensionApproved")
+    def _extension_approved(self, issue_id: str, department: str, until: datetime,
+                            official: str, note: str | None, at: datetime) -> None:
+        issue = self.issues[issue_id]
+        issue["extensions"][department]["state"] = "approved"
+        own = issue.setdefault("due", {}).setdefault(department, {})
+        own.update(resolve_due_at=until, cycle=issue["reopened"])
+
+    @event("ExtensionRefused")
+    def _extension_refused(self, issue_id: str, department: str, official: str,
+                           note: str | None, at: datetime) -> None:
+        self.issues[issue_id]["extensions"][department]["state"] = "refused"
+
+    def close_as_duplicate(self, *, issue_id: str, duplicate_of: str, official: str,
+                           reason: str | None, at: datetime) -> None:
+        issue = self.issue(issue_id)
+        original = self.issue(duplicate_of)
+        if issue_id == duplicate_of:
+            raise RuleBroken("an issue cannot duplicate itself")
+        if issue["status"] == "duplicate":
+            if issue.get("duplicate_of") == duplicate_of:
+                return
+            raise RuleBroken(f"issue {issue_id} is already a duplicate of "
+                             f"{issue.get('duplicate_of')}")
+        if original["status"] == "duplicate":
+            raise RuleBroken(f"issue {duplicate_of} is itself a duplicate; point to "
+                             f"{original.get('duplicate_of')}")
+        self._closed_as_duplicate(issue_id=issue_id, duplicate_of=duplicate_of,
+                                  official=official, reason=reason, at=at)
+
+    @event("IssueClosedAsDuplicate")
+    def _closed_as_duplicate(self, issue_id: str, duplicate_of: str, official: str,
+                             reason: str | None, at: datetime) -> None:
+        issue = self.issues[issue_id]
+        issue["status"] = "duplicate"
+        issue["duplicate_of"] = duplicate_of
+
     # -- escalation ------------------------------------------------------
     def escalations_due(self, now: datetime) -> list[dict[str, Any]]:
         """The escalations that the deadlines call for at `now` and that were
@@ -259,17 +458,21 @@ class Compound(Aggregate):
         one per resolution cycle not resolved in time."""
         due = []
         for issue in self.issues.values():
+            if issue["status"] == "duplicate":
+                continue
             done = {e["key"] for e in issue["escalations"]}
             for department in issue["departments"]:
                 key = f"not_reported:{department}"
-                if (department not in issue["reports"] and now >= issue["report_due_at"]
-                        and key not in done):
+                if (department not in issue["reports"]
+                        and now >= self.report_due_of(issue, department) and key not in done):
                     due.append(dict(issue_id=issue["issue_id"], key=key,
                                     reason="not_reported", departments=[department]))
             key = f"not_resolved:{issue['reopened']}"
-            if issue["status"] == "open" and now >= issue["resolve_due_at"] and key not in done:
+            # Only the departments whose own deadline (extensions) has passed.
+            late = [d for d in issue["departments"] if now >= self.resolve_due_of(issue, d)]
+            if issue["status"] == "open" and late and key not in done:
                 due.append(dict(issue_id=issue["issue_id"], key=key, reason="not_resolved",
-                                departments=list(issue["departments"])))
+                                departments=late))
         return due
 
     def escalate(self, *, issue_id: str, at: datetime) -> int:

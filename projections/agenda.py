@@ -63,7 +63,8 @@ _FOLDED = frozenset({
     Compound.Registered, Compound.WhistleBlown, Compound.DepartmentReported,
     Compound.IssueResolved, Compound.IssueReopened, Compound.IssueEscalated,
     Compound.JointMeetingHeld, Compound.OwnersCommitteeElected,
-    Compound.PropertyCompanyContracted})
+    Compound.PropertyCompanyContracted, Compound.IssueClosedAsDuplicate,
+    Compound.DeclineAccepted, Compound.DepartmentSummoned})
 
 
 def _words(code: str) -> str:
@@ -185,6 +186,15 @@ class AgendaView(View):
                                         json.dumps({"reason": e.reason,
                                                     "departments": list(e.departments),
                                                     "to_level": e.to_level})))
+            elif kind is Compound.IssueClosedAsDuplicate:
+                rows["ievents"].append((pos, code, e.issue_id, "duplicate", moment(e.at),
+                                        json.dumps({"duplicate_of": e.duplicate_of})))
+                set_status((code, e.issue_id), "duplicate")
+            elif kind is Compound.DeclineAccepted or (kind is Compound.DepartmentSummoned
+                                                      and e.replaces):
+                ended = e.department if kind is Compound.DeclineAccepted else e.replaces
+                rows["ievents"].append((pos, code, e.issue_id, "ended", moment(e.at),
+                                        json.dumps({"department": ended})))
             elif kind is Compound.JointMeetingHeld:
                 at = moment(e.at)
                 rows["meetings"].append((code, e.meeting_id, e.held_on, at))
@@ -352,6 +362,11 @@ def _evaluate(db: Database, cur: Cursor, t: dict[str, str], codes: list[str],
             issue["reopened"].append(at)
         elif kind == "escalated":
             issue["escalations"].append(dict(info, at=at))
+        elif kind == "duplicate":  # off the agenda, and no recurrence
+            issue["open"] = False
+            issue["duplicate"] = True
+        elif kind == "ended":  # a decline accepted or reassigned away
+            issue["departments"] = [d for d in issue["departments"] if d != info["department"]]
     for compound, issue_id, department in _rows(
             db, cur, f"SELECT compound, issue_id, department FROM {t['reports']} "
             "WHERE {scope} AND at < ?", codes, (cutoff,)):
@@ -473,7 +488,7 @@ def _issue_items(issue: dict[str, Any], cutoff: str) -> Iterable[dict[str, Any]]
 def _recurring(issues: Iterable[dict[str, Any]], window: str) -> Iterable[dict[str, Any]]:
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for issue in issues:
-        if issue["blown_at"] >= window:
+        if issue["blown_at"] >= window and not issue.get("duplicate"):
             groups[(issue["compound"], issue["category"])].append(issue)
     for (compound, category), found in sorted(groups.items()):
         if len(found) < RECURRING_THRESHOLD:

@@ -55,7 +55,9 @@ def _plus_counts(a: list[int], b: list[int]) -> list[int]:
 
 # The events that change an issue's figures (progress notes change none).
 _ISSUE_EVENTS = (Compound.WhistleBlown, Compound.DepartmentReported, Compound.IssueResolved,
-                 Compound.ResidentRated, Compound.IssueReopened, Compound.IssueEscalated)
+                 Compound.ResidentRated, Compound.IssueReopened, Compound.IssueEscalated,
+                 Compound.DeclineAccepted, Compound.DepartmentSummoned,
+                 Compound.ExtensionApproved, Compound.IssueClosedAsDuplicate)
 
 
 class DashboardView(View):
@@ -223,7 +225,9 @@ class DashboardView(View):
                 code, street, community, e.issue_id, e.departments, to_us(e.at),
                 to_us(e.report_due_at), to_us(e.resolve_due_at), periods(local_day(to_us(e.at))))
             return
-        issue = state[(code, e.issue_id)]
+        issue = state.get((code, e.issue_id))
+        if issue is None:
+            return  # closed as a duplicate: no rows, no figures
         if isinstance(e, Compound.DepartmentReported):
             issue.reported(e.department, to_us(e.at))
         elif isinstance(e, Compound.IssueResolved):
@@ -234,10 +238,24 @@ class DashboardView(View):
             issue.reopened(to_us(e.resolve_due_at))
         elif isinstance(e, Compound.IssueEscalated):
             issue.escalated(e.key, e.departments)
+        elif isinstance(e, Compound.DeclineAccepted):
+            issue.ended(e.department)
+        elif isinstance(e, Compound.DepartmentSummoned):
+            if e.replaces:
+                issue.ended(e.replaces)
+            issue.summoned(e.department, to_us(e.report_due_at), to_us(e.resolve_due_at))
+        elif isinstance(e, Compound.ExtensionApproved):
+            issue.extended(e.department, to_us(e.until))
+        elif isinstance(e, Compound.IssueClosedAsDuplicate):
+            issue.duplicate()
 
     def _save(self, db: Database, cur: Cursor, t: dict, prefix: str, before: dict,
               state: dict, stale: bool) -> None:
         rows = [row for issue in state.values() for row in issue.table_rows()]
+        gone = [(k[0], k[1], d) for k, issue in state.items() for d in sorted(issue.removed)]
+        if gone:
+            cur.executemany(f"DELETE FROM {t['summonses']} WHERE compound = ? AND issue_id = ? "
+                            "AND department = ?", gone)
         upsert(db, cur, t["summonses"], SUMMONS_COLUMNS, ("compound", "issue_id", "department"),
                rows)
         if stale:

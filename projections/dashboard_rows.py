@@ -28,8 +28,11 @@ SUMMONS_COLUMNS = (
     "esc_unreported", "esc_unresolved", "first_due", "issue_first_due", "watch_due")
 
 _AS_ROW = itemgetter(*SUMMONS_COLUMNS)
+# The per-department columns; the rest is the issue's. The deadlines are a
+# summons' own: a department summoned later (改派, 追加) has later ones, and an
+# approved extension moves one department's resolution deadline.
 _OWN = ("department", "reported_at", "minutes", "in_time", "escalated",
-        "esc_unreported")  # the per-department columns; the rest is the issue's
+        "esc_unreported", "report_due", "resolve_due")
 _DERIVED = ("lead", "first_due", "issue_first_due", "watch_due")
 
 
@@ -54,6 +57,7 @@ class Issue:
     def __init__(self, head: dict[str, Any]) -> None:
         self.head = head  # the issue-level columns, the same on every row
         self.rows: dict[str, dict[str, Any]] = {}  # by department, in summons order
+        self.removed: set[str] = set()  # departments whose stored row must go
 
     @classmethod
     def blown(cls, compound: str, street: str, community: str, issue_id: str,
@@ -62,12 +66,10 @@ class Issue:
         (_, day), (_, month), (_, year) = periods
         issue = cls(dict(compound=compound, issue_id=issue_id, street=street,
                          community=community, blown=blown, day=day, month=month, year=year,
-                         report_due=report_due, resolve_due=resolve_due, open=1, reopened=0,
-                         rated=0, satisfied=0, first_satisfied=0, issue_escalated=0,
-                         esc_unresolved=0))
+                         open=1, reopened=0, rated=0, satisfied=0, first_satisfied=0,
+                         issue_escalated=0, esc_unresolved=0))
         for d in departments:
-            issue.rows[d] = dict(department=d, reported_at=None, minutes=None,
-                                 in_time=0, escalated=0, esc_unreported=0)
+            issue.summoned(d, report_due, resolve_due)
         return issue
 
     @classmethod
@@ -79,6 +81,26 @@ class Issue:
         return issue
 
     # -- the events --------------------------------------------------------
+    def summoned(self, department: str, report_due: int, resolve_due: int) -> None:
+        self.removed.discard(department)
+        self.rows[department] = dict(department=department, reported_at=None, minutes=None,
+                                     in_time=0, escalated=0, esc_unreported=0,
+                                     report_due=report_due, resolve_due=resolve_due)
+
+    def ended(self, department: str) -> None:
+        """A decline accepted or a reassignment: the summons leaves every figure."""
+        if self.rows.pop(department, None) is not None:
+            self.removed.add(department)
+
+    def extended(self, department: str, resolve_due: int) -> None:
+        if department in self.rows:
+            self.rows[department]["resolve_due"] = resolve_due
+
+    def duplicate(self) -> None:
+        """Closed as a duplicate of another issue: it leaves every figure."""
+        for department in list(self.rows):
+            self.ended(department)
+
     def reported(self, department: str, at: int) -> None:
         row = self.rows[department]
         if row["reported_at"] is not None:
@@ -86,8 +108,7 @@ class Issue:
         # Whole minutes, rounded down; an imported report dated before the
         # whistle counts as 0 minutes rather than a negative time.
         minutes = max(0, (at - self.head["blown"]) // (60 * US))
-        row.update(reported_at=at, minutes=minutes,
-                   in_time=int(at <= self.head["report_due"]))
+        row.update(reported_at=at, minutes=minutes, in_time=int(at <= row["report_due"]))
 
     def resolved(self) -> None:
         self.head["open"] = 0
@@ -99,8 +120,9 @@ class Issue:
         self.head.update(rated=1, satisfied=good)
 
     def reopened(self, resolve_due: int) -> None:
-        self.head.update(open=1, reopened=self.head["reopened"] + 1, resolve_due=resolve_due,
-                         esc_unresolved=0)
+        self.head.update(open=1, reopened=self.head["reopened"] + 1, esc_unresolved=0)
+        for row in self.rows.values():  # one new deadline for everyone, extensions spent
+            row["resolve_due"] = resolve_due
 
     def escalated(self, key: str, departments: list[str]) -> None:
         self.head["issue_escalated"] = 1
@@ -123,10 +145,10 @@ class Issue:
         h, out = self.head, {}
         for d, r in self.rows.items():
             unreported = r["reported_at"] is None
-            pending = ([h["report_due"]] if unreported else []) + \
-                      ([h["resolve_due"]] if h["open"] else [])
-            unwatched = ([h["report_due"]] if unreported and not r["esc_unreported"] else []) + \
-                        ([h["resolve_due"]] if h["open"] and not h["esc_unresolved"] else [])
+            pending = ([r["report_due"]] if unreported else []) + \
+                      ([r["resolve_due"]] if h["open"] else [])
+            unwatched = ([r["report_due"]] if unreported and not r["esc_unreported"] else []) + \
+                        ([r["resolve_due"]] if h["open"] and not h["esc_unresolved"] else [])
             out[d] = (min(pending, default=None), min(unwatched, default=None))
         return out
 
@@ -143,6 +165,8 @@ class Issue:
     def contribution(self) -> tuple[dict[tuple, list[int]], dict[tuple, int]]:
         """Python twin of `row_measures`: this issue's counts keyed
         (dim, grain, period, key) and its minutes keyed (..., minute)."""
+        if not self.rows:
+            return {}, {}  # every summons ended: the issue counts nowhere
         h, dues = self.head, self._dues()
         issue_level = [1 - h["open"], h["rated"], h["satisfied"], h["first_satisfied"], h["open"]]
         rows = list(self.rows.values())

@@ -9,9 +9,10 @@ def all_views() -> list[View]:
     # Imported here so a view module may import the registry's helpers freely.
     from projections.agenda import AgendaView
     from projections.dashboard import DashboardView
+    from projections.issues import IssuesView
     from projections.open311 import Open311View
     from projections.rankings import RankingsView
-    return [DashboardView(), AgendaView(), RankingsView(), Open311View()]
+    return [DashboardView(), AgendaView(), RankingsView(), Open311View(), IssuesView()]
 
 
 def view_named(name: str) -> View:

@@ -246,6 +246,39 @@ class Governance:
         return self._compound(code, lambda c: c.escalate(issue_id=issue_id, at=self._at(at)),
                               present)
 
+    # Push-back (issue 14): each takes the compound verb's own keyword arguments.
+    def decline(self, code: str, issue_id: str, *, at: datetime | None = None,
+                present: Present | None = None, **fields: Any) -> Outcome[Compound]:
+        return self._compound(code, lambda c: c.decline(
+            issue_id=issue_id, **fields, at=self._at(at)), present)
+
+    def decide_decline(self, code: str, issue_id: str, *, at: datetime | None = None,
+                       present: Present | None = None, **fields: Any) -> Outcome[Compound]:
+        return self._compound(code, lambda c: c.decide_decline(
+            issue_id=issue_id, **fields, at=self._at(at)), present)
+
+    def summon_department(self, code: str, issue_id: str, *, at: datetime | None = None,
+                          present: Present | None = None, **fields: Any) -> Outcome[Compound]:
+        self._known_departments([fields["department"]], "department")
+        return self._compound(code, lambda c: c.summon_department(
+            issue_id=issue_id, **fields, policy=self.settings.deadlines, at=self._at(at)),
+            present)
+
+    def request_extension(self, code: str, issue_id: str, *, at: datetime | None = None,
+                          present: Present | None = None, **fields: Any) -> Outcome[Compound]:
+        return self._compound(code, lambda c: c.request_extension(
+            issue_id=issue_id, **fields, at=self._at(at)), present)
+
+    def decide_extension(self, code: str, issue_id: str, *, at: datetime | None = None,
+                         present: Present | None = None, **fields: Any) -> Outcome[Compound]:
+        return self._compound(code, lambda c: c.decide_extension(
+            issue_id=issue_id, **fields, at=self._at(at)), present)
+
+    def close_as_duplicate(self, code: str, issue_id: str, *, at: datetime | None = None,
+                           present: Present | None = None, **fields: Any) -> Outcome[Compound]:
+        return self._compound(code, lambda c: c.close_as_duplicate(
+            issue_id=issue_id, **fields, at=self._at(at)), present)
+
     def hold_joint_meeting(self, code: str, *, at: datetime | None = None,
                            present: Present | None = None, **fields: Any) -> Outcome[Compound]:
         for d in fields["decisions"]:

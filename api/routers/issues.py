@@ -4,9 +4,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Response
 
 from api import presenters
-from api.auth import (READERS, check_at, check_department, check_grid, role, sees_compound,
-                      sees_issue, services, unknown_compound, unknown_issue)
+from api.auth import (READERS, check_at, check_department, check_grid, check_street, role,
+                      sees_compound, sees_issue, services, unknown_compound, unknown_issue)
+from api.queue_schemas import (DeclineIn, DecisionOnDeclineIn, DecisionOnExtensionIn,
+                               DuplicateIn, ExtensionIn, SummonIn)
 from api.schemas import CodeInPath, ProgressIn, RatingIn, ReportIn, ResolutionIn, WhistleIn
+from service_layer.governance import InvalidField
 from service_layer.bootstrap import Services
 from service_layer.tokens import Principal
 
@@ -87,4 +90,94 @@ def rate(code: CodeInPath, issue_id: CodeInPath, body: RatingIn,
     outcome = svc.governance.rate(code, issue_id, rating=body.rating, comment=body.comment,
                                   rated_by=who.name, at=body.at,
                                   present=presenters.issue_of(issue_id))
+    return presenters.respond(outcome)
+
+
+# -- push-back (issue 14): departments decline or ask for time, officials decide --
+official = role("official")
+
+
+def _own_department(who: Principal, given: str | None) -> str:
+    """A department token acts for its own department: the body's may be left
+    out and must match when given. Admin must name one."""
+    if who.role == "department":
+        if given is not None:
+            check_department(who, given)
+        return who.department or ""
+    if given is None:
+        raise InvalidField("department", "required unless a department's token is used")
+    return given
+
+
+def _official_scope(svc: Services, who: Principal, code: str, at) -> None:
+    check_at(who, at)
+    check_street(who, svc.governance.street_of(code))
+
+
+@router.post("/issues/{issue_id}/declines", status_code=201)
+def decline(code: CodeInPath, issue_id: CodeInPath, body: DeclineIn, who: Principal = Depends(department),
+            svc: Services = Depends(services)) -> Response:
+    check_at(who, body.at)
+    outcome = svc.governance.decline(code, issue_id,
+                                     department=_own_department(who, body.department),
+                                     reason=body.reason, at=body.at,
+                                     present=presenters.issue_of(issue_id))
+    return presenters.respond(outcome)
+
+
+@router.post("/issues/{issue_id}/decline-decisions", status_code=201)
+def decide_decline(code: CodeInPath, issue_id: CodeInPath, body: DecisionOnDeclineIn,
+                   who: Principal = Depends(official),
+                   svc: Services = Depends(services)) -> Response:
+    _official_scope(svc, who, code, body.at)
+    outcome = svc.governance.decide_decline(code, issue_id, department=body.department,
+                                            accept=body.accept, official=who.name,
+                                            note=body.note, at=body.at,
+                                            present=presenters.issue_of(issue_id))
+    return presenters.respond(outcome)
+
+
+@router.post("/issues/{issue_id}/summonses", status_code=201)
+def summon(code: CodeInPath, issue_id: CodeInPath, body: SummonIn, who: Principal = Depends(official),
+           svc: Services = Depends(services)) -> Response:
+    _official_scope(svc, who, code, body.at)
+    outcome = svc.governance.summon_department(code, issue_id, department=body.department,
+                                               replaces=body.replaces, official=who.name,
+                                               reason=body.reason, at=body.at,
+                                               present=presenters.issue_of(issue_id))
+    return presenters.respond(outcome)
+
+
+@router.post("/issues/{issue_id}/extensions", status_code=201)
+def request_extension(code: CodeInPath, issue_id: CodeInPath, body: ExtensionIn,
+                      who: Principal = Depends(department),
+                      svc: Services = Depends(services)) -> Response:
+    check_at(who, body.at)
+    outcome = svc.governance.request_extension(
+        code, issue_id, department=_own_department(who, body.department), until=body.until,
+        reason=body.reason, at=body.at, present=presenters.issue_of(issue_id))
+    return presenters.respond(outcome)
+
+
+@router.post("/issues/{issue_id}/extension-decisions", status_code=201)
+def decide_extension(code: CodeInPath, issue_id: CodeInPath, body: DecisionOnExtensionIn,
+                     who: Principal = Depends(official),
+                     svc: Services = Depends(services)) -> Response:
+    _official_scope(svc, who, code, body.at)
+    outcome = svc.governance.decide_extension(code, issue_id, department=body.department,
+                                              approve=body.approve, official=who.name,
+                                              note=body.note, at=body.at,
+                                              present=presenters.issue_of(issue_id))
+    return presenters.respond(outcome)
+
+
+@router.post("/issues/{issue_id}/duplicate", status_code=201)
+def close_as_duplicate(code: CodeInPath, issue_id: CodeInPath, body: DuplicateIn,
+                       who: Principal = Depends(official),
+                       svc: Services = Depends(services)) -> Response:
+    _official_scope(svc, who, code, body.at)
+    outcome = svc.governance.close_as_duplicate(code, issue_id,
+                                                duplicate_of=str(body.duplicate_of),
+                                                official=who.name, reason=body.reason,
+                                                at=body.at, present=presenters.issue_of(issue_id))
     return presenters.respond(outcome)
