@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, responses
 from api.routers import agenda, audit, companies, compounds, dashboard, health, issues, rankings
 from service_layer.bootstrap import Services
 
@@ -37,6 +37,13 @@ def create_app(services: Services, workers: list | None = None,
                   description="Event-sourced coordination of residential compound governance.")
     app.state.services = services
     errors.install(app)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = responses.document_problems(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from api.auth import READERS, role, services
 from api.presenters import json_response
 from api.readmodels import csv_response, fresh, wants_csv
+from api.responses import VIEW_ERRORS, Agenda, read
 from projections.agenda import CSV_COLUMNS, agenda_for_community, agenda_for_compound, agenda_rows
 from service_layer.bootstrap import Services
 from service_layer.tokens import Principal
@@ -26,7 +27,8 @@ def _answer(request: Request, agenda: dict[str, Any], filename: str) -> Response
     return json_response(agenda)
 
 
-@router.get("/compounds/{code}/agenda")
+@router.get("/compounds/{code}/agenda", response_model=None,
+            responses=read(Agenda, VIEW_ERRORS, csv=True))
 def compound_agenda(code: str, request: Request, meeting_on: date = MEETING_ON,
                     _: Principal = Depends(role(*READERS)), __: None = Depends(fresh),
                     svc: Services = Depends(services)) -> Any:
@@ -34,7 +36,8 @@ def compound_agenda(code: str, request: Request, meeting_on: date = MEETING_ON,
     return _answer(request, agenda, f"agenda-{code}-{meeting_on.isoformat()}.csv")
 
 
-@router.get("/communities/{community}/agenda")
+@router.get("/communities/{community}/agenda", response_model=None,
+            responses=read(Agenda, VIEW_ERRORS, csv=True))
 def community_agenda(community: str, request: Request, meeting_on: date = MEETING_ON,
                      _: Principal = Depends(role(*READERS)), __: None = Depends(fresh),
                      svc: Services = Depends(services)) -> Any:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Response
 from api import presenters
 from api.auth import READERS, check_at, check_street, forbid, role, services
 from api.schemas import CompoundIn, ContractIn, ElectionIn, IncidentIn, MeetingIn, SurveyIn
+from api.responses import CompoundOut, CompoundWritten, read as reads, written
 from service_layer.bootstrap import Services
 from service_layer.tokens import Principal
 
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/v1/compounds", tags=["compounds"])
 official = role("official")
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=written(CompoundWritten))
 def register(body: CompoundIn, who: Principal = Depends(official),
              svc: Services = Depends(services)) -> Response:
     check_at(who, body.at)
@@ -25,7 +26,7 @@ def register(body: CompoundIn, who: Principal = Depends(official),
     return presenters.respond(outcome)
 
 
-@router.get("/{code}")
+@router.get("/{code}", response_model=None, responses=reads(CompoundOut))
 def read(code: str, _: Principal = Depends(role(*READERS)),
          svc: Services = Depends(services)) -> dict:
     return presenters.compound(svc.governance.compound(code))
@@ -36,7 +37,7 @@ def _scoped(svc: Services, who: Principal, code: str, at) -> None:
     check_street(who, svc.governance.street_of(code))
 
 
-@router.post("/{code}/property-contracts", status_code=201)
+@router.post("/{code}/property-contracts", status_code=201, responses=written(CompoundWritten))
 def contract(code: str, body: ContractIn, who: Principal = Depends(official),
              svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
@@ -46,7 +47,7 @@ def contract(code: str, body: ContractIn, who: Principal = Depends(official),
     return presenters.respond(outcome)
 
 
-@router.post("/{code}/committee-elections", status_code=201)
+@router.post("/{code}/committee-elections", status_code=201, responses=written(CompoundWritten))
 def elect(code: str, body: ElectionIn, who: Principal = Depends(official),
           svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
@@ -56,7 +57,7 @@ def elect(code: str, body: ElectionIn, who: Principal = Depends(official),
     return presenters.respond(outcome)
 
 
-@router.post("/{code}/joint-meetings", status_code=201)
+@router.post("/{code}/joint-meetings", status_code=201, responses=written(CompoundWritten))
 def meet(code: str, body: MeetingIn, who: Principal = Depends(official),
          svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
@@ -69,7 +70,7 @@ def meet(code: str, body: MeetingIn, who: Principal = Depends(official),
     return presenters.respond(outcome, meeting_id=str(body.meeting_id))
 
 
-@router.post("/{code}/surveys", status_code=201)
+@router.post("/{code}/surveys", status_code=201, responses=written(CompoundWritten))
 def survey(code: str, body: SurveyIn, who: Principal = Depends(official),
            svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
@@ -80,7 +81,7 @@ def survey(code: str, body: SurveyIn, who: Principal = Depends(official),
     return presenters.respond(outcome, survey_id=str(body.survey_id))
 
 
-@router.post("/{code}/incidents", status_code=201)
+@router.post("/{code}/incidents", status_code=201, responses=written(CompoundWritten))
 def incident(code: str, body: IncidentIn, who: Principal = Depends(official),
              svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)

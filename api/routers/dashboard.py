@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from api.auth import READERS, role, services
 from api.presenters import json_response
 from api.readmodels import csv_response, fresh, wants_csv
+from api.responses import VIEW_ERRORS, Dashboard, read
 from projections.dashboard_query import COLUMNS, parse_bound, query, response_rates_as_of, weights
 from service_layer.bootstrap import Services
 from service_layer.governance import InvalidField
@@ -29,7 +30,8 @@ def _bound(field: str, text: str):
         raise InvalidField(field, str(exc)) from None
 
 
-@router.get("/response-rates", response_model=None)
+@router.get("/response-rates", response_model=None,
+            responses=read(Dashboard, VIEW_ERRORS, csv=True))
 def response_rates(
         request: Request,
         from_: str = Query(..., alias="from", description="date (local midnight, UTC+8) or "

@@ -4,6 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from api.auth import services
+from api.responses import OPEN_ERRORS, Health, read
 from consumers.relay import relay_lag
 from projections.chain import chain_health
 from service_layer.bootstrap import Services
@@ -15,8 +16,8 @@ router = APIRouter(tags=["health"])
 PROBES: list = [("relay", relay_lag), ("audit", chain_health)]
 
 
-@router.get("/health")
-@router.get("/v1/health")
+@router.get("/health", response_model=None, responses=read(Health, OPEN_ERRORS))
+@router.get("/v1/health", response_model=None, responses=read(Health, OPEN_ERRORS))
 def health(svc: Services = Depends(services)) -> dict:
     body: dict = {"status": "ok", "position": svc.app.recorder.max_notification_id() or 0}
     for name, probe in PROBES:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Response
 from api import presenters
 from api.auth import READERS, check_at, check_department, check_grid, role, services
 from api.schemas import ProgressIn, RatingIn, ReportIn, ResolutionIn, WhistleIn
+from api.responses import IssueOut, IssueWritten, read as reads, written
 from service_layer.bootstrap import Services
 from service_layer.tokens import Principal
 
@@ -14,7 +15,7 @@ grid_worker = role("grid_worker")
 department = role("department")
 
 
-@router.post("/whistles", status_code=201)
+@router.post("/whistles", status_code=201, responses=written(IssueWritten))
 def blow_whistle(code: str, body: WhistleIn,
                  who: Principal = Depends(grid_worker),
                  svc: Services = Depends(services)) -> Response:
@@ -29,13 +30,13 @@ def blow_whistle(code: str, body: WhistleIn,
     return presenters.respond(outcome)
 
 
-@router.get("/issues/{issue_id}")
+@router.get("/issues/{issue_id}", response_model=None, responses=reads(IssueOut))
 def read_issue(code: str, issue_id: str, _: Principal = Depends(role(*READERS)),
                svc: Services = Depends(services)) -> dict:
     return presenters.issue(svc.governance.compound(code), issue_id)
 
 
-@router.post("/issues/{issue_id}/reports", status_code=201)
+@router.post("/issues/{issue_id}/reports", status_code=201, responses=written(IssueWritten))
 def report_in(code: str, issue_id: str, body: ReportIn,
               who: Principal = Depends(department),
               svc: Services = Depends(services)) -> Response:
@@ -47,7 +48,7 @@ def report_in(code: str, issue_id: str, body: ReportIn,
     return presenters.respond(outcome)
 
 
-@router.post("/issues/{issue_id}/progress", status_code=201)
+@router.post("/issues/{issue_id}/progress", status_code=201, responses=written(IssueWritten))
 def note_progress(code: str, issue_id: str, body: ProgressIn,
                   who: Principal = Depends(department),
                   svc: Services = Depends(services)) -> Response:
@@ -59,7 +60,7 @@ def note_progress(code: str, issue_id: str, body: ProgressIn,
     return presenters.respond(outcome)
 
 
-@router.post("/issues/{issue_id}/resolution", status_code=201)
+@router.post("/issues/{issue_id}/resolution", status_code=201, responses=written(IssueWritten))
 def resolve(code: str, issue_id: str, body: ResolutionIn,
             who: Principal = Depends(department),
             svc: Services = Depends(services)) -> Response:
@@ -71,7 +72,7 @@ def resolve(code: str, issue_id: str, body: ResolutionIn,
     return presenters.respond(outcome)
 
 
-@router.post("/issues/{issue_id}/ratings", status_code=201)
+@router.post("/issues/{issue_id}/ratings", status_code=201, responses=written(IssueWritten))
 def rate(code: str, issue_id: str, body: RatingIn,
          who: Principal = Depends(grid_worker),
          svc: Services = Depends(services)) -> Response:
