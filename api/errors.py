@@ -33,6 +33,7 @@ KINDS: dict[str, tuple[int, str]] = {
     "rule-broken": (409, "Rule broken"),
     "conflicting-repeat": (409, "Conflicting repeat"),
     "too-large": (413, "Body too large"),
+    "unsupported-media-type": (415, "Unsupported media type"),
     "invalid": (422, "Invalid input"),
     "internal": (500, "Internal error"),
     "unavailable": (503, "Unavailable"),

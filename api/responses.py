@@ -41,13 +41,14 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
                 "content": {MEDIA_TYPE: {"schema": PROBLEM_REF}}} for s in statuses}
 
 
-# Every operation may meet a bug (500) and a wrong method (405 on its path).
-_ANY = (405, 500)
+# Every operation may meet a wrong method on its path (405), a bug (500) and
+# a store that does not answer (503, with Retry-After).
+_ANY = (405, 500, 503)
 READ_ERRORS = _problems(401, 403, 404, 422, *_ANY)
-# A view waits for `?after=` up to 5 s (504).
-VIEW_ERRORS = _problems(401, 403, 404, 422, 504, *_ANY)
-# A write may also meet a malformed or too large body, a rule, contention.
-WRITE_ERRORS = _problems(400, 401, 403, 404, 409, 413, 422, 503, *_ANY)
+# A view waits for `?after=` (409 beyond the log's head, 504 not reached in time).
+VIEW_ERRORS = _problems(401, 403, 404, 409, 422, 504, *_ANY)
+# A write may also meet a malformed, too large or not UTF-8 body and a rule.
+WRITE_ERRORS = _problems(400, 401, 403, 404, 409, 413, 415, 422, *_ANY)
 OPEN_ERRORS = _problems(*_ANY)
 CSV = {"text/csv": {"schema": {"type": "string"}}}
 
