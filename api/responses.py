@@ -68,6 +68,11 @@ def written(model: type[BaseModel]) -> dict:
             **WRITE_ERRORS}
 
 
+def person():
+    """A person's name: left out for roles that may not read it."""
+    return Field(None, description="a person's name; absent for roles that may not read it")
+
+
 # -- what writes add to the state they answer -------------------------------
 class Written(BaseModel):
     position: int | None = Field(description="the log position written: pass it as `?after=`")
@@ -76,7 +81,7 @@ class Written(BaseModel):
 
 # -- compounds and issues --------------------------------------------------
 class Report(BaseModel):
-    officer: str
+    officer: str = person()
     at: datetime
 
 
@@ -95,7 +100,7 @@ class Resolution(BaseModel):
 class Rating(BaseModel):
     rating: str
     comment: str | None
-    rated_by: str
+    rated_by: str = person()
     cycle: int
     at: datetime
 
@@ -119,7 +124,7 @@ class Issue(BaseModel):
     grid: str | None
     building: str | None
     unit: str | None
-    grid_worker: str
+    grid_worker: str = person()
     blown_at: datetime
     report_due_at: datetime
     resolve_due_at: datetime
@@ -151,7 +156,7 @@ class Contract(BaseModel):
 
 
 class Member(BaseModel):
-    name: str
+    name: str = person()
     role: str
     party_member: bool
     cross_appointed: bool = False
@@ -205,7 +210,7 @@ class Evaluation(BaseModel):
     level: str
     scores: Scores
     total: float
-    evaluator: str
+    evaluator: str = person()
     at: datetime
 
 
