@@ -52,7 +52,7 @@ def problem(status: int, detail: str | None = None, *, kind: str | None = None,
     `about:blank` and the status's phrase, as RFC 9457 says."""
     kind = kind or KIND_OF_STATUS.get(status)
     if kind is None:
-        body: dict[str, Any] = {"type": "about:blank", "title": HTTPStatus(status).phrase}
+        body: dict[str, Any] = {"type": "about:blank", "title": _phrase(status)}
     else:
         body = {"type": f"/problems/{kind}", "title": KINDS[kind][1]}
     body["status"] = status
@@ -62,6 +62,13 @@ def problem(status: int, detail: str | None = None, *, kind: str | None = None,
         body["fields"] = fields
     body.update(extra)
     return Response(to_json(body), status_code=status, headers=headers, media_type=MEDIA_TYPE)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:  # a status Python does not name
+        return "Error"
 
 
 def invalid(fields: list[dict[str, str]]) -> Response:
@@ -94,7 +101,7 @@ async def _http(request: Request, exc: HTTPException) -> Response:
         # not text (a UnicodeDecodeError names the byte and its position).
         return _malformed(str(exc.__cause__))
     detail = exc.detail if isinstance(exc.detail, str) else None
-    if detail == HTTPStatus(status).phrase:  # Starlette's router says only that
+    if detail == _phrase(status):  # Starlette's router says only that
         if status == 404:
             detail = f"no route {request.url.path}"
         elif status == 405:

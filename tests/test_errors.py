@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -156,3 +157,17 @@ def test_the_openapi_documents_the_problem_of_every_error(client):
                     assert response["content"]["application/json"]["schema"]["$ref"], \
                         (method, path, status)
             assert {"405", "500"} <= set(operation["responses"]), (method, path)
+
+
+def test_a_status_without_a_kind_of_ours_is_about_blank(services):
+    app = create_app(services)
+
+    @app.get("/v1/teapot")
+    def teapot() -> None:
+        raise HTTPException(418, detail="short and stout")
+
+    with TestClient(app) as client:
+        r = client.get("/v1/teapot")
+    assert r.status_code == 418 and r.headers["content-type"] == "application/problem+json"
+    assert r.json() == {"type": "about:blank", "title": "I'm a Teapot", "status": 418,
+                        "detail": "short and stout"}
