@@ -8,11 +8,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors, responses
+from api.limits import BodyLimitMiddleware, StoreGate, StoreGateMiddleware
+from api.charset import Utf8Only
 from api.routers import agenda, audit, companies, compounds, dashboard, health, issues, rankings
+from api.routers import open311
 from service_layer.bootstrap import Services
 
 ROUTERS = [health.router, compounds.router, issues.router, companies.router, dashboard.router,
            agenda.router, rankings.router, audit.router]
+ROUTERS.append(open311.router)  # Open311 GeoReport v2 (docs/open311.md)
 
 
 def create_app(services: Services, workers: list | None = None,
@@ -37,6 +41,12 @@ def create_app(services: Services, workers: list | None = None,
                   description="Event-sourced coordination of residential compound governance.")
     app.state.services = services
     errors.install(app)
+    app.state.store_gate = StoreGate(lambda: services.db.fetchall("SELECT 1"))
+    app.add_middleware(StoreGateMiddleware, gate=app.state.store_gate,
+                       refuse=errors.store_unavailable)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_body_bytes,
+                       refuse=errors.too_large)
+    app.add_middleware(Utf8Only)
 
     def openapi() -> dict:
         if app.openapi_schema is None:
@@ -62,4 +72,4 @@ def app_from_env() -> FastAPI:
     API alone, on the settings of the environment."""
     from service_layer.bootstrap import bootstrap
     gc.set_threshold(*GC_THRESHOLD)
-    return create_app(bootstrap(), close_services=True)
+    return create_app(bootstrap(api=True), close_services=True)

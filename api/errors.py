@@ -3,22 +3,35 @@
 `detail`, and our `fields` ({field, reason} each) when input was wrong. The
 kinds are listed in docs/errors.md; `problem()` is the one place a body is
 made, whatever raised: a domain rule, `HTTPException`, FastAPI's request
-validation, Starlette's router (unknown route, wrong method) or a bug."""
+validation, Starlette's router (unknown route, wrong method), the store not
+answering (503: the database did not answer, or a statement or lock wait
+passed its timeout), the body limits (413) or a bug."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic_core import to_json
 from starlette.exceptions import HTTPException
 
+from api.limits import is_unreachable
 from domain.exceptions import ConflictingRepeat, RuleBroken, UnknownFact
 from service_layer.governance import InvalidField, TooMuchContention
+from service_layer.group_commit import EventTooLarge
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("redwhistle.api")
+
+# The store's connection and timeout errors as each layer raises them: the
+# event store's (psycopg's and sqlite3's, translated), and psycopg's,
+# psycopg_pool's PoolTimeout and sqlite3's where they come through untranslated.
+STORE_UNAVAILABLE = (OperationalError, InterfaceError, psycopg.OperationalError,
+                     psycopg.InterfaceError, sqlite3.OperationalError)
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -77,6 +90,14 @@ def invalid(fields: list[dict[str, str]]) -> Response:
     return problem(422, f"invalid: {names}", fields=fields)
 
 
+def store_unavailable() -> Response:
+    return problem(503, "the store did not answer in time; retry", headers={"Retry-After": "5"})
+
+
+def too_large(detail: str) -> Response:
+    return problem(413, detail)
+
+
 def _malformed(reason: str) -> Response:
     return problem(400, f"the body is not JSON: {reason}", kind="malformed-body",
                    fields=[{"field": "body", "reason": reason}])
@@ -127,6 +148,19 @@ async def _contention(_: Request, exc: TooMuchContention) -> Response:
     return problem(503, str(exc), headers={"Retry-After": "1"})
 
 
+async def _too_large(_: Request, exc: EventTooLarge) -> Response:
+    return too_large(str(exc))
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    # The database's message names hosts and statements: logged, not sent.
+    log.warning("store unavailable: %s: %s", type(exc).__name__, exc)
+    gate = getattr(request.app.state, "store_gate", None)
+    if gate is not None and is_unreachable(exc):
+        gate.close()
+    return store_unavailable()
+
+
 async def _bug(request: Request, exc: Exception) -> Response:
     # The traceback goes to the log only; the client learns where to look.
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -141,4 +175,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RuleBroken, _rule)
     app.add_exception_handler(InvalidField, _invalid_field)
     app.add_exception_handler(TooMuchContention, _contention)
+    app.add_exception_handler(EventTooLarge, _too_large)
+    for error in STORE_UNAVAILABLE:
+        app.add_exception_handler(error, _store_unavailable)
     app.add_exception_handler(Exception, _bug)

@@ -24,6 +24,7 @@ def compound(c: Compound) -> dict[str, Any]:
                 community=c.community, grids=list(c.grids), households=c.households,
                 kind=c.kind, management_mode=c.management_mode,
                 registered_at=c.registered_at, version=c.version,
+                location=deepcopy(c.location),
                 property_contract=deepcopy(c.property_contract),
                 committee=deepcopy(c.committee), issues=len(c.issues),
                 open_issues=deepcopy(c.open_issues()))

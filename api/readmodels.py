@@ -2,7 +2,10 @@
 
 `?after=POS` waits (up to 5 s) until the views have processed log position
 POS, the `position` a write returned, instead of making the client poll. It
-asks the database: the follower usually runs in another process.
+asks the database: the follower usually runs in another process. A position
+beyond the log's head is refused at once (409); the waiters park on the event
+loop, not in threads, and beyond `MAX_WAITERS` a reader is told to come
+back (503 with Retry-After).
 `Accept: text/csv` or `?format=csv` turns a list of rows into a spreadsheet.
 """
 from __future__ import annotations
@@ -13,19 +16,33 @@ from typing import Any
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import services
 from projections.registry import all_views
-from projections.runner import wait_for_views
+from projections.runner import TooManyWaiters, ViewsWatch
 from service_layer.bootstrap import Services
 
 
-def fresh(after: int | None = Query(None, ge=0, description="wait until the views reach this "
-                                                           "log position (read-your-writes)"),
-          svc: Services = Depends(services)) -> None:
+async def fresh(request: Request,
+                after: int | None = Query(None, ge=0, description="wait until the views reach "
+                                          "this log position (read-your-writes)"),
+                svc: Services = Depends(services)) -> None:
     if not after:
         return
-    if not wait_for_views(svc, all_views(), after, timeout=5.0):
+    head = await run_in_threadpool(svc.app.recorder.max_notification_id) or 0
+    if after > head:
+        raise HTTPException(409, detail=f"after={after} is beyond the log's head, position "
+                                        f"{head}: pass the position a write returned")
+    watch = getattr(request.app.state, "views_watch", None)
+    if watch is None:
+        watch = request.app.state.views_watch = ViewsWatch(svc, all_views(),
+                                                           svc.settings.max_waiters)
+    try:
+        reached = await watch.wait(after, timeout=5.0)
+    except TooManyWaiters as exc:
+        raise HTTPException(503, detail=f"{exc}; retry", headers={"Retry-After": "1"}) from None
+    if not reached:
         raise HTTPException(504, detail=f"views have not reached position {after} yet; retry")
 
 

@@ -440,10 +440,19 @@ class Verification(BaseModel):
 
 
 class Health(BaseModel):
+    """Admins and auditors get the details; others the first two."""
     status: str
-    position: int
+    store: str = Field(description="reachable or unreachable")
+    position: int = Field(None, description="the log's head")
     relay: dict[str, Any] = Field(None, description="the relay's lag, or its error")
     audit: dict[str, Any] = Field(None, description="the chain's head, or its error")
+
+
+class Ready(BaseModel):
+    ready: bool
+    store: str
+    views: dict[str, Any] = Field(description="positions_behind, or its error")
+    relay: Any = Field(description="positions and seconds behind, its error, or not configured")
 
 
 def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:

@@ -1,25 +1,46 @@
 """Request bodies. Unknown fields are refused so a typo is a 422, not a
-silently dropped fact. `at` is for admins importing history only."""
+silently dropped fact. `at` is for admins importing history only. Every
+field is bounded by what every store and view can hold (service_layer/limits.py):
+text without control characters, counts within INTEGER, finite scores, dates
+within the window, lists of bounded length."""
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
+from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
-Text = Annotated[str, Field(min_length=1, max_length=2000)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+from service_layer.limits import (CODE, EARLIEST, LATEST, MAX_COUNT, MAX_DEPARTMENTS, MAX_ITEMS,
+                                  check_day, check_free_text, check_moment, check_name)
+
+CODE_PATTERN = rf"^{CODE.pattern}$"
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=CODE_PATTERN)]
+Text = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(check_free_text)]
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(check_name)]
+Day = Annotated[date, AfterValidator(check_day)]
+Year = Annotated[int, Field(ge=EARLIEST.year, le=LATEST.year)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Departments = Annotated[list[Code], Field(max_length=MAX_DEPARTMENTS)]
+
+# Path parameters: a compound's or company's code, an issue id (a UUID, or
+# any code an importer used), a community's name.
+CodeInPath = Annotated[str, Path(min_length=1, max_length=64, pattern=CODE_PATTERN)]
+NameInPath = Annotated[str, Path(min_length=1, max_length=200), AfterValidator(check_name)]
 
 
 def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise ValueError("must carry a timezone, e.g. 2026-05-01T09:00:00+08:00")
-    return value
+    return value if value is None else check_moment(value)
 
 
 At = Annotated[datetime | None, AfterValidator(_aware)]
+
+Latitude = Annotated[float | None, Field(ge=-90, le=90)]  # WGS-84 degrees
+Longitude = Annotated[float | None, Field(ge=-180, le=180)]
+Zipcode = Annotated[str | None, Field(pattern=r"^[0-9]{6}$")]  # China's postal codes
 
 
 class Body(BaseModel):
@@ -33,25 +54,37 @@ class CompoundIn(Body):
     district: Name
     street: Name
     community: Name
-    grids: list[Name] = Field(default_factory=list)
-    households: int = Field(ge=0)
+    grids: list[Name] = Field(default_factory=list, max_length=MAX_ITEMS)
+    households: Count
     kind: Literal["commodity", "old", "resettlement", "three_no"]
     management_mode: Literal["professional", "entrusted", "self_managed"]
+    # Optional WGS-84 location (docs/open311.md: GCJ-02 from Chinese map apps must be converted).
+    latitude: Latitude = None
+    longitude: Longitude = None
+    address: Name | None = None
+    zipcode: Zipcode = None
+
+
+class LocationIn(Body):
+    latitude: Latitude = None
+    longitude: Longitude = None
+    address: Name | None = None
+    zipcode: Zipcode = None
 
 
 class ContractIn(Body):
     company_code: Code
-    starts_on: date
-    ends_on: date
+    starts_on: Day
+    ends_on: Day
 
 
 class WhistleIn(Body):
     issue_id: UUID
     category: Code
     description: Text
-    departments: list[Code] = Field(min_length=1)
+    departments: Departments = Field(min_length=1)
     urgency: Literal["normal", "urgent"] = "normal"
-    source: Literal["grid_patrol", "hotline_12345", "resident", "property_company"]
+    source: Literal["grid_patrol", "hotline_12345", "resident", "property_company", "open311"]
     grid: Name | None = None
     building: Name | None = None
     unit: Name | None = None
@@ -86,9 +119,9 @@ class MemberIn(BaseModel):
 
 
 class ElectionIn(Body):
-    term_start: date
-    term_end: date
-    members: list[MemberIn] = Field(min_length=1)
+    term_start: Day
+    term_end: Day
+    members: list[MemberIn] = Field(min_length=1, max_length=MAX_ITEMS)
 
 
 class AttendeeIn(BaseModel):
@@ -102,31 +135,31 @@ class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: Text
     owner: Name
-    due_on: date
+    due_on: Day
     issue_id: UUID | None = None
-    departments: list[Code] = Field(default_factory=list)
+    departments: Departments = Field(default_factory=list)
 
 
 class MeetingIn(Body):
     meeting_id: UUID
-    held_on: date
-    attendees: list[AttendeeIn] = Field(min_length=1)
-    issues_discussed: list[UUID] = Field(default_factory=list)
-    decisions: list[DecisionIn] = Field(default_factory=list)
+    held_on: Day
+    attendees: list[AttendeeIn] = Field(min_length=1, max_length=MAX_ITEMS)
+    issues_discussed: list[UUID] = Field(default_factory=list, max_length=MAX_ITEMS)
+    decisions: list[DecisionIn] = Field(default_factory=list, max_length=MAX_ITEMS)
 
 
 class SurveyIn(Body):
     survey_id: UUID
-    year: int = Field(ge=2000, le=2100)
-    surveyed_on: date
-    respondents: int = Field(ge=1)
-    score: float = Field(ge=0, le=100)
+    year: Year
+    surveyed_on: Day
+    respondents: int = Field(ge=1, le=MAX_COUNT)
+    score: float = Field(ge=0, le=100, allow_inf_nan=False)
 
 
 class IncidentIn(Body):
     incident_id: UUID
     kind: Literal["safety_accident", "mass_incident", "violation"]
-    occurred_on: date
+    occurred_on: Day
     description: Text
     company_code: Code | None = None
 
@@ -138,10 +171,10 @@ class CompanyIn(Body):
 
 
 class PartyOrganisationIn(Body):
-    established_on: date
+    established_on: Day
 
 
-Score = Annotated[float, Field(ge=0, le=20)]
+Score = Annotated[float, Field(ge=0, le=20, allow_inf_nan=False)]
 
 
 class ScoresIn(BaseModel):
@@ -154,6 +187,6 @@ class ScoresIn(BaseModel):
 
 
 class EvaluationIn(Body):
-    year: int = Field(ge=2000, le=2100)
+    year: Year
     level: Literal["street", "district"]
     scores: ScoresIn

@@ -251,7 +251,7 @@ def run(size: str | int = "district", seconds: float = 20.0, seed: int = 7,
         live = live_requests(live_city, tokens, grid_workers)
         reads = read_requests(history, tokens)
         with Server(url) as server:
-            catch_up = asyncio.run(wait_for_views(server.port, tokens["viewer"], 2025,
+            catch_up = asyncio.run(wait_for_views(server.port, tokens["admin"], 2025,
                                                    timeout=1800))
             idle = asyncio.run(_probe(server.port, reads, probes))
             # the first few live writes, one at a time, are the writes' baseline

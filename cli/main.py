@@ -19,6 +19,7 @@ COMMANDS = [
     "cli.project",
     "cli.audit",
     "cli.bench",
+    "cli.contacts",
 ]
 
 

@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from service_layer.bootstrap import bootstrap
+from service_layer.limits import check_name
 from service_layer.tokens import ROLES
 
 
@@ -20,14 +21,36 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     create.set_defaults(run=run_create)
 
 
+def _refused(args: argparse.Namespace) -> str | None:
+    """What is wrong with the names to be stored, as the API's bounds say."""
+    grids = args.grids.split(",") if args.grids else []
+    named = [("--name", args.name), ("--street", args.street),
+             ("--department", args.department)] + [("--grids", g) for g in grids]
+    for option, value in named:
+        if value is None:
+            continue
+        if not 1 <= len(value) <= 200:
+            return f"{option} must be 1 to 200 characters" + (
+                " (an empty grid between commas?)" if option == "--grids" else "")
+        try:
+            check_name(value)
+        except ValueError as exc:
+            return f"{option} {exc}"
+    return None
+
+
 def run_create(args: argparse.Namespace) -> int:
+    refused = _refused(args)
+    if refused:
+        print(f"redwhistle: {refused}", file=sys.stderr)
+        return 2
     services = bootstrap()
     try:
         if args.role == "department" and args.department not in services.settings.departments:
             print(f"redwhistle: --department must be one of "
                   f"{', '.join(services.settings.departments)}", file=sys.stderr)
             return 2
-        grids = tuple(g for g in args.grids.split(",") if g)
+        grids = tuple(args.grids.split(",")) if args.grids else ()
         print(services.tokens.create(role=args.role, name=args.name, department=args.department,
                                      street=args.street, grids=grids))
         return 0

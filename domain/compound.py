@@ -24,13 +24,15 @@ from domain.repeats import fingerprint, is_repeat
 
 KINDS = ("commodity", "old", "resettlement", "three_no")
 MANAGEMENT_MODES = ("professional", "entrusted", "self_managed")
-SOURCES = ("grid_patrol", "hotline_12345", "resident", "property_company")
+SOURCES = ("grid_patrol", "hotline_12345", "resident", "property_company", "open311")
 RATINGS = ("satisfied", "basically_satisfied", "unsatisfied")
 INCIDENT_KINDS = ("safety_accident", "mass_incident", "violation")
 ESCALATION_LEVELS = ("street", "district", "city")
 
 
 class Compound(Aggregate):
+    location: dict[str, Any] | None = None  # for snapshots taken before locations existed
+
     @staticmethod
     def create_id(code: str, **_: Any) -> UUID:
         return compound_id(code)
@@ -39,7 +41,9 @@ class Compound(Aggregate):
     @event("Registered")
     def __init__(self, code: str, name: str, district: str, street: str,
                  community: str, grids: list[str], households: int, kind: str,
-                 management_mode: str, fingerprint: str, at: datetime) -> None:
+                 management_mode: str, fingerprint: str, at: datetime,
+                 location: dict[str, Any] | None = None) -> None:
+        # `location` came later: events stored before it have none.
         self.code = code
         self.name = name
         self.district = district
@@ -51,6 +55,7 @@ class Compound(Aggregate):
         self.management_mode = management_mode
         self.registered_fingerprint = fingerprint
         self.registered_at = at
+        self.location = dict(location) if location else None
         self.property_contract: dict[str, Any] | None = None
         self.committee: dict[str, Any] | None = None
         self.issues: dict[str, dict[str, Any]] = {}
@@ -60,7 +65,9 @@ class Compound(Aggregate):
     @classmethod
     def register(cls, *, code: str, name: str, district: str, street: str,
                  community: str, grids: list[str], households: int, kind: str,
-                 management_mode: str, at: datetime) -> "Compound":
+                 management_mode: str, at: datetime, latitude: float | None = None,
+                 longitude: float | None = None, address: str | None = None,
+                 zipcode: str | None = None) -> "Compound":
         if kind not in KINDS:
             raise RuleBroken(f"kind must be one of {', '.join(KINDS)}")
         if management_mode not in MANAGEMENT_MODES:
@@ -68,10 +75,30 @@ class Compound(Aggregate):
         fields = dict(code=code, name=name, district=district, street=street,
                       community=community, grids=list(grids), households=households,
                       kind=kind, management_mode=management_mode)
-        return cls(**fields, fingerprint=fingerprint(fields), at=at)
+        location = _location(latitude, longitude, address, zipcode)
+        return cls(**fields, fingerprint=_registration_fingerprint(fields, location), at=at,
+                   location=location)
 
-    def is_same_registration(self, **fields: Any) -> bool:
-        return self.registered_fingerprint == fingerprint(fields)
+    def is_same_registration(self, *, latitude: float | None = None,
+                             longitude: float | None = None, address: str | None = None,
+                             zipcode: str | None = None, **fields: Any) -> bool:
+        location = _location(latitude, longitude, address, zipcode)
+        return self.registered_fingerprint == _registration_fingerprint(fields, location)
+
+    # -- location ----------------------------------------------------------
+    def locate(self, *, latitude: float | None, longitude: float | None,
+               address: str | None, zipcode: str | None, at: datetime) -> None:
+        """Sets or corrects where the compound is (WGS-84 degrees)."""
+        location = _location(latitude, longitude, address, zipcode)
+        if location is None:
+            raise RuleBroken("a location has a latitude and longitude, an address, or both")
+        if location == self.location:
+            return  # a retry, or nothing to correct
+        self._located(location=location, at=at)
+
+    @event("Located")
+    def _located(self, location: dict[str, Any], at: datetime) -> None:
+        self.location = dict(location)
 
     # -- property company ----------------------------------------------
     def contract_property_company(self, *, company_code: str, company_name: str,
@@ -99,7 +126,8 @@ class Compound(Aggregate):
     def blow_whistle(self, *, issue_id: str, category: str, description: str,
                      departments: list[str], urgency: str, source: str,
                      grid: str | None, building: str | None, unit: str | None,
-                     grid_worker: str, policy: DeadlinePolicy, at: datetime) -> None:
+                     grid_worker: str, policy: DeadlinePolicy, at: datetime,
+                     media_url: str | None = None) -> None:
         if urgency not in URGENCIES:
             raise RuleBroken(f"urgency must be one of {', '.join(URGENCIES)}")
         if not departments:
@@ -110,6 +138,8 @@ class Compound(Aggregate):
             raise RuleBroken(f"grid {grid} is not a grid of compound {self.code}")
         fields = dict(category=category, description=description, departments=list(departments),
                       urgency=urgency, source=source, grid=grid, building=building, unit=unit)
+        if media_url is not None:
+            fields["media_url"] = media_url  # only when given: older fingerprints stay valid
         if is_repeat(self.fingerprints, f"issue {issue_id}", fields):
             return
         self._whistle_blown(
@@ -118,14 +148,15 @@ class Compound(Aggregate):
             building=building, unit=unit, grid_worker=grid_worker,
             report_due_at=policy.report_due(urgency, at),
             resolve_due_at=policy.resolve_due(urgency, at),
-            fingerprint=fingerprint(fields), at=at)
+            fingerprint=fingerprint(fields), at=at, media_url=media_url)
 
     @event("WhistleBlown")
     def _whistle_blown(self, issue_id: str, category: str, description: str,
                        departments: list[str], urgency: str, source: str,
                        grid: str | None, building: str | None, unit: str | None,
                        grid_worker: str, report_due_at: datetime,
-                       resolve_due_at: datetime, fingerprint: str, at: datetime) -> None:
+                       resolve_due_at: datetime, fingerprint: str, at: datetime,
+                       media_url: str | None = None) -> None:
         self.fingerprints[f"issue {issue_id}"] = fingerprint
         self.issues[issue_id] = dict(
             issue_id=issue_id, category=category, description=description,
@@ -133,7 +164,7 @@ class Compound(Aggregate):
             building=building, unit=unit, grid_worker=grid_worker, blown_at=at,
             report_due_at=report_due_at, resolve_due_at=resolve_due_at,
             status="open", level="street", reports={}, progress=[], resolutions=[],
-            ratings=[], escalations=[], reopened=0)
+            ratings=[], escalations=[], reopened=0, media_url=media_url)
 
     def issue(self, issue_id: str) -> dict[str, Any]:
         try:
@@ -358,3 +389,24 @@ class Compound(Aggregate):
     # -- reading ---------------------------------------------------------
     def open_issues(self) -> list[dict[str, Any]]:
         return [i for i in self.issues.values() if i["status"] == "open"]
+
+
+def _location(latitude: float | None, longitude: float | None, address: str | None,
+              zipcode: str | None) -> dict[str, Any] | None:
+    """A compound's location: WGS-84 degrees (not the GCJ-02 of Chinese map
+    apps; docs/open311.md), an address, a postal code; None when all are absent."""
+    if (latitude is None) != (longitude is None):
+        raise RuleBroken("a location gives both latitude and longitude, or neither")
+    if latitude is not None and not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise RuleBroken("latitude lies within ±90 and longitude within ±180 degrees")
+    if latitude is None and not address and not zipcode:
+        return None
+    return dict(latitude=None if latitude is None else float(latitude),
+                longitude=None if longitude is None else float(longitude),
+                address=address or None, zipcode=zipcode or None)
+
+
+def _registration_fingerprint(fields: dict[str, Any], location: dict[str, Any] | None) -> str:
+    # Without a location, the fingerprint is the one registrations had before
+    # locations existed, so their repeats are still recognised.
+    return fingerprint(fields if location is None else dict(fields, location=location))

@@ -6,19 +6,22 @@ reached is written in the same transaction as its rows, so a crash never
 applies an event twice or skips one. Every table name goes through
 `View.table(prefix, base)`: the live view has prefix "", while an audit or a
 rebuild can build the same view into scratch tables beside it and query them
-with the very same code.
+with the very same code. An event a view cannot fold is set aside for that
+view (projections/set_aside.py) rather than stopping it.
 """
 from __future__ import annotations
 
 import gc
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from projections import set_aside
 from service_layer.bootstrap import Services
 from service_layer.db import Cursor, Database
+from service_layer.limits import EARLIEST, FIRST_MOMENT, LAST_MOMENT, LATEST
 
 Batch = Sequence[tuple[int, Any]]  # (position in the log, decoded domain event)
 
@@ -82,6 +85,8 @@ def tracking_table(db: Database) -> str:
 def ensure_tracking(db: Database) -> None:
     db.execute(f"CREATE TABLE IF NOT EXISTS {tracking_table(db)} "
                "(view TEXT PRIMARY KEY, position BIGINT NOT NULL)")
+    with db.transaction() as cur:
+        set_aside.ensure(db, cur)
 
 
 def tracked_position(db: Database, cur: Cursor, key: str, lock: bool = False) -> int:
@@ -126,6 +131,63 @@ def _as_list(views: View | Sequence[View]) -> list[View]:
     return [views] if isinstance(views, View) else list(views)
 
 
+def _in_window(events: Batch) -> None:
+    """Raises for an event recorded outside the dates every view can fold
+    (service_layer/limits.py), before any view tries: one in the year 9999
+    made the dashboard fill every day from now to then."""
+    for _, event in events:
+        at = getattr(event, "at", None)
+        if at is not None and not FIRST_MOMENT < at < LAST_MOMENT:
+            raise ValueError(f"at {at.isoformat()} must be between {EARLIEST} and {LATEST}")
+
+
+Apply = Callable[[Database, Cursor, str, View, Batch], None]
+
+
+def _apply_together(db: Database, cur: Cursor, prefix: str, view: View, events: Batch) -> None:
+    view.apply(db, cur, prefix, events)
+
+
+def _apply_apart(db: Database, cur: Cursor, prefix: str, view: View, events: Batch) -> None:
+    """Applies `events` in a savepoint; when that fails for the events' sake,
+    halves them and tries each half in turn, down to the single event that
+    fails, which is set aside (a few savepoints per bad event rather than
+    one per event; the events keep their order). Views keep no state between
+    calls of `apply` and take batches of any size, so the rows folded are
+    those one batch without the bad events would have folded."""
+    cur.execute("SAVEPOINT rw_apart")
+    try:
+        _in_window(events)
+        view.apply(db, cur, prefix, events)
+    except Exception as exc:  # noqa: BLE001 - sorted out just below
+        if set_aside.transient(exc):
+            raise
+        cur.execute("ROLLBACK TO SAVEPOINT rw_apart")
+        cur.execute("RELEASE SAVEPOINT rw_apart")
+        if len(events) == 1:
+            set_aside.record(db, cur, prefix, view.name, events[0][0], events[0][1], exc)
+            return
+        half = len(events) // 2
+        _apply_apart(db, cur, prefix, view, events[:half])
+        _apply_apart(db, cur, prefix, view, events[half:])
+        return
+    cur.execute("RELEASE SAVEPOINT rw_apart")
+
+
+def _apply(db: Database, cur: Cursor, views: list[View], keys: list[str], prefix: str,
+           after: int, batch: Batch, apply: Apply) -> None:
+    """One batch into every view, in the caller's transaction."""
+    for view, key in zip(views, keys):
+        # Read under lock: another follower may have moved this view on
+        # since; it then gets only what is new to it, never a repeat.
+        current = tracked_position(db, cur, key, lock=True)
+        if current < after or current >= batch[-1][0]:
+            continue  # rebuilt meanwhile (next round), or nothing new
+        apply(db, cur, prefix, view, batch if current == after
+              else [(p, e) for p, e in batch if p > current])
+        set_position(db, cur, key, batch[-1][0])
+
+
 def feed(services: Services, views: View | Sequence[View], prefix: str = "",
          until: int | None = None, batch_size: int = 1000) -> int:
     """Brings views up to date with the log (or up to `until`) and returns the
@@ -141,16 +203,17 @@ def feed(services: Services, views: View | Sequence[View], prefix: str = "",
         after = min(tracked_position(db, cur, key) for key in keys) if keys else 0
     start = after
     for batch in read_log(services, after, batch_size, until):
-        with db.transaction() as cur:
-            for view, key in zip(views, keys):
-                # Read under lock: another follower may have moved this view on
-                # since; it then gets only what is new to it, never a repeat.
-                current = tracked_position(db, cur, key, lock=True)
-                if current < after or current >= batch[-1][0]:
-                    continue  # rebuilt meanwhile (next round), or nothing new
-                view.apply(db, cur, prefix, batch if current == after
-                           else [(p, e) for p, e in batch if p > current])
-                set_position(db, cur, key, batch[-1][0])
+        try:
+            _in_window(batch)
+            with db.transaction() as cur:
+                _apply(db, cur, views, keys, prefix, after, batch, _apply_together)
+        except Exception as exc:  # noqa: BLE001 - sorted out just below
+            if set_aside.transient(exc):
+                raise  # the caller tries the batch again later
+            # An event that cannot be folded: the batch again, each view
+            # apart, setting aside for a view the events that fail it.
+            with db.transaction() as cur:
+                _apply(db, cur, views, keys, prefix, after, batch, _apply_apart)
         after = batch[-1][0]
         del batch  # (see read_log) nor kept while the views settle after the last
     if after != start:  # an idle poll stays read-only
@@ -191,6 +254,7 @@ def rebuild(services: Services, views: View | Sequence[View], prefix: str = "",
             view.create_tables(db, cur, prefix)
             view.begin_rebuild(db, cur, prefix)
             set_position(db, cur, prefix + view.name, 0)
+            set_aside.forget(db, cur, prefix, view.name)
     with _fewer_collections():
         position = feed(services, views, prefix, until, batch_size=REBUILD_BATCH)
     analyze(services, views, prefix)
@@ -223,6 +287,7 @@ def drop(services: Services, view: View, prefix: str) -> None:
     with db.transaction() as cur:
         view.drop_tables(db, cur, prefix)
         cur.execute(f"DELETE FROM {tracking_table(db)} WHERE view = ?", (prefix + view.name,))
+        set_aside.forget(db, cur, prefix, view.name)
 
 
 def table_rows(services: Services, view: View, prefix: str = "") -> dict[str, list[tuple]]:

@@ -26,6 +26,7 @@ from projections import dashboard_running as running
 from projections.dashboard_percentiles import Percentiles, periods_union
 from projections.dashboard_rows import COUNTS, row_measures
 from service_layer.bootstrap import Services
+from service_layer.limits import check_day, check_moment
 
 VIEW = DashboardView()
 
@@ -56,14 +57,15 @@ def weights() -> tuple[float, float, float]:
 
 
 def parse_bound(text: str) -> datetime:
-    """A date (local midnight, UTC+8) or a datetime that carries a timezone."""
+    """A date (local midnight, UTC+8) or a datetime that carries a timezone,
+    within the window of service_layer/limits.py."""
     text = text.strip()
     if len(text) == 10:
-        return datetime.combine(date.fromisoformat(text), time(0), tzinfo=LOCAL_TZ)
+        return datetime.combine(check_day(date.fromisoformat(text)), time(0), tzinfo=LOCAL_TZ)
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         raise ValueError("a datetime must carry a timezone, e.g. 2026-05-01T09:00:00+08:00")
-    return moment
+    return check_moment(moment)
 
 
 # -- the query ------------------------------------------------------------------

@@ -9,8 +9,9 @@ def all_views() -> list[View]:
     # Imported here so a view module may import the registry's helpers freely.
     from projections.agenda import AgendaView
     from projections.dashboard import DashboardView
+    from projections.open311 import Open311View
     from projections.rankings import RankingsView
-    return [DashboardView(), AgendaView(), RankingsView()]
+    return [DashboardView(), AgendaView(), RankingsView(), Open311View()]
 
 
 def view_named(name: str) -> View:

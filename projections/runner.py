@@ -8,6 +8,7 @@ are: `views_position` and `wait_for_views` work from any process.
 """
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Sequence
@@ -41,6 +42,57 @@ def wait_for_views(services: Services, views: Sequence[View], position: int,
             return False
         time.sleep(0.01)
     return True
+
+
+class TooManyWaiters(RuntimeError):
+    """More readers wait for the views than the process parks (HTTP 503)."""
+
+
+class ViewsWatch:
+    """Read-your-writes for the API without a thread per waiting reader: the
+    waiters park on the event loop, and one poller asks the database how far
+    the views are (one query per tick, however many wait) and wakes those
+    whose position is reached. At most `limit` wait at once."""
+
+    def __init__(self, services: Services, views: Sequence[View], limit: int,
+                 interval: float = 0.01) -> None:
+        self.services = services
+        self.views = views
+        self.limit = limit
+        self.interval = interval
+        self._waiters: dict[asyncio.Future, int] = {}
+        self._poller: asyncio.Task | None = None
+
+    async def wait(self, position: int, timeout: float) -> bool:
+        """True once every view has reached `position`; False after `timeout`."""
+        if len(self._waiters) >= self.limit:
+            raise TooManyWaiters(f"{len(self._waiters)} readers already wait for the views")
+        loop = asyncio.get_running_loop()
+        reached = loop.create_future()
+        self._waiters[reached] = position
+        if self._poller is None or self._poller.done() or self._poller.get_loop() is not loop:
+            self._poller = loop.create_task(self._poll())
+        try:
+            return await asyncio.wait_for(reached, timeout)
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            self._waiters.pop(reached, None)
+
+    async def _poll(self) -> None:
+        while self._waiters:
+            try:
+                # In a thread of its own: the query must not stall the loop.
+                at = await asyncio.to_thread(views_position, self.services, self.views)
+            except Exception as exc:  # noqa: BLE001 - each waiter hears of it
+                for waiter in list(self._waiters):
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+                return
+            for waiter, position in list(self._waiters.items()):
+                if position <= at and not waiter.done():
+                    waiter.set_result(True)
+            await asyncio.sleep(self.interval)
 
 
 class ViewsFollower(Background):

@@ -8,11 +8,16 @@ from __future__ import annotations
 from typing import Any
 
 from eventsourcing.application import Application
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.utils import Environment
 from psycopg.sql import SQL, Composed
 
 from domain.company import PropertyCompany
 from domain.compound import Compound
 from service_layer.settings import Settings, eventsourcing_env
+
+# Milliseconds, for the API's connections (Settings.statement_timeout).
+STATEMENT_TIMEOUT = "RW_STATEMENT_TIMEOUT_MS"
 
 
 class RedWhistle(Application):
@@ -22,11 +27,30 @@ class RedWhistle(Application):
     snapshotting_intervals = {Compound: 50, PropertyCompany: 50}
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "RedWhistle":
-        app = cls(env=eventsourcing_env(settings.database_url))
+    def from_settings(cls, settings: Settings, api: bool = False) -> "RedWhistle":
+        """`api`: the connections also get `settings.statement_timeout`."""
+        env = eventsourcing_env(settings.database_url, settings)
+        if api and settings.statement_timeout:
+            env[STATEMENT_TIMEOUT] = str(int(settings.statement_timeout * 1000))
+        app = cls(env=env)
         for recorder in (app.recorder, app.snapshots and app.snapshots.recorder):
             render_statements_once(recorder)
         return app
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
+        factory = super().construct_factory(env)
+        pool = getattr(getattr(factory, "datastore", None), "pool", None)
+        if isinstance(getattr(pool, "kwargs", None), dict):  # PostgreSQL
+            # Read by every connection the pool opens, and it opens none
+            # before the tables are created, after this. The library passes
+            # its connect timeout to the pool's wait only: libpq's own bounds
+            # a connect to a host that does not answer (default: forever).
+            pool.kwargs["connect_timeout"] = max(2, int(env.get("POSTGRES_CONNECT_TIMEOUT")
+                                                        or 30))
+            statement_ms = env.get(STATEMENT_TIMEOUT)
+            if statement_ms:
+                pool.kwargs["options"] = f"-c statement_timeout={statement_ms}"
+        return factory
 
 
 def render_statements_once(recorder: Any) -> None:

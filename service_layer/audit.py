@@ -26,10 +26,17 @@ from projections.chain import (GENESIS, Chain, Seal, canonical_bytes, canonical_
                                record_of)
 from projections.registry import all_views
 from service_layer.bootstrap import Services
+from service_layer.limits import (CODE, MAX_POSITION, check_day, check_moment, check_name,
+                                  check_year)
 
 
 class BadInput(ValueError):
-    """Input an auditor got wrong: the CLI exits 2, the API answers 422."""
+    """Input an auditor got wrong: the CLI exits 2, the API answers 422
+    naming `field` when it is known."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 # -- moments --------------------------------------------------------------
@@ -55,15 +62,22 @@ class Cut:
 
 
 def parse_moment(text: str, name: str = "as_of") -> int | datetime:
-    """A log position (digits) or an ISO 8601 time; a time without a zone is UTC."""
+    """A log position (digits) or an ISO 8601 time within the window of
+    service_layer/limits.py; a time without a zone is UTC."""
     text = (text or "").strip()
     if text.isdigit():
+        if int(text) > MAX_POSITION:
+            raise BadInput(f"{name} is beyond any log position", name)
         return int(text)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise BadInput(f"{name} must be a log position or an ISO 8601 time, not {text!r}") \
-            from None
+        raise BadInput(f"{name} must be a log position or an ISO 8601 time, not {text!r}",
+                       name) from None
+    try:
+        check_moment(moment)
+    except ValueError as exc:
+        raise BadInput(f"{name} {exc}", name) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
@@ -130,13 +144,29 @@ def compound_as_of(services: Services, code: str, as_of: str) -> tuple[Any, Cut]
 
 # -- views as of a moment -----------------------------------------------------
 def _date(value: str) -> date:
-    return date.fromisoformat(value)
+    return check_day(date.fromisoformat(value))
 
 
-def _moment(value: str) -> datetime:
-    moment = parse_moment(value, "time")
+def _year(value: str) -> int:
+    return check_year(int(value))
+
+
+def _code(value: str) -> str:
+    if not CODE.fullmatch(value):
+        raise ValueError("must be 1 to 64 letters, digits, '_', '.' or '-'")
+    return value
+
+
+def _name(value: str) -> str:
+    if not 1 <= len(value) <= 200:
+        raise ValueError("must be 1 to 200 characters")
+    return check_name(value)
+
+
+def _moment(value: str, name: str = "time") -> datetime:
+    moment = parse_moment(value, name)
     if isinstance(moment, int):
-        raise BadInput(f"expected an ISO 8601 time, not {value!r}")
+        raise BadInput(f"expected an ISO 8601 time, not {value!r}", name)
     return moment
 
 
@@ -166,7 +196,7 @@ class Query:
             try:
                 out[key] = self.params[key](value)
             except (ValueError, TypeError) as exc:
-                raise BadInput(f"{key}: {exc}") from None
+                raise BadInput(f"{key}: {exc}", key) from None
         return out
 
     def rows(self, figure: Any) -> list[dict[str, Any]]:
@@ -228,10 +258,10 @@ def _agenda_queries() -> list[Query]:
         return agenda.agenda_for_community(services, prefix, p["community"], p["meeting_on"])
     common = dict(views=("agenda",), flatten=agenda.agenda_rows,
                   columns=tuple(agenda.CSV_COLUMNS))
-    return [Query("agenda", compound, {"code": str, "meeting_on": _date},
+    return [Query("agenda", compound, {"code": _code, "meeting_on": _date},
                   required=("code", "meeting_on"), **common,
                   doc="joint-meeting agenda of a compound: code, meeting_on (date)"),
-            Query("community-agenda", community, {"community": str, "meeting_on": _date},
+            Query("community-agenda", community, {"community": _name, "meeting_on": _date},
                   required=("community", "meeting_on"), **common,
                   doc="agenda rolled up per community: community, meeting_on (date)")]
 
@@ -241,7 +271,7 @@ def _rankings_queries() -> list[Query]:
 
     def run(services: Services, prefix: str, now: datetime, **p: Any) -> Any:
         return rankings.rankings(services, prefix, p["year"])
-    return [Query("rankings", run, {"year": int}, required=("year",), views=("rankings",),
+    return [Query("rankings", run, {"year": _year}, required=("year",), views=("rankings",),
                   flatten=rankings.ranking_rows, columns=tuple(rankings.CSV_COLUMNS),
                   doc="annual rankings of property companies: year")]
 
@@ -292,7 +322,7 @@ def view_as_of(services: Services, name: str, as_of: str | None,
     query = query_named(name)
     params = query.parse(raw_params)
     cut = resolve(services, as_of)
-    moment = _moment(now) if now else cut.now(services)
+    moment = _moment(now, "now") if now else cut.now(services)
     with scratch(services, views_named(query.views), cut.position) as prefix:
         figure = query.run(services, prefix, moment, **params)
     return {"view": name, **cut.as_json(), "now": moment.isoformat(), "params": raw_params,

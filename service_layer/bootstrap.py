@@ -23,9 +23,11 @@ class Services:
         self.app.close()
 
 
-def bootstrap(settings: Settings | None = None, clock: Clock = utcnow) -> Services:
+def bootstrap(settings: Settings | None = None, clock: Clock = utcnow,
+              api: bool = False) -> Services:
+    """`api`: for an API process, whose statements are bounded in time."""
     settings = settings or Settings.from_env()
-    app = RedWhistle.from_settings(settings)
+    app = RedWhistle.from_settings(settings, api=api)
     db = Database(app)
     return Services(settings=settings, app=app, db=db,
                     governance=Governance(app, settings, clock), tokens=Tokens(db))

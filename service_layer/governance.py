@@ -25,7 +25,7 @@ from domain.compound import Compound
 from domain.exceptions import ConflictingRepeat, UnknownFact
 from domain.ids import company_id, compound_id
 from service_layer.application import RedWhistle
-from service_layer.group_commit import GroupCommitter
+from service_layer.group_commit import GroupCommitter, stored_events
 from service_layer.settings import Settings
 from service_layer.write_cache import LatestAggregates
 
@@ -71,7 +71,8 @@ class Governance:
         self.clock = clock
         if group_commit is None:
             group_commit = settings.group_commit
-        self.committer: GroupCommitter | None = GroupCommitter(app) if group_commit else None
+        self.committer: GroupCommitter | None = GroupCommitter(
+            app, max_event_bytes=settings.max_event_bytes) if group_commit else None
         # Writers in this process queue per compound instead of colliding;
         # optimistic concurrency still guards against other processes.
         self._stripes = [threading.Lock() for _ in range(1024)]
@@ -110,6 +111,8 @@ class Governance:
     def _save(self, *aggregates: Aggregate) -> int | None:
         if self.committer is not None:
             return self.committer.save(*aggregates)  # returns once its own commit is done
+        for aggregate in aggregates:  # refuses an event too large to store (EventTooLarge)
+            stored_events(self.app.mapper, aggregate.pending_events, self.settings.max_event_bytes)
         recordings = self.app.save(*aggregates)
         return recordings[-1].notification.id if recordings else None
 
@@ -191,6 +194,10 @@ class Governance:
         return self._create(compound_id(code), f"compound {code}",
                             lambda: Compound.register(**fields, at=self._at(at)),
                             lambda c: c.is_same_registration(**fields), present)
+
+    def locate_compound(self, code: str, *, at: datetime | None = None,
+                        present: Present | None = None, **location: Any) -> Outcome[Compound]:
+        return self._compound(code, lambda c: c.locate(**location, at=self._at(at)), present)
 
     def contract_property_company(self, code: str, *, company_code: str, starts_on: str,
                                   ends_on: str, at: datetime | None = None,

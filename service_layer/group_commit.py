@@ -28,6 +28,11 @@ What does not change:
 
 Snapshots (every 50 events of a compound) are taken by the caller after its
 commit, outside the committer thread, from the aggregate already in memory.
+
+Each caller also turns its events into stored events in its own thread, and
+refuses (EventTooLarge) any whose stored state exceeds `max_event_bytes`
+before it joins a batch: a huge event would hold the log's lock while it
+travels to the server, and every writer of every process waits on that lock.
 """
 from __future__ import annotations
 
@@ -37,21 +42,38 @@ from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
+from eventsourcing.persistence import (IntegrityError, InterfaceError, Mapper, OperationalError,
+                                       StoredEvent)
 
 # Exceptions that say the database, not a request, failed: retrying each
 # request alone would only multiply the wait.
 _INFRASTRUCTURE = (InterfaceError, OperationalError)
 
 
-class _Request:
-    __slots__ = ("aggregates", "events", "done", "position", "error")
+class EventTooLarge(ValueError):
+    """An event whose stored state is above the configured maximum (HTTP 413)."""
 
-    def __init__(self, aggregates: tuple[Aggregate, ...]) -> None:
+
+def stored_events(mapper: Mapper, events: list[Any], max_bytes: int) -> list[StoredEvent]:
+    """The events as the store will write them, refused if any is too large."""
+    stored = [mapper.to_stored_event(e) for e in events]
+    for event, record in zip(events, stored):
+        if max_bytes and len(record.state) > max_bytes:
+            raise EventTooLarge(f"{type(event).__qualname__} would be {len(record.state):,} "
+                                f"bytes; at most {max_bytes:,} are stored per event")
+    return stored
+
+
+class _Request:
+    __slots__ = ("aggregates", "events", "stored", "done", "position", "error")
+
+    def __init__(self, aggregates: tuple[Aggregate, ...], mapper: Mapper,
+                 max_event_bytes: int) -> None:
         self.aggregates = aggregates
         # Collected in the caller's thread: from here on the events belong to
         # the request, whatever happens to the batch.
         self.events: list[Any] = [e for a in aggregates for e in a.collect_events()]
+        self.stored = stored_events(mapper, self.events, max_event_bytes)
         self.done = threading.Event()
         self.position: int | None = None
         self.error: BaseException | None = None
@@ -74,8 +96,9 @@ class GroupCommitter:
     """
 
     def __init__(self, app: Application, *, max_batch: int = 200, max_events: int = 2000,
-                 idle_seconds: float = 2.0) -> None:
+                 idle_seconds: float = 2.0, max_event_bytes: int = 0) -> None:
         self.app = app
+        self.max_event_bytes = max_event_bytes
         self.max_batch = max_batch
         self.max_events = max_events
         self.idle_seconds = idle_seconds
@@ -90,7 +113,7 @@ class GroupCommitter:
 
     # -- the callers' side ---------------------------------------------------
     def save(self, *aggregates: Aggregate) -> int | None:
-        request = _Request(aggregates)
+        request = _Request(aggregates, self.app.mapper, self.max_event_bytes)
         if not request.events:
             return None
         with self._cond:
@@ -175,7 +198,7 @@ class GroupCommitter:
             self._commit_alone(ready[0])
             return
         try:
-            recordings = self.app.events.put([e for r in ready for e in r.events])
+            ids = self._put([e for r in ready for e in r.stored])
         except _INFRASTRUCTURE as exc:
             for request in ready:
                 request.fail(exc)
@@ -195,8 +218,8 @@ class GroupCommitter:
                     self._commit_alone(request)
             return
         last: dict[Any, int] = {}
-        for recording in recordings:
-            last[recording.domain_event.originator_id] = recording.notification.id
+        for event, notification_id in zip((e for r in ready for e in r.events), ids):
+            last[event.originator_id] = notification_id
         for request in ready:
             request.succeed(max((last[e.originator_id] for e in request.events
                                  if e.originator_id in last), default=None))
@@ -212,8 +235,12 @@ class GroupCommitter:
 
     def _commit_alone(self, request: _Request) -> None:
         try:
-            recordings = self.app.events.put(request.events)
+            ids = self._put(request.stored)
         except Exception as exc:  # noqa: BLE001 - the caller gets its own error
             request.fail(exc)
             return
-        request.succeed(recordings[-1].notification.id if recordings else None)
+        request.succeed(ids[-1] if ids else None)
+
+    def _put(self, stored: list[StoredEvent]) -> list[int]:
+        """What `app.events.put` does after mapping: the callers mapped."""
+        return list(self.app.recorder.insert_events(stored) or ())

@@ -17,6 +17,17 @@ DEFAULT_CATEGORIES = ("illegal_construction", "blocked_fire_lane", "flying_wire_
                       "parking_disorder", "corridor_clutter", "green_space_misuse",
                       "public_security", "neighbour_dispute")
 
+# Open311 requests name a category, not departments: each category summons
+# these (`ROUTES=leak=housing+water;noise=police`); a category without a route
+# summons the street office (docs/open311.md). Our choice, not the papers'.
+DEFAULT_ROUTES = ("illegal_construction=urban_management;blocked_fire_lane=fire;"
+                  "flying_wire_charging=fire;cooking_fume=environment+urban_management;"
+                  "leak=housing;elevator_fault=elevator_safety;water_supply=water;"
+                  "noise=police;parking_disorder=urban_management+police;"
+                  "corridor_clutter=fire;green_space_misuse=urban_management;"
+                  "public_security=police")
+FALLBACK_DEPARTMENT = "street_office"
+
 
 class ConfigError(ValueError):
     """A setting is malformed; the message names it."""
@@ -51,8 +62,10 @@ def _hours(name: str, default: float) -> float:
     return env_number(name, default, float, "a number of hours")
 
 
-def eventsourcing_env(database_url: str | None) -> dict[str, str]:
-    """Translates DATABASE_URL into the eventsourcing library's settings."""
+def eventsourcing_env(database_url: str | None,
+                      settings: "Settings | None" = None) -> dict[str, str]:
+    """Translates DATABASE_URL (and the timeouts of `settings`) into the
+    eventsourcing library's settings."""
     if not database_url:
         Path("var").mkdir(exist_ok=True)
         database_url = "sqlite:///var/redwhistle.sqlite"
@@ -77,8 +90,27 @@ def eventsourcing_env(database_url: str | None) -> dict[str, str]:
             "POSTGRES_SCHEMA": query.get("schema", [""])[0],
             "POSTGRES_POOL_SIZE": query.get("pool_size", ["10"])[0],
             "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["10"])[0],
+            **({} if settings is None else {
+                "POSTGRES_LOCK_TIMEOUT": str(settings.lock_timeout),
+                "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT":
+                    str(settings.idle_in_transaction_timeout),
+                "POSTGRES_CONNECT_TIMEOUT": str(settings.connect_timeout)}),
         }
     raise ConfigError(f"DATABASE_URL must start with sqlite:/// or postgresql://, not {url.scheme!r}")
+
+
+def parse_routes(raw: str, departments: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """`category=dept+dept;category=dept` as a dict; every department must be known."""
+    routes: dict[str, tuple[str, ...]] = {}
+    for part in (p.strip() for p in raw.split(";") if p.strip()):
+        category, _, targets = part.partition("=")
+        summoned = tuple(d.strip() for d in targets.split("+") if d.strip())
+        unknown = [d for d in summoned if d not in departments]
+        if not category.strip() or not summoned or unknown:
+            raise ConfigError(f"ROUTES: {part!r} must be category=department[+department] "
+                              f"of known departments")
+        routes[category.strip()] = summoned
+    return routes
 
 
 @dataclass(frozen=True)
@@ -100,19 +132,55 @@ class Settings:
     # query). `serve --workers N` turns it on: API processes sharing a store
     # would otherwise find each other's writes by failing on them, half the time.
     write_cache_check: bool = False
+    # Open311 (docs/open311.md): category -> departments, and how far from a
+    # request's lat/long the nearest compound may be.
+    routes: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: parse_routes(DEFAULT_ROUTES, DEFAULT_DEPARTMENTS))
+    open311_radius_m: float = 500.0
+
+    def route(self, category: str) -> list[str]:
+        return list(self.routes.get(category) or (FALLBACK_DEPARTMENT,))
+    # Hostile input (api/limits.py, service_layer/group_commit.py): a request
+    # body or one event's stored state above these is refused (413) before
+    # any lock is taken, so one writer cannot hold the log's lock for long.
+    max_body_bytes: int = 256 * 1024
+    max_event_bytes: int = 64 * 1024
+    # PostgreSQL, in seconds (0: none). statement_timeout applies to the API's
+    # connections only (`bootstrap(..., api=True)`): rebuilds and exports may
+    # run longer. lock_timeout bounds a writer's wait for the log's lock;
+    # connect_timeout a wait for a connection (the pool's and libpq's).
+    statement_timeout: float = 30
+    lock_timeout: int = 5
+    idle_in_transaction_timeout: int = 5
+    connect_timeout: int = 5
+    # `?after=` waiters parked at once per API process (more: 503).
+    max_waiters: int = 256
 
     @classmethod
     def from_env(cls) -> "Settings":
+        departments = _list("DEPARTMENTS", DEFAULT_DEPARTMENTS)
         return cls(
             database_url=os.environ.get("DATABASE_URL") or None,
             deadlines=DeadlinePolicy.from_hours(
                 _hours("REPORT_DUE_URGENT_HOURS", 2), _hours("REPORT_DUE_NORMAL_HOURS", 24),
                 _hours("RESOLVE_DUE_URGENT_HOURS", 24), _hours("RESOLVE_DUE_NORMAL_HOURS", 168)),
-            departments=_list("DEPARTMENTS", DEFAULT_DEPARTMENTS),
+            departments=departments,
             categories=_list("CATEGORIES", DEFAULT_CATEGORIES),
             kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
             topic_prefix=os.environ.get("TOPIC_PREFIX", "redwhistle"),
             group_commit=_flag("GROUP_COMMIT", True),
             write_cache_size=int(env_number("WRITE_CACHE_SIZE", 1000, int, "a whole number")),
             write_cache_check=_flag("WRITE_CACHE_CHECK", False),
+            routes=parse_routes(os.environ.get("ROUTES") or DEFAULT_ROUTES, departments),
+            open311_radius_m=env_number("OPEN311_RADIUS_METRES", 500.0, float, "metres"),
+            max_body_bytes=int(env_number("MAX_BODY_BYTES", 256 * 1024, int, "a number of bytes")),
+            max_event_bytes=int(env_number("MAX_EVENT_BYTES", 64 * 1024, int,
+                                           "a number of bytes")),
+            statement_timeout=env_number("STATEMENT_TIMEOUT", 30, float, "a number of seconds"),
+            lock_timeout=int(env_number("LOCK_TIMEOUT", 5, int, "a whole number of seconds")),
+            idle_in_transaction_timeout=int(env_number("IDLE_IN_TRANSACTION_TIMEOUT", 5, int,
+                                                       "a whole number of seconds")),
+            connect_timeout=int(env_number("DATABASE_CONNECT_TIMEOUT", 5, int,
+                                           "a whole number of seconds")),
+            max_waiters=int(env_number("MAX_WAITERS", 256, int, "a whole number")),
         )

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from service_layer.db import Database
 
-ROLES = ("admin", "official", "grid_worker", "department", "auditor", "viewer")
+ROLES = ("admin", "official", "grid_worker", "department", "auditor", "viewer", "hotline")
 
 
 @dataclass(frozen=True)

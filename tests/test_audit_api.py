@@ -251,7 +251,8 @@ def test_chain_endpoint_and_health_probe(client, auth, services):
     Sealer(services).seal_now()
     chain = client.get("/v1/audit/chain", headers=auth["auditor"]).json()
     assert chain["head"] == chain["chained"] == 1 and chain["seals"] == 1
-    assert client.get("/health").json()["audit"]["last_seal"]["position"] == 1
+    detailed = client.get("/health", headers=auth["auditor"]).json()
+    assert detailed["audit"]["last_seal"]["position"] == 1
     verdict = client.get("/v1/audit/verify", headers=auth["auditor"]).json()
     assert verdict["ok"] and verdict["events"] == 1
 

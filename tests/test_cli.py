@@ -36,6 +36,9 @@ def test_token_create_prints_a_token_that_authenticates(database_url):
     ("token", "create", "--role", "mayor", "--name", "x"),
     ("token", "create", "--role", "department", "--name", "x", "--department", "army"),
     ("project", "--rebuild", "no_such_view"),
+    ("token", "create", "--role", "grid_worker", "--name", "w", "--grids", "A,,B"),
+    ("token", "create", "--role", "official", "--name", "bell\x07", "--street", "S"),
+    ("token", "create", "--role", "official", "--name", "o", "--street", "x" * 201),
     ("serve", "--port", "eighty"),
     ("serve", "--workers", "0"),
 ])

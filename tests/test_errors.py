@@ -134,20 +134,21 @@ def test_a_bug_is_500_in_the_shape_logged_never_shown(services, caplog):
         raise RuntimeError("secret internals")
 
     with TestClient(app, raise_server_exceptions=False) as client, \
-            caplog.at_level(logging.ERROR, logger="api.errors"):
+            caplog.at_level(logging.ERROR, logger="redwhistle.api"):
         r = client.get("/v1/boom")
     body = problem(r, 500, "internal", "Internal error")
     assert "secret" not in r.text and "Traceback" not in r.text
     assert set(body) == {"type", "title", "status", "detail"}
-    logged = [rec for rec in caplog.records if rec.name == "api.errors"]
+    logged = [rec for rec in caplog.records if rec.name == "redwhistle.api"]
     assert logged and "GET /v1/boom" in logged[0].getMessage()
     assert "secret internals" in str(logged[0].exc_info[1])
 
 
 def test_the_openapi_documents_the_problem_of_every_error(client):
     doc = client.get("/openapi.json").json()
-    assert "HTTPValidationError" not in doc["components"]["schemas"]
     for path, operations in doc["paths"].items():
+        if path.startswith("/open311/"):
+            continue  # GeoReport v2 answers its own errors (docs/open311.md)
         for method, operation in operations.items():
             for status, response in operation["responses"].items():
                 if int(status) >= 400:

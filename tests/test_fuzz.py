@@ -116,6 +116,8 @@ def fuzz(client, headers: dict[str, str], known: dict[str, list],
     failures = []
     for result in schema.get_all_operations():
         operation = result.ok()
+        if operation.path.startswith("/open311/"):
+            continue  # GeoReport v2's own errors and formats: tests/test_open311*.py
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             label = f"{operation.label} ({mode.value})"
 

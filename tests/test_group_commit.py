@@ -31,9 +31,9 @@ class Gate:
         self.committer = committer
         self.count = count
         self.total = total
-        self.put = committer.app.events.put
+        self.put = committer._put
         self.calls: list[int] = []
-        committer.app.events.put = self._put  # type: ignore[method-assign]
+        committer._put = self._put  # type: ignore[method-assign]
 
     def _put(self, events, **kw):
         if not self.calls:

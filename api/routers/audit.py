@@ -24,11 +24,13 @@ from api import presenters
 from api.auth import role, services
 from api.errors import invalid, problem
 from api.readmodels import csv_response, wants_csv
+from api.schemas import CodeInPath
 from api.responses import (ChainState, CompoundAsOf, CompoundLog, Figure, LogPage,
                            ViewQueries, Verification, read)
 from projections.chain import Chain
 from service_layer import audit
 from service_layer.bootstrap import Services
+from service_layer.limits import MAX_POSITION
 from service_layer.tokens import Principal
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -46,25 +48,26 @@ def _bad(field: str, exc: Exception) -> Response:
 
 
 @router.get("/events", response_model=None, responses=read(LogPage))
-def events(after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
+def events(after: int = Query(0, ge=0, le=MAX_POSITION), limit: int = Query(100, ge=1, le=1000),
            _: Principal = Depends(auditor), svc: Services = Depends(services)) -> dict:
     return audit.log_page(svc, after, limit)
 
 
 @router.get("/compounds/{code}/events", response_model=None, responses=read(CompoundLog))
-def compound_events(code: str, _: Principal = Depends(auditor),
+def compound_events(code: CodeInPath, _: Principal = Depends(auditor),
                     svc: Services = Depends(services)) -> dict:
     return {"code": code, "events": audit.compound_events(svc, code)}
 
 
 @router.get("/compounds/{code}", response_model=None, responses=read(CompoundAsOf))
-def compound_as_of(code: str, as_of: str = Query(..., description="ISO time or log position"),
+def compound_as_of(code: CodeInPath,
+                   as_of: str = Query(..., description="ISO time or log position"),
                    _: Principal = Depends(auditor),
                    svc: Services = Depends(services)) -> Response:
     try:
         compound, cut = audit.compound_as_of(svc, code, as_of)
     except audit.BadInput as exc:
-        return _bad("as_of", exc)
+        return _bad(exc.field or "as_of", exc)
     return presenters.json_response(dict(presenters.compound(compound), **cut.as_json()))
 
 
@@ -87,7 +90,7 @@ def view_as_of(name: str, request: Request, as_of: str | None = Query(None),
     except audit.BadInput as exc:
         if str(exc).startswith("unknown view query"):
             return problem(404, str(exc))
-        return _bad("query", exc)
+        return _bad(exc.field or "query", exc)
     if wants_csv(request):
         query = audit.query_named(name)
         return csv_response(query.rows(figure["figure"]), f"{name}-{figure['position']}.csv",

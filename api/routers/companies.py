@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, Response
 
 from api import presenters
 from api.auth import READERS, check_at, forbid, role, services
-from api.schemas import CompanyIn, EvaluationIn, PartyOrganisationIn
+from api.schemas import CodeInPath, CompanyIn, EvaluationIn, PartyOrganisationIn
 from api.responses import CompanyOut, CompanyWritten, read as reads, written
 from service_layer.bootstrap import Services
 from service_layer.tokens import Principal
@@ -25,14 +25,14 @@ def register(body: CompanyIn, who: Principal = Depends(official),
 
 
 @router.get("/{code}", response_model=None, responses=reads(CompanyOut))
-def read(code: str, _: Principal = Depends(role(*READERS)),
+def read(code: CodeInPath, _: Principal = Depends(role(*READERS)),
          svc: Services = Depends(services)) -> dict:
     return presenters.company(svc.governance.company(code))
 
 
 @router.post("/{code}/party-organisation", status_code=201,
              responses=written(CompanyWritten))
-def establish_party_organisation(code: str, body: PartyOrganisationIn,
+def establish_party_organisation(code: CodeInPath, body: PartyOrganisationIn,
                                  who: Principal = Depends(official),
                                  svc: Services = Depends(services)) -> Response:
     check_at(who, body.at)
@@ -44,7 +44,7 @@ def establish_party_organisation(code: str, body: PartyOrganisationIn,
 
 @router.post("/{code}/evaluations", status_code=201,
              responses=written(CompanyWritten))
-def evaluate(code: str, body: EvaluationIn, who: Principal = Depends(official),
+def evaluate(code: CodeInPath, body: EvaluationIn, who: Principal = Depends(official),
              svc: Services = Depends(services)) -> Response:
     check_at(who, body.at)
     if body.level == "district" and who.role == "official" and who.street:

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Depends, Response
 
 from api import presenters
 from api.auth import READERS, check_at, check_street, forbid, role, services
-from api.schemas import CompoundIn, ContractIn, ElectionIn, IncidentIn, MeetingIn, SurveyIn
+from api.schemas import (CodeInPath, CompoundIn, ContractIn, ElectionIn, IncidentIn, LocationIn,
+                         MeetingIn, SurveyIn)
 from api.responses import CompoundOut, CompoundWritten, read as reads, written
 from service_layer.bootstrap import Services
 from service_layer.tokens import Principal
@@ -27,7 +28,7 @@ def register(body: CompoundIn, who: Principal = Depends(official),
 
 
 @router.get("/{code}", response_model=None, responses=reads(CompoundOut))
-def read(code: str, _: Principal = Depends(role(*READERS)),
+def read(code: CodeInPath, _: Principal = Depends(role(*READERS)),
          svc: Services = Depends(services)) -> dict:
     return presenters.compound(svc.governance.compound(code))
 
@@ -37,8 +38,17 @@ def _scoped(svc: Services, who: Principal, code: str, at) -> None:
     check_street(who, svc.governance.street_of(code))
 
 
+@router.post("/{code}/location", status_code=201, responses=written(CompoundWritten))
+def locate(code: CodeInPath, body: LocationIn, who: Principal = Depends(official),
+           svc: Services = Depends(services)) -> Response:
+    _scoped(svc, who, code, body.at)
+    outcome = svc.governance.locate_compound(code, **body.model_dump(exclude={"at"}),
+                                             at=body.at, present=presenters.compound)
+    return presenters.respond(outcome)
+
+
 @router.post("/{code}/property-contracts", status_code=201, responses=written(CompoundWritten))
-def contract(code: str, body: ContractIn, who: Principal = Depends(official),
+def contract(code: CodeInPath, body: ContractIn, who: Principal = Depends(official),
              svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
     outcome = svc.governance.contract_property_company(
@@ -48,7 +58,7 @@ def contract(code: str, body: ContractIn, who: Principal = Depends(official),
 
 
 @router.post("/{code}/committee-elections", status_code=201, responses=written(CompoundWritten))
-def elect(code: str, body: ElectionIn, who: Principal = Depends(official),
+def elect(code: CodeInPath, body: ElectionIn, who: Principal = Depends(official),
           svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
     outcome = svc.governance.elect_committee(
@@ -58,7 +68,7 @@ def elect(code: str, body: ElectionIn, who: Principal = Depends(official),
 
 
 @router.post("/{code}/joint-meetings", status_code=201, responses=written(CompoundWritten))
-def meet(code: str, body: MeetingIn, who: Principal = Depends(official),
+def meet(code: CodeInPath, body: MeetingIn, who: Principal = Depends(official),
          svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
     decisions = [dict(d.model_dump(mode="json")) for d in body.decisions]
@@ -71,7 +81,7 @@ def meet(code: str, body: MeetingIn, who: Principal = Depends(official),
 
 
 @router.post("/{code}/surveys", status_code=201, responses=written(CompoundWritten))
-def survey(code: str, body: SurveyIn, who: Principal = Depends(official),
+def survey(code: CodeInPath, body: SurveyIn, who: Principal = Depends(official),
            svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
     outcome = svc.governance.survey_satisfaction(
@@ -82,7 +92,7 @@ def survey(code: str, body: SurveyIn, who: Principal = Depends(official),
 
 
 @router.post("/{code}/incidents", status_code=201, responses=written(CompoundWritten))
-def incident(code: str, body: IncidentIn, who: Principal = Depends(official),
+def incident(code: CodeInPath, body: IncidentIn, who: Principal = Depends(official),
              svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
     outcome = svc.governance.record_incident(

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, Response
 
 from api import presenters
 from api.auth import READERS, check_at, check_department, check_grid, role, services
-from api.schemas import ProgressIn, RatingIn, ReportIn, ResolutionIn, WhistleIn
+from api.schemas import CodeInPath, ProgressIn, RatingIn, ReportIn, ResolutionIn, WhistleIn
 from api.responses import IssueOut, IssueWritten, read as reads, written
 from service_layer.bootstrap import Services
 from service_layer.tokens import Principal
@@ -16,7 +16,7 @@ department = role("department")
 
 
 @router.post("/whistles", status_code=201, responses=written(IssueWritten))
-def blow_whistle(code: str, body: WhistleIn,
+def blow_whistle(code: CodeInPath, body: WhistleIn,
                  who: Principal = Depends(grid_worker),
                  svc: Services = Depends(services)) -> Response:
     check_at(who, body.at)
@@ -31,13 +31,13 @@ def blow_whistle(code: str, body: WhistleIn,
 
 
 @router.get("/issues/{issue_id}", response_model=None, responses=reads(IssueOut))
-def read_issue(code: str, issue_id: str, _: Principal = Depends(role(*READERS)),
+def read_issue(code: CodeInPath, issue_id: CodeInPath, _: Principal = Depends(role(*READERS)),
                svc: Services = Depends(services)) -> dict:
     return presenters.issue(svc.governance.compound(code), issue_id)
 
 
 @router.post("/issues/{issue_id}/reports", status_code=201, responses=written(IssueWritten))
-def report_in(code: str, issue_id: str, body: ReportIn,
+def report_in(code: CodeInPath, issue_id: CodeInPath, body: ReportIn,
               who: Principal = Depends(department),
               svc: Services = Depends(services)) -> Response:
     check_at(who, body.at)
@@ -49,7 +49,7 @@ def report_in(code: str, issue_id: str, body: ReportIn,
 
 
 @router.post("/issues/{issue_id}/progress", status_code=201, responses=written(IssueWritten))
-def note_progress(code: str, issue_id: str, body: ProgressIn,
+def note_progress(code: CodeInPath, issue_id: CodeInPath, body: ProgressIn,
                   who: Principal = Depends(department),
                   svc: Services = Depends(services)) -> Response:
     check_at(who, body.at)
@@ -61,7 +61,7 @@ def note_progress(code: str, issue_id: str, body: ProgressIn,
 
 
 @router.post("/issues/{issue_id}/resolution", status_code=201, responses=written(IssueWritten))
-def resolve(code: str, issue_id: str, body: ResolutionIn,
+def resolve(code: CodeInPath, issue_id: CodeInPath, body: ResolutionIn,
             who: Principal = Depends(department),
             svc: Services = Depends(services)) -> Response:
     check_at(who, body.at)
@@ -73,7 +73,7 @@ def resolve(code: str, issue_id: str, body: ResolutionIn,
 
 
 @router.post("/issues/{issue_id}/ratings", status_code=201, responses=written(IssueWritten))
-def rate(code: str, issue_id: str, body: RatingIn,
+def rate(code: CodeInPath, issue_id: CodeInPath, body: RatingIn,
          who: Principal = Depends(grid_worker),
          svc: Services = Depends(services)) -> Response:
     check_at(who, body.at)
