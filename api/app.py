@@ -7,9 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors, responses
-from api.limits import BodyLimitMiddleware, StoreGate, StoreGateMiddleware
+from api import docs_pages, errors, responses, security_headers
 from api.charset import Utf8Only
+from api.limits import BodyLimitMiddleware, StoreGate, StoreGateMiddleware
 from api.routers import agenda, audit, companies, compounds, dashboard, health, issues, rankings
 from api.routers import open311
 from service_layer.bootstrap import Services
@@ -38,8 +38,10 @@ def create_app(services: Services, workers: list | None = None,
                 services.close()
 
     app = FastAPI(title="Red Whistle", version="0.1.0", lifespan=lifespan,
-                  description="Event-sourced coordination of residential compound governance.")
+                  description="Event-sourced coordination of residential compound governance.",
+                  docs_url=None, redoc_url=None)  # served from api/static/ by docs_pages
     app.state.services = services
+    docs_pages.install(app)
     errors.install(app)
     app.state.store_gate = StoreGate(lambda: services.db.fetchall("SELECT 1"))
     app.add_middleware(StoreGateMiddleware, gate=app.state.store_gate,
@@ -47,6 +49,7 @@ def create_app(services: Services, workers: list | None = None,
     app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_body_bytes,
                        refuse=errors.too_large)
     app.add_middleware(Utf8Only)
+    security_headers.install(app)
 
     def openapi() -> dict:
         if app.openapi_schema is None:

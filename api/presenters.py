@@ -14,9 +14,17 @@ from typing import Any
 from fastapi import Response
 from pydantic_core import to_json
 
+from api.auth import sees_issue
 from domain.company import PropertyCompany
 from domain.compound import Compound
 from service_layer.governance import Outcome
+from service_layer.tokens import Principal
+
+# Who reads personal names (docs/access.md). Names of staff: the grid worker
+# who blew the whistle, the officers who reported in, who rated, who
+# evaluated a company; names of residents: the owners' committee members.
+STAFF_NAMES_HIDDEN_FROM = frozenset({"viewer"})
+RESIDENT_NAMES_SHOWN_TO = frozenset({"admin", "auditor", "official"})
 
 
 def compound(c: Compound) -> dict[str, Any]:
@@ -44,6 +52,40 @@ def company(p: PropertyCompany) -> dict[str, Any]:
                 registered_at=p.registered_at, version=p.version,
                 evaluations=deepcopy(sorted(p.evaluations.values(),
                                             key=lambda e: (e["year"], e["level"]))))
+
+
+def compound_for(who: Principal, c: Compound) -> dict[str, Any]:
+    """A compound as `who` may read it: the open issues within its scope,
+    without the names its role does not need."""
+    body = compound(c)
+    body["open_issues"] = [_issue_without_names(i, who.role)
+                           for i in body["open_issues"] if sees_issue(who, i)]
+    if body["committee"] and who.role not in RESIDENT_NAMES_SHOWN_TO:
+        for member in body["committee"]["members"]:
+            member.pop("name", None)
+    return body
+
+
+def issue_for(who: Principal, c: Compound, issue_id: str) -> dict[str, Any]:
+    return _issue_without_names(issue(c, issue_id), who.role)
+
+
+def company_for(who: Principal, p: PropertyCompany) -> dict[str, Any]:
+    body = company(p)
+    if who.role in STAFF_NAMES_HIDDEN_FROM:
+        for evaluation in body["evaluations"]:
+            evaluation.pop("evaluator", None)
+    return body
+
+
+def _issue_without_names(body: dict[str, Any], role: str) -> dict[str, Any]:
+    if role in STAFF_NAMES_HIDDEN_FROM:
+        body.pop("grid_worker", None)
+        for report in body["reports"].values():
+            report.pop("officer", None)
+        for rating in body["ratings"]:
+            rating.pop("rated_by", None)
+    return body
 
 
 def respond(outcome: Outcome, **extra: Any) -> Response:

@@ -37,9 +37,7 @@ from __future__ import annotations
 import argparse
 import heapq
 import math
-import os
 import random
-import sys
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -546,6 +544,8 @@ class BulkLoader:
                 if progress:
                     progress(self)
         self.flush()
+        if progress:
+            progress(self)
         return self.events
 
     def flush(self) -> None:
@@ -648,9 +648,9 @@ def main(argv: list[str] | None = None) -> int:
         from service_layer.bootstrap import bootstrap
         services = bootstrap()
         try:
-            def report(loader: BulkLoader) -> None:
-                print(f"  {loader.events:,} events", file=sys.stderr)
-            result = load(services, city, report if os.isatty(2) else None)
+            from cli.progress import Progress
+            with Progress(unit="commands") as bar:
+                result = load(services, city, lambda loader: bar("load", loader.commands))
             print(f"loaded {result['events']:,} events from {result['commands']:,} commands in "
                   f"{result['seconds']:.1f} s ({result['events_per_second']:,.0f} events/s)")
         finally:

@@ -45,7 +45,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from projections.base import ensure_tracking, rebuild
+from projections.base import rebuild
 from projections.dashboard import DashboardView
 from projections.dashboard_calendar import LOCAL_TZ, local_day, periods, to_us
 from projections.dashboard_rows import SUMMONS_COLUMNS, Issue
@@ -171,7 +171,6 @@ def load(services: Services, prefix: str, n: int, seed: int,
     a rebuild of the view spends once the log is read)."""
     db, policy = services.db, services.settings.deadlines
     t = VIEW.names(db, prefix)
-    ensure_tracking(db)
     with db.transaction() as cur:
         VIEW.drop_tables(db, cur, prefix)
         VIEW.create_tables(db, cur, prefix)

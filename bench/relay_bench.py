@@ -180,7 +180,7 @@ def latency(bootstrap: str, base_url: str, rate: float, seconds: float,
                 services.governance.register_compound(
                     code=code, name="Bench compound", district="D", street="S", community="C",
                     grids=["G1"], households=100, kind="old", management_mode="professional")
-            token = services.tokens.create(role="grid_worker", name="bench-grid")
+            token = services.tokens.create(role="grid_worker", name="bench-grid", street="S")
         finally:
             services.close()
         relay = subprocess.Popen([sys.executable, "-m", "cli.main", "relay"],

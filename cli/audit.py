@@ -16,6 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from cli.progress import Progress
 from service_layer.settings import ConfigError
 
 
@@ -94,6 +95,11 @@ def _with_services(body):  # type: ignore[no-untyped-def]
     return run
 
 
+def _progress(services) -> Progress:  # type: ignore[no-untyped-def]
+    """Over log positions, up to the log's head."""
+    return Progress(total=services.app.recorder.max_notification_id(), unit="positions")
+
+
 @_with_services
 def run_replay(services, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
     from service_layer import audit
@@ -104,7 +110,8 @@ def run_replay(services, args: argparse.Namespace) -> int:  # type: ignore[no-un
             raise audit.BadInput("--query, --param and --now go with --against-csv")
         if until is not None and not isinstance(until, int):
             until = audit.resolve(services, until).position
-        result = audit.replay(services, names, until)
+        with _progress(services) as bar:
+            result = audit.replay(services, names, until, bar)
         if not result.views:
             raise audit.BadInput("no views are registered")
         for d in result.differences:
@@ -119,8 +126,9 @@ def run_replay(services, args: argparse.Namespace) -> int:  # type: ignore[no-un
     if not args.against_csv.is_file():
         raise audit.BadInput(f"no such file: {args.against_csv}")
     query = audit.query_named(args.query)
-    figure = audit.view_as_of(services, args.query, args.until, _params(args.param),
-                              now=args.now)
+    with _progress(services) as bar:
+        figure = audit.view_as_of(services, args.query, args.until, _params(args.param),
+                                  now=args.now, progress=bar)
     differences = audit.compare_csv(args.query, query.rows(figure["figure"]), args.against_csv,
                                     list(query.columns) if query.columns else None)
     for d in differences:
@@ -155,7 +163,8 @@ def _seal_source(services, spec: str):  # type: ignore[no-untyped-def]
 def run_verify(services, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
     from service_layer import audit
     seals = _seal_source(services, args.against_seals) if args.against_seals else None
-    result = audit.verify(services, seals)
+    with _progress(services) as bar:
+        result = audit.verify(services, seals, progress=bar)
     summary = (f"{result.events} events up to position {result.head}; chained up to "
                f"{result.chained}; {result.unchained} not chained yet; "
                f"{result.seals_checked} seals checked; digest {result.digest}")
@@ -181,7 +190,8 @@ def run_export(services, args: argparse.Namespace) -> int:  # type: ignore[no-un
         raise audit.BadInput("--after must be a position >= 0")
     if not args.out.parent.is_dir():
         raise audit.BadInput(f"no such directory: {args.out.parent}")
-    count, digest = audit.export(services, args.out, args.after)
+    with _progress(services) as bar:
+        count, digest = audit.export(services, args.out, args.after, bar)
     print(f"exported {count} events after position {args.after} to {args.out}; "
           f"last digest {digest}")
     chain = Chain.of(services)

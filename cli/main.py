@@ -20,7 +20,11 @@ COMMANDS = [
     "cli.audit",
     "cli.bench",
     "cli.contacts",
+    "cli.migrate",
 ]
+# Commands that open the store: each says on stderr which one (a default
+# store in another place than the server's is an easy mistake to make).
+STORE_COMMANDS = {"serve", "follow", "token", "relay", "project", "audit"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     if extra and not getattr(args, "passes_on", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra
+    if args.command in STORE_COMMANDS and not getattr(args, "exit_with", None):
+        import os
+
+        from service_layer.settings import store_url
+        print(f"store: {store_url(os.environ.get('DATABASE_URL'))}", file=sys.stderr, flush=True)
     return int(args.run(args) or 0)
 
 

@@ -5,6 +5,7 @@ import argparse
 import sys
 import time
 
+from cli.progress import Progress
 from projections.base import rebuild
 from projections.registry import all_views
 from service_layer.bootstrap import bootstrap
@@ -27,7 +28,9 @@ def run(args: argparse.Namespace) -> int:
     services = bootstrap()
     try:
         started = time.perf_counter()
-        position = rebuild(services, chosen)  # one read of the log feeds them all
+        with Progress(total=services.app.recorder.max_notification_id(), unit="positions") as bar:
+            # one read of the log feeds them all
+            position = rebuild(services, chosen, progress=lambda p: bar("rebuild", p))
         print(f"{', '.join(v.name for v in chosen)}: rebuilt to position {position} "
               f"in {time.perf_counter() - started:.1f} s")
         return 0

@@ -36,11 +36,12 @@ def demo(services: Services) -> None:
         print(f"Loaded the demo district: {n} compounds, position "
               f"{services.app.recorder.max_notification_id()}.")
     print("Demo tokens (shown once; use as 'Authorization: Bearer <token>'):")
-    scopes = {"admin": {}, "official": {}, "grid_worker": {}, "auditor": {}, "viewer": {},
-              "department": {"department": "fire"}}
+    scopes = {"admin": {}, "official": {}, "grid_worker": {"street": "Xinjiekou"},
+              "auditor": {}, "viewer": {}, "department": {"department": "fire"}}
     for role, scope in scopes.items():
         token = services.tokens.create(role=role, name=f"demo-{role}", **scope)
-        print(f"  {role:<12}{' (fire)' if scope else '':8} {token}")
+        shown = f" ({next(iter(scope.values()))})" if scope else ""
+        print(f"  {role:<12}{shown:12} {token}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,15 +25,7 @@ class RelayStore:
         self.name = name
         self.t_position = db.table("rw_relay_position")
         self.t_aggregates = db.table("rw_relay_aggregates")
-        self.t_issues = db.table("rw_relay_issues")
-        with db.transaction() as cur:
-            cur.execute(f"CREATE TABLE IF NOT EXISTS {self.t_position} (relay TEXT PRIMARY KEY, "
-                        "position BIGINT NOT NULL, published_at TEXT NOT NULL)")
-            cur.execute(f"CREATE TABLE IF NOT EXISTS {self.t_aggregates} (originator_id TEXT "
-                        "PRIMARY KEY, kind TEXT NOT NULL, code TEXT NOT NULL)")
-            cur.execute(f"CREATE TABLE IF NOT EXISTS {self.t_issues} (originator_id TEXT NOT NULL, "
-                        "issue_id TEXT NOT NULL, departments TEXT NOT NULL, "
-                        "PRIMARY KEY (originator_id, issue_id))")
+        self.t_issues = db.table("rw_relay_issues")  # (made by service_layer/migrations/)
         self._aggregates: dict[UUID, tuple[str, str]] = {}
         self._issues: dict[tuple[UUID, str], list[str]] = {}
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
@@ -241,9 +241,10 @@ def _begin_read(services: Services, cur: Cursor) -> None:
 
 
 def agenda_for_compound(services: Services, prefix: str, code: str,
-                        meeting_on: date | str) -> dict[str, Any]:
+                        meeting_on: date | str, owners: bool = True) -> dict[str, Any]:
     """The agenda of one compound for a meeting on `meeting_on`, from the
-    agenda tables under `prefix` ("" for the live view)."""
+    agenda tables under `prefix` ("" for the live view); without `owners`,
+    decisions do not name the person who owns them."""
     day = _as_date(meeting_on)
     cutoff = moment(day_start(day))
     t = _tables(services, prefix)
@@ -256,28 +257,31 @@ def agenda_for_compound(services: Services, prefix: str, code: str,
             raise UnknownFact(f"compound {code} is not registered")
         _, name, street, community, registered_at = found[0]
         known = {code: name} if registered_at < cutoff else {}
-        items = _evaluate(services.db, cur, t, [code], known, day)
+        items = _evaluate(services.db, cur, t, [code], known, day, owners)
     return dict(scope="compound", compound_code=code, compound_name=name, street=street,
                 community=community, meeting_on=day.isoformat(), as_of=api_moment(cutoff),
                 items=items)
 
 
 def agenda_for_community(services: Services, prefix: str, community: str,
-                         meeting_on: date | str) -> dict[str, Any]:
+                         meeting_on: date | str, owners: bool = True,
+                         within: Callable[[str, str], bool] | None = None) -> dict[str, Any]:
     """The union of the agendas of a community's compounds, each item naming
-    its compound, in one order."""
+    its compound, in one order; `within(code, street)` keeps the compounds a
+    reader may see."""
     day = _as_date(meeting_on)
     cutoff = moment(day_start(day))
     t = _tables(services, prefix)
     with services.db.transaction(commit=False) as cur:
         _begin_read(services, cur)
-        cur.execute(f"SELECT code, name, registered_at FROM {t['compounds']} "
+        cur.execute(f"SELECT code, name, registered_at, street FROM {t['compounds']} "
                     "WHERE community = ? ORDER BY code", (community,))
-        found = cur.fetchall()
+        found = [row[:3] for row in cur.fetchall() if within is None or within(row[0], row[3])]
         if not found:
             raise UnknownFact(f"community {community} has no registered compound")
         compounds = {code: name for code, name, registered_at in found if registered_at < cutoff}
-        items = _evaluate(services.db, cur, t, [code for code, _, _ in found], compounds, day)
+        items = _evaluate(services.db, cur, t, [code for code, _, _ in found], compounds, day,
+                          owners)
     return dict(scope="community", community=community, compounds=sorted(compounds),
                 meeting_on=day.isoformat(), as_of=api_moment(cutoff), items=items)
 
@@ -305,7 +309,7 @@ def _rows(db: Database, cur: Cursor, sql: str, codes: list[str],
 
 
 def _evaluate(db: Database, cur: Cursor, t: dict[str, str], codes: list[str],
-              names: dict[str, str], day: date) -> list[dict[str, Any]]:
+              names: dict[str, str], day: date, owners: bool = True) -> list[dict[str, Any]]:
     start = day_start(day)
     cutoff = moment(start)
     window = moment(start - timedelta(days=RECURRING_WINDOW_DAYS))
@@ -372,7 +376,8 @@ def _evaluate(db: Database, cur: Cursor, t: dict[str, str], codes: list[str],
             (meeting_day, cutoff, decision_horizon)):
         if any(held_on < later and later >= due_on for later in meetings[compound]):
             continue  # followed up at a meeting held on or after its due date
-        items.append(_decision_item(compound, meeting_id, seq, held_on, text, owner, due_on,
+        items.append(_decision_item(compound, meeting_id, seq, held_on, text,
+                                    owner if owners else None, due_on,
                                     issue_id, json.loads(depts), meeting_day))
 
     latest_committee: dict[str, tuple] = {}
@@ -487,9 +492,10 @@ def _recurring(issues: Iterable[dict[str, Any]], window: str) -> Iterable[dict[s
 
 
 def _decision_item(compound: str, meeting_id: str, seq: int, held_on: str, text: str,
-                   owner: str, due_on: str, issue_id: str | None, departments: list[str],
-                   meeting_day: str) -> dict[str, Any]:
-    said = f"The joint meeting of {held_on} decided \"{text}\" (owner: {owner}), due {due_on}"
+                   owner: str | None, due_on: str, issue_id: str | None,
+                   departments: list[str], meeting_day: str) -> dict[str, Any]:
+    owned = f" (owner: {owner})" if owner else ""
+    said = f"The joint meeting of {held_on} decided \"{text}\"{owned}, due {due_on}"
     if due_on < meeting_day:
         reason = f"{said}; it has not been followed up at a meeting since and is overdue."
     else:

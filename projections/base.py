@@ -22,6 +22,7 @@ from projections import set_aside
 from service_layer.bootstrap import Services
 from service_layer.db import Cursor, Database
 from service_layer.limits import EARLIEST, FIRST_MOMENT, LAST_MOMENT, LATEST
+from service_layer.migrate import hold_tables_lock
 
 Batch = Sequence[tuple[int, Any]]  # (position in the log, decoded domain event)
 
@@ -79,14 +80,7 @@ class View(ABC):
 
 
 def tracking_table(db: Database) -> str:
-    return db.table(TRACKING)
-
-
-def ensure_tracking(db: Database) -> None:
-    db.execute(f"CREATE TABLE IF NOT EXISTS {tracking_table(db)} "
-               "(view TEXT PRIMARY KEY, position BIGINT NOT NULL)")
-    with db.transaction() as cur:
-        set_aside.ensure(db, cur)
+    return db.table(TRACKING)  # (made by service_layer/migrations/)
 
 
 def tracked_position(db: Database, cur: Cursor, key: str, lock: bool = False) -> int:
@@ -189,11 +183,13 @@ def _apply(db: Database, cur: Cursor, views: list[View], keys: list[str], prefix
 
 
 def feed(services: Services, views: View | Sequence[View], prefix: str = "",
-         until: int | None = None, batch_size: int = 1000) -> int:
+         until: int | None = None, batch_size: int = 1000,
+         progress: Callable[[int], None] | None = None) -> int:
     """Brings views up to date with the log (or up to `until`) and returns the
     lowest position they reached. The log is read and decoded once for all of
     them; each batch commits together with every view's tracking row, and a
-    view behind the others gets only the events it has not seen."""
+    view behind the others gets only the events it has not seen. `progress`
+    is told the position reached after each batch."""
     db, views = services.db, _as_list(views)
     keys = [prefix + v.name for v in views]
     with db.transaction() as cur:
@@ -216,6 +212,8 @@ def feed(services: Services, views: View | Sequence[View], prefix: str = "",
                 _apply(db, cur, views, keys, prefix, after, batch, _apply_apart)
         after = batch[-1][0]
         del batch  # (see read_log) nor kept while the views settle after the last
+        if progress:
+            progress(after)
     if after != start:  # an idle poll stays read-only
         with db.transaction() as cur:
             for view in views:
@@ -244,11 +242,11 @@ def _fewer_collections() -> Iterator[None]:
 
 
 def rebuild(services: Services, views: View | Sequence[View], prefix: str = "",
-            until: int | None = None) -> int:
+            until: int | None = None, progress: Callable[[int], None] | None = None) -> int:
     """Drops the views' tables and builds them again from the start of the log."""
     db, views = services.db, _as_list(views)
-    ensure_tracking(db)
     with db.transaction() as cur:
+        hold_tables_lock(db, cur)
         for view in views:
             view.drop_tables(db, cur, prefix)
             view.create_tables(db, cur, prefix)
@@ -256,7 +254,8 @@ def rebuild(services: Services, views: View | Sequence[View], prefix: str = "",
             set_position(db, cur, prefix + view.name, 0)
             set_aside.forget(db, cur, prefix, view.name)
     with _fewer_collections():
-        position = feed(services, views, prefix, until, batch_size=REBUILD_BATCH)
+        position = feed(services, views, prefix, until, batch_size=REBUILD_BATCH,
+                        progress=progress)
     analyze(services, views, prefix)
     return position
 

@@ -159,15 +159,7 @@ class Chain:
         self.db: Database = services.db
         self.chain = self.db.table(CHAIN)
         self.seals = self.db.table(SEALS)
-        self._lock = threading.Lock()
-        with self.db.transaction() as cur:
-            cur.execute(f"CREATE TABLE IF NOT EXISTS {self.chain} (position BIGINT PRIMARY KEY, "
-                        "digest TEXT NOT NULL, recorded_at TEXT)")
-            cur.execute(f"CREATE INDEX IF NOT EXISTS {CHAIN}_recorded_at "
-                        f"ON {self.chain} (recorded_at)")
-            cur.execute(f"CREATE TABLE IF NOT EXISTS {self.seals} (position BIGINT PRIMARY KEY, "
-                        "digest TEXT NOT NULL, sealed_at TEXT NOT NULL, "
-                        "published INTEGER NOT NULL DEFAULT 0)")
+        self._lock = threading.Lock()  # (the tables: service_layer/migrations/)
 
     @classmethod
     def of(cls, services: Services) -> "Chain":

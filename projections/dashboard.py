@@ -44,6 +44,7 @@ from projections.dashboard_calendar import (
     day_date, local_day, month_day, month_id, periods, to_us, xun_id)
 from projections.dashboard_rows import COUNTS, SUMMONS_COLUMNS, Issue, row_measures
 from service_layer.db import Cursor, Database
+from service_layer.migrate import hold_tables_lock
 
 DIMENSIONS = ("department", "street", "community", "compound")
 
@@ -149,6 +150,9 @@ class DashboardView(View):
     def settle(self, db: Database, cur: Cursor, prefix: str) -> None:
         if not self.stale(db, cur, prefix):
             return
+        # A starting follower may be creating the indexes: its lock, taken
+        # first as a rebuild takes it, lest the two wait for each other.
+        hold_tables_lock(db, cur)
         # Under the tracking lock, so no batch of another follower slips in
         # between the rows read here and the mark being cleared.
         tracked_position(db, cur, prefix + self.name, lock=True)

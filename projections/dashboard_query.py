@@ -17,7 +17,7 @@ import uuid
 from datetime import date, datetime, time
 from typing import Any
 
-from projections.base import drop, ensure_tracking, rebuild, tracked_position
+from projections.base import drop, rebuild, tracked_position
 from projections.chain import Chain
 from projections.dashboard import DIMENSIONS, DashboardView
 from projections.dashboard_calendar import LOCAL_TZ, split, to_us
@@ -193,7 +193,6 @@ def response_rates_as_of(services: Services, from_: datetime, to: datetime, by: 
     # keeps each event's store time, indexed.
     position = Chain.of(services).position_at(when)
     prefix = f"asof{uuid.uuid4().hex[:10]}_"
-    ensure_tracking(services.db)
     try:
         if position:
             rebuild(services, VIEW, prefix, until=position)

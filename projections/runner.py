@@ -13,15 +13,16 @@ import threading
 import time
 from collections.abc import Sequence
 
-from projections.base import View, ensure_tracking, feed, tracked_position
+from projections.base import View, feed, tracked_position
 from service_layer.background import Background
 from service_layer.bootstrap import Services
+from service_layer.migrate import hold_tables_lock
 
 
 def create_view_tables(services: Services, views: Sequence[View]) -> None:
     """The live views' tables, so readers find them before the follower has run."""
-    ensure_tracking(services.db)
     with services.db.transaction() as cur:
+        hold_tables_lock(services.db, cur)  # serve and follow start together
         for view in views:
             view.create_tables(services.db, cur, "")
 

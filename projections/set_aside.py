@@ -29,14 +29,6 @@ TABLE = "rw_set_aside"
 ERROR_CHARS = 1000  # of the error's text kept
 
 
-def ensure(db: Database, cur: Cursor) -> None:
-    # `prefix` is "" for the live views, else a rebuild's or an audit's scratch build.
-    cur.execute(f"CREATE TABLE IF NOT EXISTS {db.table(TABLE)} "
-                "(prefix TEXT NOT NULL, view TEXT NOT NULL, position BIGINT NOT NULL, "
-                "topic TEXT NOT NULL, error TEXT NOT NULL, recorded_at TEXT NOT NULL, "
-                "PRIMARY KEY (prefix, view, position))")
-
-
 def transient(exc: BaseException) -> bool:
     """An error of the database or the connection, not of the event: the
     same batch may well go through when tried again."""

@@ -28,8 +28,9 @@ class RedWhistle(Application):
 
     @classmethod
     def from_settings(cls, settings: Settings, api: bool = False) -> "RedWhistle":
-        """`api`: the connections also get `settings.statement_timeout`."""
-        env = eventsourcing_env(settings.database_url, settings)
+        """`api`: the connections also get `settings.statement_timeout`.
+        Tables are created by `service_layer.migrate`, under a lock."""
+        env = {**eventsourcing_env(settings.database_url, settings), "CREATE_TABLE": "no"}
         if api and settings.statement_timeout:
             env[STATEMENT_TIMEOUT] = str(int(settings.statement_timeout * 1000))
         app = cls(env=env)

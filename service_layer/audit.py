@@ -300,13 +300,20 @@ def scratch_prefix() -> str:
     return f"audit{uuid.uuid4().hex[:10]}_"
 
 
+# Told (stage, log position reached) as a long loop goes on: cli/progress.py.
+Progress = Callable[[str, int], None]
+
+
 @contextmanager
-def scratch(services: Services, views: list[View], until: int) -> Iterator[str]:
+def scratch(services: Services, views: list[View], until: int,
+            progress: Progress | None = None) -> Iterator[str]:
     """Builds the views from the events up to `until` into tables of a fresh
     prefix, yields the prefix, and drops them whatever happens."""
     prefix = scratch_prefix()
+    stage = f"replay {','.join(v.name for v in views)}"
     try:
-        rebuild(services, views, prefix, until)  # one read of the log for all
+        rebuild(services, views, prefix, until,  # one read of the log for all
+                progress=(lambda position: progress(stage, position)) if progress else None)
         yield prefix
     finally:
         for view in views:
@@ -317,13 +324,14 @@ def scratch(services: Services, views: list[View], until: int) -> Iterator[str]:
 
 
 def view_as_of(services: Services, name: str, as_of: str | None,
-               raw_params: dict[str, str], now: str | None = None) -> dict[str, Any]:
+               raw_params: dict[str, str], now: str | None = None,
+               progress: Progress | None = None) -> dict[str, Any]:
     """A published figure recomputed from the events recorded up to a moment."""
     query = query_named(name)
     params = query.parse(raw_params)
     cut = resolve(services, as_of)
     moment = _moment(now, "now") if now else cut.now(services)
-    with scratch(services, views_named(query.views), cut.position) as prefix:
+    with scratch(services, views_named(query.views), cut.position, progress) as prefix:
         figure = query.run(services, prefix, moment, **params)
     return {"view": name, **cut.as_json(), "now": moment.isoformat(), "params": raw_params,
             "figure": figure}
@@ -417,7 +425,8 @@ class Replay:
     rows_compared: int = 0
 
 
-def replay(services: Services, view_names: list[str] | None, until: int | None = None) -> Replay:
+def replay(services: Services, view_names: list[str] | None, until: int | None = None,
+           progress: Progress | None = None) -> Replay:
     """Rebuilds each view from the log into scratch tables and compares them,
     row by row, with the live tables at the live tables' position. `until`
     must then be that position (live tables only exist for their own)."""
@@ -429,7 +438,7 @@ def replay(services: Services, view_names: list[str] | None, until: int | None =
         if until is not None and until != position:
             raise BadInput(f"live view {view.name} stands at position {position}, not {until}: "
                            "compare a past moment with --against-csv")
-        with scratch(services, [view], position) as prefix:
+        with scratch(services, [view], position, progress) as prefix:
             for base in view.tables:
                 columns, rebuilt = table_rows(services, view.table(services.db, prefix, base))
                 result.differences += compare_rows(view.name, base, columns, live[base][1],
@@ -444,12 +453,19 @@ def _cell(value: Any) -> str:
 
 
 def _same_cell(a: str, b: str) -> bool:
+    """`b`, the published cell, may be rounded (the API's CSV rounds rates):
+    a number is compared at the decimals it was published with."""
     if a == b:
         return True
     try:
-        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
+        mine, theirs = float(a), float(b)
     except ValueError:
         return False
+    _, dot, decimals = b.strip().partition(".")
+    if dot and decimals.isdigit() and len(decimals) < 9:
+        from projections.rankings import half_up  # the API's rounding
+        mine = half_up(mine, len(decimals))
+    return math.isclose(mine, theirs, rel_tol=1e-9, abs_tol=1e-9)
 
 
 def compare_csv(name: str, rows: list[dict[str, Any]], path: Path,
@@ -555,7 +571,7 @@ def _seal_lines(seals: Iterable[Seal]) -> Iterator[SealLine]:
 
 
 def verify(services: Services, seals: Iterable[SealLine] | None = None,
-           use_stored_seals: bool = True) -> Verification:
+           use_stored_seals: bool = True, progress: Progress | None = None) -> Verification:
     """Recomputes the chain over the log and compares it with the stored
     chain, the stored seals, and `seals` from outside (file or Kafka).
 
@@ -613,6 +629,8 @@ def verify(services: Services, seals: Iterable[SealLine] | None = None,
                 out.unchained += 1
             for stream in streams:
                 stream.at(position, canonical, previous, recomputed, found)
+        if progress and batch:
+            progress("verify", position)
     while c is not None:
         found(c[0], "deleted", "chained, but missing from the log")
         c = next(chain_rows, None)
@@ -680,7 +698,8 @@ class _SealStream:
 
 
 # -- export -----------------------------------------------------------------
-def export(services: Services, out_path: Path, after: int = 0) -> tuple[int, str]:
+def export(services: Services, out_path: Path, after: int = 0,
+           progress: Progress | None = None) -> tuple[int, str]:
     """Writes the log after `after` as JSON lines (docs/audit.md): one event a
     line with its chain digest, recomputed from the log as it is now, starting
     from the stored chain digest at `after`. Returns (events, last digest)."""
@@ -697,6 +716,8 @@ def export(services: Services, out_path: Path, after: int = 0) -> tuple[int, str
                 previous, digest = digest, chain_digest(digest, canonical_bytes(rec))
                 f.write(canonical_json(dict(rec, digest=digest, prev=previous)) + "\n")
                 count += 1
+            if progress and batch:
+                progress("export", rec["position"])
     tmp.replace(out_path)
     return count, digest
 

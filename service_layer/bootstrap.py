@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from service_layer.application import RedWhistle
 from service_layer.db import Database
 from service_layer.governance import Clock, Governance, utcnow
+from service_layer.migrate import migrate
 from service_layer.settings import Settings
 from service_layer.tokens import Tokens
 
@@ -28,6 +29,13 @@ def bootstrap(settings: Settings | None = None, clock: Clock = utcnow,
     """`api`: for an API process, whose statements are bounded in time."""
     settings = settings or Settings.from_env()
     app = RedWhistle.from_settings(settings, api=api)
+    # Every start migrates (serve, relay, follow, token, ...): under a lock,
+    # and in some 60 ms on PostgreSQL when nothing is pending.
+    try:
+        migrate(app, settings.database_url)
+    except BaseException:
+        app.close()
+        raise
     db = Database(app)
     return Services(settings=settings, app=app, db=db,
-                    governance=Governance(app, settings, clock), tokens=Tokens(db))
+                    governance=Governance(app, settings, clock), tokens=Tokens(db, clock))

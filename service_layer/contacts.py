@@ -18,9 +18,7 @@ class Contacts:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.table = db.table("rw_contacts")
-        columns = ", ".join(f"{f} TEXT" for f in FIELDS)
-        db.execute(f"CREATE TABLE IF NOT EXISTS {self.table} (issue_id TEXT PRIMARY KEY, "
-                   f"{columns})")
+        # (made by service_layer/migrations/0003_contacts.sql)
 
     def keep(self, issue_id: str, contact: dict[str, str | None]) -> None:
         """Stores what was given (a retry with the same data changes nothing)."""

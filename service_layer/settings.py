@@ -1,5 +1,6 @@
 """Configuration from the environment. With nothing set, Red Whistle runs on a
-SQLite file under ./var/ and no broker, so a newcomer's first command works."""
+SQLite file in its home (`default_store`) and no broker, so a newcomer's
+first command works, and a later one from another folder finds the same store."""
 from __future__ import annotations
 
 import os
@@ -62,13 +63,41 @@ def _hours(name: str, default: float) -> float:
     return env_number(name, default, float, "a number of hours")
 
 
+def default_store() -> Path:
+    """The SQLite file used when DATABASE_URL is not set: in $REDWHISTLE_HOME
+    if set, else in the XDG data folder ($XDG_DATA_HOME, by default
+    ~/.local/share/redwhistle/). Not relative to the working folder, where a
+    command run from elsewhere would make a second, empty store."""
+    home = os.environ.get("REDWHISTLE_HOME")
+    if not home:
+        data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+        home = Path(data) / "redwhistle"
+    return Path(home).expanduser().absolute() / "redwhistle.sqlite"
+
+
+def store_url(database_url: str | None) -> str:
+    """The store a DATABASE_URL (or its absence) names, fit to print: a SQLite
+    file by its absolute path, PostgreSQL without the password."""
+    if not database_url:
+        return f"sqlite:///{default_store()}"
+    url = urlparse(database_url)
+    if url.scheme == "sqlite" and database_url.startswith("sqlite:///"):
+        path = unquote(database_url[len("sqlite:///"):])
+        return database_url if path == ":memory:" else f"sqlite:///{Path(path).absolute()}"
+    if url.password is not None:
+        host = url.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        netloc = (f"{url.username}@" if url.username else "") + host \
+            + (f":{url.port}" if url.port else "")
+        return url._replace(netloc=netloc).geturl()
+    return database_url
+
+
 def eventsourcing_env(database_url: str | None,
                       settings: "Settings | None" = None) -> dict[str, str]:
     """Translates DATABASE_URL (and the timeouts of `settings`) into the
     eventsourcing library's settings."""
-    if not database_url:
-        Path("var").mkdir(exist_ok=True)
-        database_url = "sqlite:///var/redwhistle.sqlite"
+    database_url = database_url or f"sqlite:///{default_store()}"
     url = urlparse(database_url)
     if url.scheme == "sqlite":
         path = unquote(database_url[len("sqlite:///"):]) if database_url.startswith("sqlite:///") else ""

@@ -43,10 +43,28 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+@pytest.fixture(scope="session")
+def postgres_database() -> str:
+    """POSTGRES_URL's database, created if the server does not have it yet
+    (a fresh server has only `postgres`)."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    base = POSTGRES_URL.split("?")[0]
+    name = conninfo_to_dict(base).get("dbname") or "postgres"
+    with psycopg.connect(make_conninfo(base, dbname="postgres"), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            try:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            except psycopg.errors.DuplicateDatabase:
+                pass  # another test process made it meanwhile
+    return POSTGRES_URL
+
+
 @pytest.fixture
-def postgres_schema() -> Iterator[str]:
+def postgres_schema(postgres_database: str) -> Iterator[str]:
     """A fresh PostgreSQL schema; yields a DATABASE_URL that uses it."""
-    with scratch_schema(POSTGRES_URL, prefix="t") as url:
+    with scratch_schema(postgres_database, prefix="t") as url:
         yield url
 
 
@@ -92,8 +110,10 @@ class Tokens(dict):
     def __init__(self, services: Services):
         super().__init__()
         self._services = services
-        for role in ("admin", "official", "grid_worker", "auditor", "viewer"):
+        for role in ("admin", "official", "auditor", "viewer"):
             self[role] = self.as_(role)
+        # A grid worker has a scope: the grids of story.compound.
+        self["grid_worker"] = self.as_("grid_worker", grids=("G1", "G2"))
         for dept in services.settings.departments:
             self[dept] = self.as_("department", department=dept)
 

@@ -63,7 +63,7 @@ class History:
 
     def agenda(self, path: str, meeting_on: str, **params) -> dict:
         r = self.client.get(path, params=dict(meeting_on=meeting_on, after=self.position,
-                                              **params), headers=self.auth["viewer"])
+                                              **params), headers=self.auth["official"])
         assert r.status_code == 200, r.text
         return r.json()
 
@@ -285,7 +285,7 @@ def test_agenda_as_csv(history):
                      params=dict(meeting_on="2026-05-20", format="csv", after=h.position),
                      headers=h.auth["auditor"])
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(r.text)))
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert list(rows[0]) == ["order", "compound_code", "compound_name", "priority", "kind",
                              "refers_to", "issue_id", "category", "urgency", "meeting_id",
                              "decision", "departments", "due", "reason"]
@@ -293,8 +293,9 @@ def test_agenda_as_csv(history):
         (str(n), kind, ";".join(depts)) for n, (kind, _, depts) in enumerate(EXPECTED_HD001, 1)]
     assert rows[7]["issue_id"].count(";") == 2  # the three recurring issues
     assert rows[10]["due"] == "" and rows[8]["due"] == "2026-06-30"
+    on_street = h.auth.as_("grid_worker", street="Xinjiekou")
     r = h.client.get("/v1/communities/Huayuan/agenda", params=dict(meeting_on="2026-05-20"),
-                     headers={**h.auth["grid_worker"], "Accept": "text/csv"})
+                     headers={**on_street, "Accept": "text/csv"})
     assert r.status_code == 200 and len(r.text.strip().splitlines()) == 1 + 14
 
 

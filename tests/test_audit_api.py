@@ -223,7 +223,7 @@ def test_view_as_of_csv_and_errors(client, auth, district, services, follower):
     assert {"dashboard", "agenda", "community-agenda", "rankings"} <= names
     r = client.get("/v1/audit/views/rankings", params={"year": 2026, "format": "csv"},
                    headers=auth["auditor"])
-    assert r.status_code == 200 and r.text.startswith("rank,code,name")
+    assert r.status_code == 200 and r.content.decode("utf-8-sig").startswith("rank,code,name")
     published = client.get("/v1/rankings/2026", params={"format": "csv"},
                            headers=auth["viewer"])
     settle(services, follower)

@@ -248,7 +248,7 @@ def test_csv(client, auth, may):
     by_accept = client.get(URL, params=dict(period, after=may.position),
                            headers=dict(auth["official"], Accept="text/csv"))
     assert r.headers["content-type"].startswith("text/csv") and r.text == by_accept.text
-    table = list(csv.DictReader(io.StringIO(r.text)))
+    table = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert list(table[0])[:5] == ["key", "summonses", "reported", "reported_in_time",
                                   "response_rate"]
     b = next(row for row in table if row["key"] == "Beitaipingzhuang")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from projections import base
-from projections.base import View, ensure_tracking, feed, rebuild, tracked_position
+from projections.base import View, feed, rebuild, tracked_position
 from projections.chain import events_table, position_column
 from projections.registry import all_views
 from service_layer.demo import load_demo
@@ -35,7 +35,6 @@ class Seen(View):
 @pytest.fixture
 def log(services, clock):
     load_demo(services, clock())
-    ensure_tracking(services.db)
     column = position_column(services)
     return [r[0] for r in services.db.fetchall(
         f"SELECT {column} FROM {events_table(services)} ORDER BY {column}")]

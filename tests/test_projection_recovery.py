@@ -15,11 +15,10 @@ from service_layer.demo import load_demo
 
 FOLLOW_SLOWLY = """
 import time
-from projections.base import feed, ensure_tracking
+from projections.base import feed
 from projections.registry import all_views
 from service_layer.bootstrap import bootstrap
 services = bootstrap()
-ensure_tracking(services.db)
 views = all_views()
 for v in views:  # slow each batch down so the kill lands mid-stream
     def slow(db, cur, prefix, batch, _apply=v.apply):

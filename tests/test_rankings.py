@@ -235,7 +235,7 @@ def test_rankings_as_csv_and_for_every_reader(history, auth):
     build(h)
     r = h.get(2025, format="csv")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(r.text)))
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert len(rows) == 17
     assert list(rows[0])[:8] == ["rank", "code", "name", "eligible", "reasons", "gold", "black",
                                  "revoked"]

@@ -165,7 +165,8 @@ def test_whistles_blown_while_the_broker_is_down_are_delivered_when_it_returns(
     settings = kafka_settings(database_url, own_broker.bootstrap)
     services = bootstrap(settings)
     grid_worker = {"Authorization": "Bearer " + services.tokens.create(role="grid_worker",
-                                                                        name="grid-1")}
+                                                                        name="grid-1",
+                                                                        grids=("G1",))}
     # Short client timeouts so a dead broker is noticed in seconds.
     config = fast_config(settings, delivery_timeout_ms=3000, request_timeout_ms=2000,
                          max_block_ms=2000, bootstrap_timeout_ms=1500)

@@ -25,9 +25,9 @@ def register(body: CompanyIn, who: Principal = Depends(official),
 
 
 @router.get("/{code}", response_model=None, responses=reads(CompanyOut))
-def read(code: CodeInPath, _: Principal = Depends(role(*READERS)),
+def read(code: CodeInPath, who: Principal = Depends(role(*READERS)),
          svc: Services = Depends(services)) -> dict:
-    return presenters.company(svc.governance.company(code))
+    return presenters.company_for(who, svc.governance.company(code))
 
 
 @router.post("/{code}/party-organisation", status_code=201,

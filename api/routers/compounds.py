@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Response
 
 from api import presenters
-from api.auth import READERS, check_at, check_street, forbid, role, services
+from api.auth import (READERS, check_at, check_street, forbid, role, sees_compound, services,
+                      unknown_compound)
 from api.schemas import (CodeInPath, CompoundIn, ContractIn, ElectionIn, IncidentIn, LocationIn,
                          MeetingIn, SurveyIn)
 from api.responses import CompoundOut, CompoundWritten, read as reads, written
@@ -28,9 +29,12 @@ def register(body: CompoundIn, who: Principal = Depends(official),
 
 
 @router.get("/{code}", response_model=None, responses=reads(CompoundOut))
-def read(code: CodeInPath, _: Principal = Depends(role(*READERS)),
+def read(code: CodeInPath, who: Principal = Depends(role(*READERS)),
          svc: Services = Depends(services)) -> dict:
-    return presenters.compound(svc.governance.compound(code))
+    compound = svc.governance.compound(code)
+    if not sees_compound(who, compound.street, compound.grids):
+        raise unknown_compound(code)
+    return presenters.compound_for(who, compound)
 
 
 def _scoped(svc: Services, who: Principal, code: str, at) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime, time, timedelta
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -10,6 +11,7 @@ from fastapi.responses import Response
 from api.auth import READERS, role, services
 from api.presenters import json_response
 from api.readmodels import csv_response, fresh, wants_csv
+from projections.dashboard_calendar import LOCAL_TZ
 from api.responses import VIEW_ERRORS, Dashboard, read
 from projections.dashboard_query import COLUMNS, parse_bound, query, response_rates_as_of, weights
 from service_layer.bootstrap import Services
@@ -28,6 +30,21 @@ def _bound(field: str, text: str):
         return parse_bound(text)
     except ValueError as exc:
         raise InvalidField(field, str(exc)) from None
+
+
+def _stamp(moment: datetime, last_day: bool = False) -> str:
+    """A bound in a file name: its local date if at local midnight (for the
+    exclusive end, the day before: the last day counted), else the local time."""
+    local = moment.astimezone(LOCAL_TZ)
+    if local.time() == time(0):
+        return (local.date() - timedelta(days=1 if last_day else 0)).isoformat()
+    return local.strftime("%Y-%m-%dT%H%M%S")
+
+
+def csv_name(by: str, start: datetime, end: datetime, as_of: datetime | None) -> str:
+    """e.g. response-rates_by-street_2026-01-01_2026-03-31_as-of-2026-04-01T080000.csv"""
+    name = f"response-rates_by-{by}_{_stamp(start)}_{_stamp(end, last_day=True)}"
+    return name + (f"_as-of-{_stamp(as_of)}" if as_of else "") + ".csv"
 
 
 @router.get("/response-rates", response_model=None,
@@ -53,7 +70,7 @@ def response_rates(
         with _as_of_turn:
             rows, position = response_rates_as_of(svc, start, end, by, now)
     if wants_csv(request):
-        return csv_response(rows, f"response-rates-by-{by}.csv", COLUMNS)
+        return csv_response(rows, csv_name(by, start, end, now if as_of else None), COLUMNS)
     w = weights()
     return json_response({
         "from": start.isoformat(), "to": end.isoformat(), "by": by, "now": now.isoformat(),

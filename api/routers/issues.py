@@ -4,7 +4,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Response
 
 from api import presenters
-from api.auth import READERS, check_at, check_department, check_grid, role, services
+from api.auth import (READERS, check_at, check_department, check_grid, role, sees_compound,
+                      sees_issue, services, unknown_compound, unknown_issue)
 from api.schemas import CodeInPath, ProgressIn, RatingIn, ReportIn, ResolutionIn, WhistleIn
 from api.responses import IssueOut, IssueWritten, read as reads, written
 from service_layer.bootstrap import Services
@@ -31,9 +32,14 @@ def blow_whistle(code: CodeInPath, body: WhistleIn,
 
 
 @router.get("/issues/{issue_id}", response_model=None, responses=reads(IssueOut))
-def read_issue(code: CodeInPath, issue_id: CodeInPath, _: Principal = Depends(role(*READERS)),
+def read_issue(code: CodeInPath, issue_id: CodeInPath, who: Principal = Depends(role(*READERS)),
                svc: Services = Depends(services)) -> dict:
-    return presenters.issue(svc.governance.compound(code), issue_id)
+    compound = svc.governance.compound(code)
+    if not sees_compound(who, compound.street, compound.grids):
+        raise unknown_compound(code)
+    if not sees_issue(who, compound.issue(issue_id)):
+        raise unknown_issue(code, issue_id)
+    return presenters.issue_for(who, compound, issue_id)
 
 
 @router.post("/issues/{issue_id}/reports", status_code=201, responses=written(IssueWritten))
