@@ -24,7 +24,11 @@ COMMANDS = [
 ]
 # Commands that open the store: each says on stderr which one (a default
 # store in another place than the server's is an easy mistake to make).
-STORE_COMMANDS = {"serve", "follow", "token", "relay", "project", "audit"}
+# Commands that open the store name it on stderr, so a token made for
+# another store than the server's shows: the services when they start, the
+# others when they succeed.
+SERVICES = {"serve", "follow", "relay"}
+STORE_COMMANDS = {"token", "project", "audit", "migrate", "contacts"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,13 +51,19 @@ def main(argv: list[str] | None = None) -> int:
     if extra and not getattr(args, "passes_on", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra
-    if args.command in STORE_COMMANDS and not getattr(args, "exit_with", None):
-        import os
+    if args.command in SERVICES and not getattr(args, "exit_with", None):
+        _name_the_store()  # before the service's own log lines
+    code = int(args.run(args) or 0)
+    if args.command in STORE_COMMANDS and code == 0:
+        _name_the_store()  # a refusal stays one line on stderr
+    return code
 
-        from service_layer.settings import store_url
-        print(f"store: {store_url(os.environ.get('DATABASE_URL'))}", file=sys.stderr, flush=True)
-    return int(args.run(args) or 0)
 
+def _name_the_store() -> None:
+    import os
+
+    from service_layer.settings import store_url
+    print(f"store: {store_url(os.environ.get('DATABASE_URL'))}", file=sys.stderr, flush=True)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 from service_layer.application import RedWhistle
-from service_layer.migrate import migrate, migration_ids, store_name
+from service_layer.migrate import migrate, migration_ids
 from service_layer.settings import Settings
 
 
@@ -24,7 +24,6 @@ def run(args: argparse.Namespace) -> int:
         applied = migrate(app, settings.database_url)
     finally:
         app.close()
-    print(f"store: {store_name(settings.database_url)}")
     print(f"applied now: {', '.join(applied) or 'none'}")
     print(f"up to date at {migration_ids()[-1]}")
     return 0

@@ -60,15 +60,6 @@ def migration_ids() -> list[str]:
     return sorted(p.stem for p in MIGRATIONS.glob("*.sql"))
 
 
-def store_name(database_url: str | None) -> str:
-    """The store, as an operator names it (no password)."""
-    env = eventsourcing_env(database_url)
-    if env["PERSISTENCE_MODULE"] != "eventsourcing.postgres":
-        return f"SQLite {env['SQLITE_DBNAME']}"
-    return (f"PostgreSQL {env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}/{env['POSTGRES_DBNAME']}"
-            f", schema {env['POSTGRES_SCHEMA'] or 'public'}")
-
-
 def hold_tables_lock(db: Any, cur: Any) -> None:
     """Inside a writing transaction that creates or drops tables: waits for a
     migration or another such transaction on this store, and keeps them

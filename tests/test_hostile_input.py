@@ -125,16 +125,18 @@ def _officer(services):
 
 
 FAR = datetime(9999, 12, 31, tzinfo=timezone.utc)
-EVERY = {"agenda", "dashboard", "rankings"}
+EVERY = {view.name for view in all_views()}
 # (writes the poison as an importer would; the views that set it aside on
 # SQLite, on PostgreSQL; the fire department's summonses on 1 May after it and
 # one good whistle). SQLite's TEXT holds a NUL and its INTEGER 2^31; a NUL
-# reaches PostgreSQL only in the agenda's tables (descriptions, names, officers).
+# reaches PostgreSQL in the agenda's tables (descriptions, names, officers) and
+# in Open311's (descriptions, compound names).
 POISONS = {
-    "nul_in_description": (lambda s: _whistle(s, description=NUL), set(), {"agenda"}, 2),
+    "nul_in_description": (lambda s: _whistle(s, description=NUL), set(), {"agenda", "open311"},
+                           2),
     "nul_in_compound_name": (
         lambda s: s.governance.register_compound(**story.compound(code="HD-002", name=NUL)),
-        set(), {"agenda"}, 1),
+        set(), {"agenda", "open311"}, 1),
     "nul_in_officer": (_officer, set(), {"agenda"}, 2),
     "huge_respondents": (lambda s: _survey(s, respondents=10**30), {"rankings"}, {"rankings"},
                          1),

@@ -135,6 +135,10 @@ def test_database_of_release_0_1_upgrades_in_place(database_url: str, monkeypatc
         db = services.db
         # The rows 0.1 wrote are all there.
         assert services.tokens.principal(RELEASE_TOKEN).role == "admin"
+        # made before tokens had times (0004): listed, none of them set
+        (row,) = services.tokens.list()
+        assert (row.role, row.created_at, row.expires_at, row.revoked_at) == ("admin", None,
+                                                                              None, None)
         assert db.fetchall(f"SELECT relay, position FROM {db.table('rw_relay_position')}") == [
             ("kafka", 2)]
         assert db.fetchall(f"SELECT position FROM {db.table('rw_audit_seals')}") == [(2,)]

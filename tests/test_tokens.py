@@ -114,23 +114,6 @@ def test_one_unknown_token_repeated_costs_one_lookup(client, services, monkeypat
         time.sleep(0.02)
 
 
-def test_a_token_made_before_expiry_existed_keeps_working(services):
-    old, generation = services.db.table("rw_tokens"), services.db.table("rw_token_generation")
-    services.db.execute(f"DROP TABLE {old}")
-    services.db.execute(f"DROP TABLE {generation}")
-    services.db.execute(f"CREATE TABLE {old} (digest TEXT PRIMARY KEY, name TEXT NOT NULL, "
-                        "role TEXT NOT NULL, department TEXT, street TEXT, grids TEXT)")
-    services.db.execute(f"INSERT INTO {old} VALUES (?, ?, ?, ?, ?, ?)",
-                        ("8c1f" + "0" * 60, "legacy", "viewer", None, None, ""))
-    tokens = Tokens(services.db, services.governance.clock)
-    (row,) = tokens.list()
-    assert (row.name, row.created_at, row.expires_at, row.revoked_at) == ("legacy", None, None,
-                                                                         None)
-    fresh = tokens.create(role="admin", name="after")
-    assert tokens.principal(fresh).name == "after"
-    Tokens(services.db)  # a second start finds the columns there
-
-
 @pytest.mark.parametrize("scope", [dict(), dict(grids=("A", "", "B")),
                                    dict(street="S", grids=("A", " "))])
 def test_a_grid_worker_token_needs_a_street_or_grids(services, scope):
