@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import docs_pages, errors, security_headers
+from api import docs_pages, errors, responses, security_headers
 from api.charset import Utf8Only
 from api.limits import BodyLimitMiddleware, StoreGate, StoreGateMiddleware
 from api.routers import agenda, audit, companies, compounds, dashboard, health, issues, rankings
@@ -50,6 +50,13 @@ def create_app(services: Services, workers: list | None = None,
                        refuse=errors.too_large)
     app.add_middleware(Utf8Only)
     security_headers.install(app)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = responses.document_problems(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
+
+from api.errors import problem
 
 UTF8 = ("utf-8", "utf8")
 
@@ -30,9 +31,8 @@ class Utf8Only:
         if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH"):
             charset = declared_charset(Headers(scope=scope).get("content-type", ""))
             if charset is not None and charset not in UTF8:
-                response = JSONResponse(status_code=415, content={
-                    "error": "unsupported_media_type",
-                    "detail": f"charset {charset} is not accepted: send the body as UTF-8"})
+                response = problem(
+                    415, f"charset {charset} is not accepted: send the body as UTF-8")
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

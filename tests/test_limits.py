@@ -73,7 +73,8 @@ def test_a_giant_body_is_refused_at_once_while_whistles_answer(database_url):
         got = api.post("/v1/compounds/HD-001/joint-meetings", content=chunks(),
                        headers={**auth, "Content-Type": "application/json"})
         assert got.status_code == 413
-        assert got.headers["content-type"].startswith("application/json")
+        assert got.headers["content-type"] == "application/problem+json"
+        assert got.json()["type"] == "/problems/too-large"
         assert api.post("/v1/compounds/HD-001/whistles", json=story.whistle(),
                         headers=auth).status_code == 201
         # nothing of the giants was written: registration and six whistles
@@ -261,7 +262,8 @@ def test_with_the_store_down_callers_get_503_and_health_answers(postgres_schema,
             for answer in (write, read, again):
                 assert answer.status_code == 503, answer.text
                 assert answer.headers["Retry-After"]
-                assert answer.headers["content-type"].startswith("application/json")
+                assert answer.headers["content-type"] == "application/problem+json"
+                assert answer.json()["type"] == "/problems/unavailable"
             # the store answers again (a new way in): so does the API, within seconds
             proxy = Proxy()
             services.app.factory.datastore.pool.kwargs["port"] = proxy.port

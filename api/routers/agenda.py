@@ -10,6 +10,7 @@ from api.auth import READERS, check_sees_compound, role, sees_street, services
 from api.presenters import STAFF_NAMES_HIDDEN_FROM, json_response
 from api.readmodels import csv_response, fresh, wants_csv
 from api.schemas import CodeInPath, Day, NameInPath
+from api.responses import VIEW_ERRORS, Agenda, read
 from projections.agenda import CSV_COLUMNS, agenda_for_community, agenda_for_compound, agenda_rows
 from service_layer.bootstrap import Services
 from service_layer.tokens import Principal
@@ -49,7 +50,8 @@ def _within(who: Principal):
     return lambda code, street: sees_street(who, street)
 
 
-@router.get("/compounds/{code}/agenda")
+@router.get("/compounds/{code}/agenda", response_model=None,
+            responses=read(Agenda, VIEW_ERRORS, csv=True))
 def compound_agenda(code: CodeInPath, request: Request, meeting_on: MeetingOn,
                     who: Principal = Depends(role(*READERS)), __: None = Depends(fresh),
                     svc: Services = Depends(services)) -> Any:
@@ -59,7 +61,8 @@ def compound_agenda(code: CodeInPath, request: Request, meeting_on: MeetingOn,
     return _answer(request, _for(who, agenda), f"agenda-{code}-{meeting_on.isoformat()}.csv")
 
 
-@router.get("/communities/{community}/agenda")
+@router.get("/communities/{community}/agenda", response_model=None,
+            responses=read(Agenda, VIEW_ERRORS, csv=True))
 def community_agenda(community: NameInPath, request: Request, meeting_on: MeetingOn,
                      who: Principal = Depends(role(*READERS)), __: None = Depends(fresh),
                      svc: Services = Depends(services)) -> Any:

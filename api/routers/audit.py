@@ -22,9 +22,11 @@ from fastapi.responses import JSONResponse, Response
 
 from api import presenters
 from api.auth import role, services
-from api.errors import invalid
+from api.errors import invalid, problem
 from api.readmodels import csv_response, wants_csv
 from api.schemas import CodeInPath
+from api.responses import (ChainState, CompoundAsOf, CompoundLog, Figure, LogPage,
+                           ViewQueries, Verification, read)
 from projections.chain import Chain
 from service_layer import audit
 from service_layer.bootstrap import Services
@@ -41,23 +43,23 @@ RESERVED = ("as_of", "now", "format")
 _building = threading.Lock()
 
 
-def _bad(field: str, exc: Exception) -> JSONResponse:
+def _bad(field: str, exc: Exception) -> Response:
     return invalid([{"field": field, "reason": str(exc)}])
 
 
-@router.get("/events")
+@router.get("/events", response_model=None, responses=read(LogPage))
 def events(after: int = Query(0, ge=0, le=MAX_POSITION), limit: int = Query(100, ge=1, le=1000),
            _: Principal = Depends(auditor), svc: Services = Depends(services)) -> dict:
     return audit.log_page(svc, after, limit)
 
 
-@router.get("/compounds/{code}/events")
+@router.get("/compounds/{code}/events", response_model=None, responses=read(CompoundLog))
 def compound_events(code: CodeInPath, _: Principal = Depends(auditor),
                     svc: Services = Depends(services)) -> dict:
     return {"code": code, "events": audit.compound_events(svc, code)}
 
 
-@router.get("/compounds/{code}", response_model=None)
+@router.get("/compounds/{code}", response_model=None, responses=read(CompoundAsOf))
 def compound_as_of(code: CodeInPath,
                    as_of: str = Query(..., description="ISO time or log position"),
                    _: Principal = Depends(auditor),
@@ -69,13 +71,13 @@ def compound_as_of(code: CodeInPath,
     return presenters.json_response(dict(presenters.compound(compound), **cut.as_json()))
 
 
-@router.get("/views")
+@router.get("/views", response_model=None, responses=read(ViewQueries))
 def view_queries(_: Principal = Depends(auditor)) -> dict:
     return {"views": [{"name": q.name, "params": sorted(q.params), "required": list(q.required),
                        "doc": q.doc} for q in audit.queries().values()]}
 
 
-@router.get("/views/{name}", response_model=None)
+@router.get("/views/{name}", response_model=None, responses=read(Figure, csv=True))
 def view_as_of(name: str, request: Request, as_of: str | None = Query(None),
                now: str | None = Query(None, description="clock reading for the figure "
                                                          "(default: the as_of time)"),
@@ -87,8 +89,7 @@ def view_as_of(name: str, request: Request, as_of: str | None = Query(None),
             figure = audit.view_as_of(svc, name, as_of, params, now=now)
     except audit.BadInput as exc:
         if str(exc).startswith("unknown view query"):
-            return JSONResponse(status_code=404, content={"error": "not_found",
-                                                          "detail": str(exc)})
+            return problem(404, str(exc))
         return _bad(exc.field or "query", exc)
     if wants_csv(request):
         query = audit.query_named(name)
@@ -97,7 +98,7 @@ def view_as_of(name: str, request: Request, as_of: str | None = Query(None),
     return presenters.json_response(figure)
 
 
-@router.get("/chain")
+@router.get("/chain", response_model=None, responses=read(ChainState))
 def chain_state(_: Principal = Depends(auditor), svc: Services = Depends(services)) -> dict:
     chain = Chain.of(svc)
     position, digest = chain.head()
@@ -107,7 +108,7 @@ def chain_state(_: Principal = Depends(auditor), svc: Services = Depends(service
             "latest_seals": [s.as_json() for s in seals[-10:]]}
 
 
-@router.get("/verify")
+@router.get("/verify", response_model=None, responses=read(Verification))
 def verify(_: Principal = Depends(auditor), svc: Services = Depends(services)) -> Response:
     result = audit.verify(svc)
     body = {"ok": result.ok, "head": result.head, "chained": result.chained,

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Response
 from api import presenters
 from api.auth import READERS, check_at, forbid, role, services
 from api.schemas import CodeInPath, CompanyIn, EvaluationIn, PartyOrganisationIn
+from api.responses import CompanyOut, CompanyWritten, read as reads, written
 from service_layer.bootstrap import Services
 from service_layer.tokens import Principal
 
@@ -13,7 +14,7 @@ router = APIRouter(prefix="/v1/companies", tags=["companies"])
 official = role("official")
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=written(CompanyWritten))
 def register(body: CompanyIn, who: Principal = Depends(official),
              svc: Services = Depends(services)) -> Response:
     check_at(who, body.at)
@@ -23,13 +24,14 @@ def register(body: CompanyIn, who: Principal = Depends(official),
     return presenters.respond(outcome)
 
 
-@router.get("/{code}")
+@router.get("/{code}", response_model=None, responses=reads(CompanyOut))
 def read(code: CodeInPath, who: Principal = Depends(role(*READERS)),
          svc: Services = Depends(services)) -> dict:
     return presenters.company_for(who, svc.governance.company(code))
 
 
-@router.post("/{code}/party-organisation", status_code=201)
+@router.post("/{code}/party-organisation", status_code=201,
+             responses=written(CompanyWritten))
 def establish_party_organisation(code: CodeInPath, body: PartyOrganisationIn,
                                  who: Principal = Depends(official),
                                  svc: Services = Depends(services)) -> Response:
@@ -40,7 +42,8 @@ def establish_party_organisation(code: CodeInPath, body: PartyOrganisationIn,
     return presenters.respond(outcome)
 
 
-@router.post("/{code}/evaluations", status_code=201)
+@router.post("/{code}/evaluations", status_code=201,
+             responses=written(CompanyWritten))
 def evaluate(code: CodeInPath, body: EvaluationIn, who: Principal = Depends(official),
              svc: Services = Depends(services)) -> Response:
     check_at(who, body.at)

@@ -9,6 +9,7 @@ from api.auth import (READERS, check_at, check_street, forbid, role, sees_compou
                       unknown_compound)
 from api.schemas import (CodeInPath, CompoundIn, ContractIn, ElectionIn, IncidentIn, LocationIn,
                          MeetingIn, SurveyIn)
+from api.responses import CompoundOut, CompoundWritten, read as reads, written
 from service_layer.bootstrap import Services
 from service_layer.tokens import Principal
 
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/v1/compounds", tags=["compounds"])
 official = role("official")
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=written(CompoundWritten))
 def register(body: CompoundIn, who: Principal = Depends(official),
              svc: Services = Depends(services)) -> Response:
     check_at(who, body.at)
@@ -27,7 +28,7 @@ def register(body: CompoundIn, who: Principal = Depends(official),
     return presenters.respond(outcome)
 
 
-@router.get("/{code}")
+@router.get("/{code}", response_model=None, responses=reads(CompoundOut))
 def read(code: CodeInPath, who: Principal = Depends(role(*READERS)),
          svc: Services = Depends(services)) -> dict:
     compound = svc.governance.compound(code)
@@ -41,7 +42,7 @@ def _scoped(svc: Services, who: Principal, code: str, at) -> None:
     check_street(who, svc.governance.street_of(code))
 
 
-@router.post("/{code}/location", status_code=201)
+@router.post("/{code}/location", status_code=201, responses=written(CompoundWritten))
 def locate(code: CodeInPath, body: LocationIn, who: Principal = Depends(official),
            svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
@@ -50,7 +51,7 @@ def locate(code: CodeInPath, body: LocationIn, who: Principal = Depends(official
     return presenters.respond(outcome)
 
 
-@router.post("/{code}/property-contracts", status_code=201)
+@router.post("/{code}/property-contracts", status_code=201, responses=written(CompoundWritten))
 def contract(code: CodeInPath, body: ContractIn, who: Principal = Depends(official),
              svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
@@ -60,7 +61,7 @@ def contract(code: CodeInPath, body: ContractIn, who: Principal = Depends(offici
     return presenters.respond(outcome)
 
 
-@router.post("/{code}/committee-elections", status_code=201)
+@router.post("/{code}/committee-elections", status_code=201, responses=written(CompoundWritten))
 def elect(code: CodeInPath, body: ElectionIn, who: Principal = Depends(official),
           svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
@@ -70,7 +71,7 @@ def elect(code: CodeInPath, body: ElectionIn, who: Principal = Depends(official)
     return presenters.respond(outcome)
 
 
-@router.post("/{code}/joint-meetings", status_code=201)
+@router.post("/{code}/joint-meetings", status_code=201, responses=written(CompoundWritten))
 def meet(code: CodeInPath, body: MeetingIn, who: Principal = Depends(official),
          svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
@@ -83,7 +84,7 @@ def meet(code: CodeInPath, body: MeetingIn, who: Principal = Depends(official),
     return presenters.respond(outcome, meeting_id=str(body.meeting_id))
 
 
-@router.post("/{code}/surveys", status_code=201)
+@router.post("/{code}/surveys", status_code=201, responses=written(CompoundWritten))
 def survey(code: CodeInPath, body: SurveyIn, who: Principal = Depends(official),
            svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
@@ -94,7 +95,7 @@ def survey(code: CodeInPath, body: SurveyIn, who: Principal = Depends(official),
     return presenters.respond(outcome, survey_id=str(body.survey_id))
 
 
-@router.post("/{code}/incidents", status_code=201)
+@router.post("/{code}/incidents", status_code=201, responses=written(CompoundWritten))
 def incident(code: CodeInPath, body: IncidentIn, who: Principal = Depends(official),
              svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)

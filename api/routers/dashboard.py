@@ -12,6 +12,7 @@ from api.auth import READERS, role, services
 from api.presenters import json_response
 from api.readmodels import csv_response, fresh, wants_csv
 from projections.dashboard_calendar import LOCAL_TZ
+from api.responses import VIEW_ERRORS, Dashboard, read
 from projections.dashboard_query import COLUMNS, parse_bound, query, response_rates_as_of, weights
 from service_layer.bootstrap import Services
 from service_layer.governance import InvalidField
@@ -46,7 +47,8 @@ def csv_name(by: str, start: datetime, end: datetime, as_of: datetime | None) ->
     return name + (f"_as-of-{_stamp(as_of)}" if as_of else "") + ".csv"
 
 
-@router.get("/response-rates", response_model=None)
+@router.get("/response-rates", response_model=None,
+            responses=read(Dashboard, VIEW_ERRORS, csv=True))
 def response_rates(
         request: Request,
         from_: str = Query(..., alias="from", description="date (local midnight, UTC+8) or "

@@ -15,10 +15,12 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import services
+from api.errors import problem
+from api.responses import OPEN_ERRORS, Health, Ready, read
 from consumers.relay import relay_lag
 from projections.chain import chain_health
 from projections.registry import all_views
@@ -72,8 +74,8 @@ async def _detailed(request: Request, svc: Services,
     return who is not None and who.role in DETAILED
 
 
-@router.get("/health")
-@router.get("/v1/health")
+@router.get("/health", response_model=None, responses=read(Health, OPEN_ERRORS))
+@router.get("/v1/health", response_model=None, responses=read(Health, OPEN_ERRORS))
 async def health(request: Request, svc: Services = Depends(services),
                  credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> dict:
     head = await _head(request, svc)
@@ -89,12 +91,12 @@ async def health(request: Request, svc: Services = Depends(services),
     return body
 
 
-@router.get("/v1/ready")
-async def ready(request: Request, svc: Services = Depends(services)) -> JSONResponse:
+@router.get("/v1/ready", response_model=None, responses=read(Ready, OPEN_ERRORS))
+async def ready(request: Request, svc: Services = Depends(services)) -> Response:
     head = await _head(request, svc)
     if head is None:
-        return JSONResponse(status_code=503, headers={"Retry-After": "5"},
-                            content={"ready": False, "store": "unreachable"})
+        return problem(503, "the store does not answer", headers={"Retry-After": "5"},
+                       ready=False, store="unreachable")
     body: dict = {"ready": True, "store": "reachable"}
     try:
         views = await _in_time(request, "views", lambda: views_position(svc, all_views()))

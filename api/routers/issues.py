@@ -10,15 +10,17 @@ from api.queue_schemas import (DeclineIn, DecisionOnDeclineIn, DecisionOnExtensi
                                DuplicateIn, ExtensionIn, SummonIn)
 from api.schemas import CodeInPath, ProgressIn, RatingIn, ReportIn, ResolutionIn, WhistleIn
 from service_layer.governance import InvalidField
+from api.responses import IssueOut, IssueWritten, read as reads, written
 from service_layer.bootstrap import Services
 from service_layer.tokens import Principal
 
 router = APIRouter(prefix="/v1/compounds/{code}", tags=["issues"])
+ISSUE_WRITTEN = written(IssueWritten)  # what every write of an issue answers
 grid_worker = role("grid_worker")
 department = role("department")
 
 
-@router.post("/whistles", status_code=201)
+@router.post("/whistles", status_code=201, responses=ISSUE_WRITTEN)
 def blow_whistle(code: CodeInPath, body: WhistleIn,
                  who: Principal = Depends(grid_worker),
                  svc: Services = Depends(services)) -> Response:
@@ -33,7 +35,7 @@ def blow_whistle(code: CodeInPath, body: WhistleIn,
     return presenters.respond(outcome)
 
 
-@router.get("/issues/{issue_id}")
+@router.get("/issues/{issue_id}", response_model=None, responses=reads(IssueOut))
 def read_issue(code: CodeInPath, issue_id: CodeInPath, who: Principal = Depends(role(*READERS)),
                svc: Services = Depends(services)) -> dict:
     compound = svc.governance.compound(code)
@@ -44,7 +46,7 @@ def read_issue(code: CodeInPath, issue_id: CodeInPath, who: Principal = Depends(
     return presenters.issue_for(who, compound, issue_id)
 
 
-@router.post("/issues/{issue_id}/reports", status_code=201)
+@router.post("/issues/{issue_id}/reports", status_code=201, responses=ISSUE_WRITTEN)
 def report_in(code: CodeInPath, issue_id: CodeInPath, body: ReportIn,
               who: Principal = Depends(department),
               svc: Services = Depends(services)) -> Response:
@@ -56,7 +58,7 @@ def report_in(code: CodeInPath, issue_id: CodeInPath, body: ReportIn,
     return presenters.respond(outcome)
 
 
-@router.post("/issues/{issue_id}/progress", status_code=201)
+@router.post("/issues/{issue_id}/progress", status_code=201, responses=ISSUE_WRITTEN)
 def note_progress(code: CodeInPath, issue_id: CodeInPath, body: ProgressIn,
                   who: Principal = Depends(department),
                   svc: Services = Depends(services)) -> Response:
@@ -68,7 +70,7 @@ def note_progress(code: CodeInPath, issue_id: CodeInPath, body: ProgressIn,
     return presenters.respond(outcome)
 
 
-@router.post("/issues/{issue_id}/resolution", status_code=201)
+@router.post("/issues/{issue_id}/resolution", status_code=201, responses=ISSUE_WRITTEN)
 def resolve(code: CodeInPath, issue_id: CodeInPath, body: ResolutionIn,
             who: Principal = Depends(department),
             svc: Services = Depends(services)) -> Response:
@@ -80,7 +82,7 @@ def resolve(code: CodeInPath, issue_id: CodeInPath, body: ResolutionIn,
     return presenters.respond(outcome)
 
 
-@router.post("/issues/{issue_id}/ratings", status_code=201)
+@router.post("/issues/{issue_id}/ratings", status_code=201, responses=ISSUE_WRITTEN)
 def rate(code: CodeInPath, issue_id: CodeInPath, body: RatingIn,
          who: Principal = Depends(grid_worker),
          svc: Services = Depends(services)) -> Response:
@@ -114,7 +116,7 @@ def _official_scope(svc: Services, who: Principal, code: str, at) -> None:
     check_street(who, svc.governance.street_of(code))
 
 
-@router.post("/issues/{issue_id}/declines", status_code=201)
+@router.post("/issues/{issue_id}/declines", status_code=201, responses=ISSUE_WRITTEN)
 def decline(code: CodeInPath, issue_id: CodeInPath, body: DeclineIn, who: Principal = Depends(department),
             svc: Services = Depends(services)) -> Response:
     check_at(who, body.at)
@@ -125,7 +127,7 @@ def decline(code: CodeInPath, issue_id: CodeInPath, body: DeclineIn, who: Princi
     return presenters.respond(outcome)
 
 
-@router.post("/issues/{issue_id}/decline-decisions", status_code=201)
+@router.post("/issues/{issue_id}/decline-decisions", status_code=201, responses=ISSUE_WRITTEN)
 def decide_decline(code: CodeInPath, issue_id: CodeInPath, body: DecisionOnDeclineIn,
                    who: Principal = Depends(official),
                    svc: Services = Depends(services)) -> Response:
@@ -137,7 +139,7 @@ def decide_decline(code: CodeInPath, issue_id: CodeInPath, body: DecisionOnDecli
     return presenters.respond(outcome)
 
 
-@router.post("/issues/{issue_id}/summonses", status_code=201)
+@router.post("/issues/{issue_id}/summonses", status_code=201, responses=ISSUE_WRITTEN)
 def summon(code: CodeInPath, issue_id: CodeInPath, body: SummonIn, who: Principal = Depends(official),
            svc: Services = Depends(services)) -> Response:
     _official_scope(svc, who, code, body.at)
@@ -148,7 +150,7 @@ def summon(code: CodeInPath, issue_id: CodeInPath, body: SummonIn, who: Principa
     return presenters.respond(outcome)
 
 
-@router.post("/issues/{issue_id}/extensions", status_code=201)
+@router.post("/issues/{issue_id}/extensions", status_code=201, responses=ISSUE_WRITTEN)
 def request_extension(code: CodeInPath, issue_id: CodeInPath, body: ExtensionIn,
                       who: Principal = Depends(department),
                       svc: Services = Depends(services)) -> Response:
@@ -159,7 +161,7 @@ def request_extension(code: CodeInPath, issue_id: CodeInPath, body: ExtensionIn,
     return presenters.respond(outcome)
 
 
-@router.post("/issues/{issue_id}/extension-decisions", status_code=201)
+@router.post("/issues/{issue_id}/extension-decisions", status_code=201, responses=ISSUE_WRITTEN)
 def decide_extension(code: CodeInPath, issue_id: CodeInPath, body: DecisionOnExtensionIn,
                      who: Principal = Depends(official),
                      svc: Services = Depends(services)) -> Response:
@@ -171,7 +173,7 @@ def decide_extension(code: CodeInPath, issue_id: CodeInPath, body: DecisionOnExt
     return presenters.respond(outcome)
 
 
-@router.post("/issues/{issue_id}/duplicate", status_code=201)
+@router.post("/issues/{issue_id}/duplicate", status_code=201, responses=ISSUE_WRITTEN)
 def close_as_duplicate(code: CodeInPath, issue_id: CodeInPath, body: DuplicateIn,
                        who: Principal = Depends(official),
                        svc: Services = Depends(services)) -> Response:

@@ -15,6 +15,7 @@ from api.auth import (READERS, check_department, forbid, role, sees_compound, se
 from api.list_scope import compound_scope, issue_scope, redacted
 from api.presenters import json_response
 from api.readmodels import csv_response, fresh, wants_csv
+from api.responses import VIEW_ERRORS, Page, read
 from api.schemas import CodeInPath
 from domain.exceptions import UnknownFact
 from projections.issues_query import (MAX_LIMIT, Conditions, finish_item, list_companies,
@@ -29,6 +30,7 @@ from service_layer.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["lists"])
 reader = role(*READERS)
+PAGE, PAGE_OR_CSV = read(Page, VIEW_ERRORS), read(Page, VIEW_ERRORS, csv=True)
 
 IssueSort = Literal["blown", "-blown", "updated", "-updated", "due", "-due"]
 InboxSort = Literal["due", "-due", "blown", "-blown"]
@@ -124,7 +126,7 @@ def _no_search_for_viewer(who: Principal, filters: dict[str, Any]) -> None:
         raise forbid("a viewer may not search descriptions")
 
 
-@router.get("/issues")
+@router.get("/issues", response_model=None, responses=PAGE_OR_CSV)
 def issues(request: Request, filters: dict = Depends(issue_filters), sort: IssueSort = "blown",
            limit: int = Limit, cursor: str | None = Query(None, max_length=2000),
            who: Principal = Depends(reader), _: None = Depends(fresh),
@@ -141,7 +143,7 @@ def issues(request: Request, filters: dict = Depends(issue_filters), sort: Issue
     return _answer(request, who, items, next_cursor, now, "issues.csv")
 
 
-@router.get("/departments/{department}/inbox")
+@router.get("/departments/{department}/inbox", response_model=None, responses=PAGE_OR_CSV)
 def inbox(department: CodeInPath, request: Request, filters: dict = Depends(issue_filters),
           sort: InboxSort = "due", limit: int = Limit,
           cursor: str | None = Query(None, max_length=2000),
@@ -159,7 +161,7 @@ def inbox(department: CodeInPath, request: Request, filters: dict = Depends(issu
     return _answer(request, who, items, next_cursor, now, f"inbox-{department}.csv")
 
 
-@router.get("/compounds")
+@router.get("/compounds", response_model=None, responses=PAGE)
 def compounds(district: str | None = Word(), street: str | None = Word(),
               community: str | None = Word(), q: str | None = Word(), limit: int = Limit,
               cursor: str | None = Query(None, max_length=2000),
@@ -171,7 +173,7 @@ def compounds(district: str | None = Word(), street: str | None = Word(),
     return json_response({"items": items, "next_cursor": next_cursor})
 
 
-@router.get("/companies")
+@router.get("/companies", response_model=None, responses=PAGE)
 def companies(limit: int = Limit, cursor: str | None = Query(None, max_length=2000),
               _: Principal = Depends(reader), __: None = Depends(fresh),
               svc: Services = Depends(services)) -> Response:
@@ -179,7 +181,7 @@ def companies(limit: int = Limit, cursor: str | None = Query(None, max_length=20
     return json_response({"items": items, "next_cursor": next_cursor})
 
 
-@router.get("/compounds/{code}/meetings")
+@router.get("/compounds/{code}/meetings", response_model=None, responses=PAGE)
 def meetings(code: CodeInPath, who: Principal = Depends(reader), _: None = Depends(fresh),
              svc: Services = Depends(services)) -> Response:
     compound = svc.governance.compound(code)
@@ -188,13 +190,13 @@ def meetings(code: CodeInPath, who: Principal = Depends(reader), _: None = Depen
     return json_response({"items": list_meetings(svc, code), "next_cursor": None})
 
 
-@router.get("/categories")
+@router.get("/categories", response_model=None, responses=read(Page))
 def categories(_: Principal = Depends(reader), svc: Services = Depends(services)) -> Response:
     items = [named(c, CATEGORIES) for c in svc.settings.categories]
     return json_response({"items": items, "next_cursor": None})
 
 
-@router.get("/departments")
+@router.get("/departments", response_model=None, responses=read(Page))
 def departments(_: Principal = Depends(reader), svc: Services = Depends(services)) -> Response:
     policy = svc.settings.deadlines
     hours = lambda d: d.total_seconds() / 3600  # noqa: E731
