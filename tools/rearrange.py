@@ -185,8 +185,16 @@ def _from_line(indent: str, module: str, names: list[str]) -> str:
     line = f"{indent}from {module} import {', '.join(names)}"
     if len(line) <= 99:
         return line
-    inner = "".join(f"{indent}    {n},\n" for n in names)
-    return f"{indent}from {module} import (\n{inner}{indent})"
+    # The project's wrapping: names filled up to 99 columns under the parenthesis.
+    head = f"{indent}from {module} import ("
+    lines, current = [], head
+    for i, name in enumerate(names):
+        piece = name + (")" if i == len(names) - 1 else ",")
+        if current not in (head, " " * len(head)) and len(current) + 1 + len(piece) > 99:
+            lines.append(current)
+            current = " " * len(head)
+        current += ("" if current in (head, " " * len(head)) else " ") + piece
+    return "\n".join(lines + [current])
 
 
 def rewrite_import(node: ast.stmt, indent: str) -> list[str] | None:
@@ -204,8 +212,9 @@ def rewrite_import(node: ast.stmt, indent: str) -> list[str] | None:
     changed = False
     for a in node.names:
         full = f"{module}.{a.name}"
-        if full in OLD_TO_NEW and full not in NEW_PACKAGES:
+        if full in OLD_TO_NEW:
             # `from projections import dashboard_cdf as cdf`: a module imported by name
+            # (an import of the new, empty package itself would be pointless)
             parent, leaf = OLD_TO_NEW[full].rsplit(".", 1)
             groups.setdefault(parent, []).append(_alias(leaf, a.asname or a.name))
             changed = True
