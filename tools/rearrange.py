@@ -177,6 +177,9 @@ def ensure_packages(git: bool, dry: bool) -> list[Path]:
 
 
 # -- rewriting Python imports (statement by statement) --------------------------------------
+RENAME = object()
+
+
 def _alias(name: str, asname: str | None) -> str:
     return name if not asname or asname == name else f"{name} as {asname}"
 
@@ -226,6 +229,8 @@ def rewrite_import(node: ast.stmt, indent: str) -> list[str] | None:
             kept.append(_alias(a.name, a.asname))
     if not changed:
         return None
+    if not kept and list(groups) == [OLD_TO_NEW.get(module)]:
+        return [RENAME, module, OLD_TO_NEW[module]]     # only the module's name changes
     lines = [_from_line(indent, module, kept)] if kept else []
     lines += [_from_line(indent, parent, names) for parent, names in groups.items()]
     return lines
@@ -246,6 +251,11 @@ def rewrite_python_imports(text: str, path: Path, warnings: list[str]) -> str:
         indent = first[:node.col_offset]
         new = rewrite_import(node, indent)
         if new is None:
+            continue
+        if new[0] is RENAME:            # keep the statement's own wrapping
+            statement = "\n".join(lines[node.lineno - 1:node.end_lineno])
+            new = statement.replace(f"from {new[1]} import", f"from {new[2]} import", 1).split("\n")
+            edits.append((node.lineno - 1, node.end_lineno, new))
             continue
         tail = last[node.end_col_offset:]
         if indent.strip() or (tail.strip() and not tail.strip().startswith("#")):
