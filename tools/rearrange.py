@@ -42,6 +42,7 @@ MOVES: list[tuple[str, str]] = [
     ("service_layer.application", "adapters.eventstore"),
     ("service_layer.background", "adapters.background"),
     ("consumers.broker", "adapters.kafka"),
+    ("service_layer.limits", "adapters.limits"),   # merged from branch edge: storage bounds
     # service_layer/: use cases, the save/load path, bootstrap, the deadline policy
     ("service_layer.group_commit", "service_layer.store.group_commit"),
     ("service_layer.write_cache", "service_layer.store.write_cache"),
@@ -60,6 +61,7 @@ MOVES: list[tuple[str, str]] = [
     ("projections.dashboard_running", "projections.dashboard.running"),
     ("projections.agenda", "projections.agenda.view"),
     ("projections.rankings", "projections.rankings.view"),
+    ("projections.open311", "projections.open311.view"),   # merged from branch open311
 ]
 
 # Files never rewritten: this script (its table names the old modules on
