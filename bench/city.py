@@ -2,8 +2,7 @@
 
 The city has districts, streets, communities and compounds (households,
 kinds, management modes, grids), property companies, departments and grid
-workers, and a year of life whose mix follows the papers in
-shared/domain/seed-red-property-cases.zh.txt:
+workers, and a year of life whose mix follows the papers (docs/domain.md):
 
 - whistles by category (fire lanes, flying-wire charging, clutter and
   parking are common; illegal construction and public security rarer), each

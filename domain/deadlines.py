@@ -1,6 +1,6 @@
 """Report-in and resolution deadlines.
 
-Defaults follow BRIEF.md, after Beijing's 12345 "respond upon complaint"
+Defaults follow docs/domain.md, after Beijing's 12345 "respond upon complaint"
 practice: urgent whistles are reported in within 2 hours and resolved within
 24 hours, normal ones reported in within 24 hours and resolved within 7 days.
 """
