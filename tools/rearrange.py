@@ -62,6 +62,9 @@ MOVES: list[tuple[str, str]] = [
     ("projections.agenda", "projections.agenda.view"),
     ("projections.rankings", "projections.rankings.view"),
     ("projections.open311", "projections.open311.view"),   # merged from branch open311
+    ("projections.issues", "projections.issues.view"),     # merged from branch queues
+    ("projections.issues_query", "projections.issues.query"),
+    ("service_layer.migrate", "adapters.migrate"),          # merged from branch migrate (DDL)
 ]
 
 # Files never rewritten: this script (its table names the old modules on
