@@ -7,7 +7,7 @@ COPY . .
 RUN pip install --no-cache-dir . \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin redwhistle \
     && mkdir -p /data && chown redwhistle /data
-# Without DATABASE_URL the store is /data/redwhistle.sqlite (service_layer/settings.py).
+# Without DATABASE_URL the store is /data/redwhistle.sqlite (adapters/settings.py).
 ENV REDWHISTLE_HOME=/data
 VOLUME ["/data"]
 USER redwhistle

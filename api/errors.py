@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from api.limits import is_unreachable
 from domain.exceptions import ConflictingRepeat, RuleBroken, UnknownFact
 from service_layer.governance import InvalidField, TooMuchContention
-from service_layer.group_commit import EventTooLarge
+from service_layer.store.group_commit import EventTooLarge
 
 log = logging.getLogger("redwhistle.api")
 

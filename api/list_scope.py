@@ -1,9 +1,9 @@
 """Which rows of the work queues a principal may see, as SQL conditions over
-the issues table (alias `i`) of projections/issues.py. Added to every list
+the issues table (alias `i`) of projections/issues/view.py. Added to every list
 query, so nothing out of scope reaches a page, a cursor or a count."""
 from __future__ import annotations
 
-from projections.issues_query import Conditions
+from projections.issues.query import Conditions
 from service_layer.tokens import Principal
 
 

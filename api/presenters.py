@@ -3,7 +3,7 @@ and a read, with the log position a write reached (for read-your-writes).
 
 A write's body is made by the use case while it still holds the aggregate
 (`present=`), because the next writer of the compound changes it in place
-(service_layer/write_cache.py): so each presenter returns copies, never the
+(service_layer/store/write_cache.py): so each presenter returns copies, never the
 aggregate's own dicts and lists.
 """
 from __future__ import annotations

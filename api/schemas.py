@@ -1,6 +1,6 @@
 """Request bodies. Unknown fields are refused so a typo is a 422, not a
 silently dropped fact. `at` is for admins importing history only. Every
-field is bounded by what every store and view can hold (service_layer/limits.py):
+field is bounded by what every store and view can hold (adapters/limits.py):
 text without control characters, counts within INTEGER, finite scores, dates
 within the window, lists of bounded length."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ from uuid import UUID
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from service_layer.limits import (CODE, EARLIEST, LATEST, MAX_COUNT, MAX_DEPARTMENTS, MAX_ITEMS,
+from adapters.limits import (CODE, EARLIEST, LATEST, MAX_COUNT, MAX_DEPARTMENTS, MAX_ITEMS,
                                   check_day, check_free_text, check_moment, check_name)
 
 CODE_PATTERN = rf"^{CODE.pattern}$"

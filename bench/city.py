@@ -245,7 +245,7 @@ def compounds_for(size: str | int) -> int:
 
 def generate(size: str | int = "district", seed: int = 7, year: int = 2025,
              departments: tuple[str, ...] | None = None) -> City:
-    from service_layer.settings import DEFAULT_DEPARTMENTS
+    from adapters.settings import DEFAULT_DEPARTMENTS
     n = compounds_for(size)
     rng = _rng(seed, "city", n)
     n_districts = max(1, math.ceil(n / 384))

@@ -45,13 +45,13 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from projections.base import rebuild
-from projections.dashboard import DashboardView
-from projections.dashboard_calendar import LOCAL_TZ, local_day, periods, to_us
-from projections.dashboard_rows import SUMMONS_COLUMNS, Issue
-from projections.dashboard_query import query
+from projections.feed import rebuild
+from projections.dashboard.view import DashboardView
+from projections.dashboard.calendar import LOCAL_TZ, local_day, periods, to_us
+from projections.dashboard.rows import SUMMONS_COLUMNS, Issue
+from projections.dashboard.query import query
 from service_layer.bootstrap import Services, bootstrap
-from service_layer.settings import DEFAULT_DEPARTMENTS, Settings
+from adapters.settings import DEFAULT_DEPARTMENTS, Settings
 
 PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 END = datetime(2026, 5, 1, tzinfo=LOCAL_TZ)  # "now" of the bench
@@ -299,7 +299,7 @@ def scratch(engine: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite:///{tmp}/bench.sqlite"
         return
-    from service_layer.db import scratch_schema
+    from adapters.db import scratch_schema
     with scratch_schema(PG_URL, prefix="dash") as url:
         yield url
 

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from bench import city as city_mod
-from service_layer.db import scratch_schema
+from adapters.db import scratch_schema
 
 DEFAULT_PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -262,7 +262,7 @@ def prepare(database_url: str, city: city_mod.City, history: bool = False) -> di
     per grid worker (one per community, scoped to its street), department,
     street official, and an admin and a viewer; returns the tokens by name."""
     from service_layer.bootstrap import bootstrap
-    from service_layer.settings import Settings
+    from adapters.settings import Settings
     services = bootstrap(Settings(database_url=database_url))
     try:
         loader = city_mod.BulkLoader(services)
@@ -338,7 +338,7 @@ def bare_append(database_url: str, events: list[Any], threads: int,
     library's rate without HTTP, validation or group commit."""
     from eventsourcing.application import Application
 
-    from service_layer.settings import eventsourcing_env
+    from adapters.settings import eventsourcing_env
 
     class Bare(Application):
         name = "Bare"
@@ -384,7 +384,7 @@ def bare_batched(database_url: str, events: list[Any], per_save: int = 100) -> d
     """The same, 100 events per save() from one thread (what batching buys)."""
     from eventsourcing.application import Application
 
-    from service_layer.settings import eventsourcing_env
+    from adapters.settings import eventsourcing_env
 
     class BareBatch(Application):
         name = "BareBatch"
@@ -410,7 +410,7 @@ def bare_batched(database_url: str, events: list[Any], per_save: int = 100) -> d
 def copy_rows(database_url: str, events: list[Any], per_copy: int = 5000) -> dict[str, float]:
     """psycopg COPY of the same stored rows into a copy of the events table."""
     from service_layer.bootstrap import bootstrap
-    from service_layer.settings import Settings
+    from adapters.settings import Settings
     services = bootstrap(Settings(database_url=database_url))
     try:
         app = services.app

@@ -25,13 +25,13 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 
-from projections.base import analyze
+from projections.feed import analyze
 from projections.bulk import insert_rows
-from projections.issues import ISSUE_COLUMNS, NO_DUE, SUMMONS_COLUMNS, IssuesView
-from projections.issues_query import Conditions, encode_cursor, list_inbox, list_issues
+from projections.issues.view import ISSUE_COLUMNS, NO_DUE, SUMMONS_COLUMNS, IssuesView
+from projections.issues.query import Conditions, encode_cursor, list_inbox, list_issues
 from projections.moments import moment
 from service_layer.bootstrap import Services, bootstrap
-from service_layer.settings import DEFAULT_CATEGORIES, DEFAULT_DEPARTMENTS, Settings
+from adapters.settings import DEFAULT_CATEGORIES, DEFAULT_DEPARTMENTS, Settings
 
 PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 5, 1, tzinfo=timezone.utc)
@@ -134,7 +134,7 @@ def scratch(engine: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite:///{tmp}/bench.sqlite"
         return
-    from service_layer.db import scratch_schema
+    from adapters.db import scratch_schema
     with scratch_schema(PG_URL, prefix="queues") as url:
         yield url
 

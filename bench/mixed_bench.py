@@ -20,7 +20,7 @@ Each endpoint's p99 under load is reported beside its unloaded p99.
 4. Then, on the same store, `redwhistle project --rebuild all` in a
    subprocess (figure 3: events/s, and figure 6: its peak RSS) beside a
    subprocess that only reads and decodes the whole log the same way
-   (`projections.base.read_log`).
+   (`projections.feed.read_log`).
 
     python -m bench.mixed_bench --size district --seconds 20
 """
@@ -38,7 +38,7 @@ from typing import Any
 from bench import city as city_mod
 from bench.ingest_bench import (DEFAULT_PG, Request, Server, _exchange, percentile, prepare,
                                 wait_for_views)
-from service_layer.db import scratch_schema
+from adapters.db import scratch_schema
 
 LIVE_OPS = {"blow_whistle": "POST whistles", "rate": "POST ratings",
             "report_in": "POST reports", "note_progress": "POST progress",
@@ -187,7 +187,7 @@ def _timed_subprocess(args: list[str], url: str) -> tuple[float, float, str]:
 
 def read_log_only() -> None:
     """Reads and decodes the whole log as a view's feed does, applying nothing."""
-    from projections.base import read_log
+    from projections.feed import read_log
     from service_layer.bootstrap import bootstrap
     services = bootstrap()
     n = 0

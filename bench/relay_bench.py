@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.ingest_bench import DEFAULT_PG, Server, percentile
-from service_layer.db import scratch_schema
+from adapters.db import scratch_schema
 
 REPO = Path(__file__).resolve().parents[1]
 DEPARTMENT = "fire"
@@ -71,9 +71,9 @@ def _env(database_url: str | None, bootstrap: str, prefix: str) -> dict[str, str
 def probe(bootstrap: str, prefix: str, out: str) -> None:
     """Runs until killed; writes 'ready' to OUT.ready once it holds partitions,
     then one line `event_id issue_id unix_time` per summons to OUT."""
-    from consumers.broker import KafkaConfig
+    from adapters.kafka import KafkaConfig
     from consumers.department import DepartmentConsumer
-    from service_layer.settings import Settings
+    from adapters.settings import Settings
 
     config = KafkaConfig.from_settings(Settings(kafka_bootstrap_servers=bootstrap,
                                                 topic_prefix=prefix), **FAST_GROUP)
@@ -170,7 +170,7 @@ def latency(bootstrap: str, base_url: str, rate: float, seconds: float,
     count = int(rate * seconds)
     with scratch_schema(base_url, "relay") as url:
         from service_layer.bootstrap import bootstrap as make_services
-        from service_layer.settings import Settings
+        from adapters.settings import Settings
         services = make_services(Settings(database_url=url))
         # Spread over compounds as in a district: one compound taking 200
         # whistles a second would measure a compound with thousands of issues.
@@ -215,8 +215,8 @@ def _published(bootstrap: str, prefix: str) -> list[bytes]:
 def baseline_latency(bootstrap: str, envelopes: list[bytes], rate: float, seconds: float,
                      workdir: Path) -> dict[str, Any]:
     """The same envelopes (fresh ids) from a bare producer loop at the same rate."""
-    from consumers.broker import KafkaConfig, ensure_topics, make_producer
-    from service_layer.settings import Settings
+    from adapters.kafka import KafkaConfig, ensure_topics, make_producer
+    from adapters.settings import Settings
 
     prefix = "base" + uuid.uuid4().hex[:8]
     config = KafkaConfig.from_settings(Settings(kafka_bootstrap_servers=bootstrap,
@@ -270,10 +270,10 @@ def _store_whistles(services: Any, events: int) -> None:
 
 
 def publish_rate(bootstrap: str, base_url: str, events: int) -> dict[str, Any]:
-    from consumers.broker import KafkaConfig, ensure_topics, make_producer
+    from adapters.kafka import KafkaConfig, ensure_topics, make_producer
     from consumers.relay import Relay
     from service_layer.bootstrap import bootstrap as make_services
-    from service_layer.settings import Settings
+    from adapters.settings import Settings
 
     prefix = "rate" + uuid.uuid4().hex[:8]
     with scratch_schema(base_url, "relay") as url:

@@ -36,7 +36,7 @@ EVENTS_PER_COMPOUND = 330  # a city year: about 1,000,000 events for 3,000 compo
 @contextmanager
 def store(url: str | None, keep: bool) -> Iterator[str]:
     if url and url.startswith("postgres"):
-        from service_layer.db import scratch_schema
+        from adapters.db import scratch_schema
         with scratch_schema(url, prefix="replay", keep=keep) as scratch:
             if keep:
                 print(f"kept: DATABASE_URL={scratch}", file=sys.stderr)
@@ -80,7 +80,7 @@ def load_city(services: Any, events: int, seed: int) -> dict[str, float]:
 
 
 def read_decoded(services: Any, batch: int = 1000) -> tuple[int, float]:
-    from projections.base import read_log
+    from projections.feed import read_log
     t0, n = time.perf_counter(), 0
     for got in read_log(services, 0, batch):
         n += len(got)
@@ -88,7 +88,7 @@ def read_decoded(services: Any, batch: int = 1000) -> tuple[int, float]:
 
 
 def read_raw(services: Any, batch: int = 1000) -> tuple[int, float]:
-    from projections.chain import read_raw as raw
+    from audit.chain import read_raw as raw
     t0, n = time.perf_counter(), 0
     for got in raw(services, 0, batch=batch):
         n += len(got)
@@ -96,7 +96,7 @@ def read_raw(services: Any, batch: int = 1000) -> tuple[int, float]:
 
 
 def chain(services: Any) -> tuple[int, float]:
-    from projections.chain import Chain
+    from audit.chain import Chain
     c = Chain.of(services)
     services.db.execute(f"DELETE FROM {c.chain}")
     t0 = time.perf_counter()
@@ -105,11 +105,11 @@ def chain(services: Any) -> tuple[int, float]:
 
 
 def replay(services: Any, names: list[str] | None) -> dict[str, tuple[int, float]]:
-    """Each view rebuilt on its own (projections.base.rebuild), then all of
-    them in one pass over the log (projections.base.rebuild, what the
+    """Each view rebuilt on its own (projections.feed.rebuild), then all of
+    them in one pass over the log (projections.feed.rebuild, what the
     auditors' replay and as_of queries run)."""
-    from projections.base import drop, rebuild
-    from service_layer.audit import scratch_prefix, views_named
+    from projections.feed import drop, rebuild
+    from audit.replay import scratch_prefix, views_named
     views = views_named(names)
     out = {}
     for view in views:
@@ -137,7 +137,7 @@ def measure(database_url: str | None, events: int, seed: int, names: list[str] |
     """Loads a city of about `events` events (unless the store has one) and
     measures reading, hashing and replaying it, all in this one run."""
     from service_layer.bootstrap import bootstrap
-    from service_layer.settings import Settings
+    from adapters.settings import Settings
     with store(database_url, keep) as url:
         services = bootstrap(Settings(database_url=url))
         try:

@@ -28,7 +28,7 @@ from typing import Any
 from bench import city as city_mod
 from bench.ingest_bench import DEFAULT_PG, Request, Server, make_tokens, percentile
 from bench.mixed_bench import _probe, rebuild_rows
-from service_layer.db import scratch_schema
+from adapters.db import scratch_schema
 
 
 def read_requests(city: city_mod.City, viewer: str) -> list[Request]:
@@ -56,7 +56,7 @@ def run(size: str | int = "city", probes: int = 30, seed: int = 7,
     """`url`: a store already holding this city (kept); otherwise a scratch
     schema is loaded and dropped."""
     from service_layer.bootstrap import bootstrap
-    from service_layer.settings import Settings
+    from adapters.settings import Settings
     city = city_mod.generate(size, seed)
     probes = min(probes, 3) if quick else probes
     with contextlib.nullcontext(url) if url else scratch_schema(base_url, prefix="bench") as url:

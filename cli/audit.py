@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from cli.progress import Progress
-from service_layer.settings import ConfigError
+from adapters.settings import ConfigError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -70,7 +70,7 @@ def _params(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            from service_layer.audit import BadInput
+            from audit.replay import BadInput
             raise BadInput(f"--param takes KEY=VALUE, not {pair!r}")
         out[key] = value
     return out
@@ -80,7 +80,7 @@ def _with_services(body):  # type: ignore[no-untyped-def]
     """Runs a command with the store open; bad input exits 2 with one line."""
     def run(args: argparse.Namespace) -> int:
         from domain.exceptions import UnknownFact
-        from service_layer.audit import BadInput
+        from audit.replay import BadInput
         from service_layer.bootstrap import bootstrap
         try:
             services = bootstrap()
@@ -102,7 +102,7 @@ def _progress(services) -> Progress:  # type: ignore[no-untyped-def]
 
 @_with_services
 def run_replay(services, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from service_layer import audit
+    from audit import replay as audit
     until = audit.parse_moment(args.until, "--until") if args.until else None
     names = None if args.view == "all" else [n for n in args.view.split(",") if n]
     if args.against_csv is None:
@@ -140,8 +140,8 @@ def run_replay(services, args: argparse.Namespace) -> int:  # type: ignore[no-un
 
 
 def _seal_source(services, spec: str):  # type: ignore[no-untyped-def]
-    from projections.chain import read_seals_topic
-    from service_layer import audit
+    from audit.chain import read_seals_topic
+    from audit import replay as audit
     if spec == "kafka" or spec.startswith("kafka:"):
         if not services.settings.kafka_bootstrap_servers:
             raise audit.BadInput("--against-seals kafka needs KAFKA_BOOTSTRAP_SERVERS")
@@ -161,7 +161,7 @@ def _seal_source(services, spec: str):  # type: ignore[no-untyped-def]
 
 @_with_services
 def run_verify(services, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from service_layer import audit
+    from audit import replay as audit
     seals = _seal_source(services, args.against_seals) if args.against_seals else None
     with _progress(services) as bar:
         result = audit.verify(services, seals, progress=bar)
@@ -184,8 +184,8 @@ def run_verify(services, args: argparse.Namespace) -> int:  # type: ignore[no-un
 
 @_with_services
 def run_export(services, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from projections.chain import Chain
-    from service_layer import audit
+    from audit.chain import Chain
+    from audit import replay as audit
     if args.after < 0:
         raise audit.BadInput("--after must be a position >= 0")
     if not args.out.parent.is_dir():
@@ -219,7 +219,7 @@ def _digest_at(path: Path, position: int) -> str | None:
 
 @_with_services
 def run_seal(services, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from projections.chain import Sealer
+    from audit.chain import Sealer
     seal = Sealer(services).seal_now()
     if seal is None:
         print("nothing new to seal")
@@ -230,8 +230,8 @@ def run_seal(services, args: argparse.Namespace) -> int:  # type: ignore[no-unty
 
 @_with_services
 def run_seals(services, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from projections.chain import Chain, read_seals_topic
-    from service_layer import audit
+    from audit.chain import Chain, read_seals_topic
+    from audit import replay as audit
     if args.from_kafka is not None:
         if not services.settings.kafka_bootstrap_servers:
             raise audit.BadInput("--from-kafka needs KAFKA_BOOTSTRAP_SERVERS")

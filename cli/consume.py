@@ -7,7 +7,7 @@ import re
 import sys
 
 from cli.relay import configure_logging, stop_on_signals
-from service_layer.settings import ConfigError, Settings
+from adapters.settings import ConfigError, Settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from consumers.broker import KafkaConfig
+    from adapters.kafka import KafkaConfig
     from consumers.department import DepartmentConsumer
     from consumers.sinks import ForwardSink, JsonlSink
 

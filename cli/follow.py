@@ -31,8 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def background_workers(services: Services) -> list:
-    from projections.chain import Sealer
-    from projections.deadline_watcher import DeadlineWatcher
+    from audit.chain import Sealer
+    from service_layer.deadline_watcher import DeadlineWatcher
     from projections.registry import all_views
     from projections.runner import ViewsFollower
     return [ViewsFollower(services, all_views()), DeadlineWatcher(services),

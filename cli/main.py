@@ -60,10 +60,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _name_the_store() -> None:
-    import os
+    from adapters.settings import Settings, store_url
+    print(f"store: {store_url(Settings.from_env().database_url)}", file=sys.stderr, flush=True)
 
-    from service_layer.settings import store_url
-    print(f"store: {store_url(os.environ.get('DATABASE_URL'))}", file=sys.stderr, flush=True)
 
 if __name__ == "__main__":
     raise SystemExit(main())

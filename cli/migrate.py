@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 
-from service_layer.application import RedWhistle
-from service_layer.migrate import migrate, migration_ids
-from service_layer.settings import Settings
+from adapters.eventstore import RedWhistle
+from adapters.migrate import migrate, migration_ids
+from adapters.settings import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

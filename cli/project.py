@@ -6,7 +6,7 @@ import sys
 import time
 
 from cli.progress import Progress
-from projections.base import rebuild
+from projections.feed import rebuild
 from projections.registry import all_views
 from service_layer.bootstrap import bootstrap
 

@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from service_layer.settings import ConfigError
+from adapters.settings import ConfigError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +38,7 @@ def stop_on_signals() -> threading.Event:
 
 
 def run(args: argparse.Namespace) -> int:
-    from consumers.broker import KafkaConfig
+    from adapters.kafka import KafkaConfig
     from consumers.relay import Relay
     from service_layer.bootstrap import bootstrap
 

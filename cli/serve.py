@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         print("redwhistle: --workers must be at least 1", file=sys.stderr)
         return 2
     if args.workers > 1:
-        # Read by each worker's Settings (service_layer/settings.py says why).
+        # Read by each worker's Settings (adapters/settings.py says why).
         os.environ.setdefault("WRITE_CACHE_CHECK", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     services = bootstrap()

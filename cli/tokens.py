@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from projections.moments import day_start
 from service_layer.bootstrap import bootstrap
-from service_layer.limits import check_name
+from adapters.limits import check_name
 from service_layer.tokens import ROLES
 
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}

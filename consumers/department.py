@@ -22,9 +22,9 @@ from typing import Any
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
-from consumers.broker import KafkaConfig, ensure_topics, make_consumer
+from adapters.kafka import KafkaConfig, ensure_topics, make_consumer
 from consumers.seen import SeenStore
-from service_layer.settings import Settings
+from adapters.settings import Settings
 
 log = logging.getLogger("redwhistle.consumer")
 

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from consumers.broker import KafkaConfig, ensure_topics, idempotent, make_producer
+from adapters.kafka import KafkaConfig, ensure_topics, idempotent, make_producer
 from consumers.envelope import Message, route
 from consumers.relay_store import BatchMemory, RelayStore
 from service_layer.bootstrap import Services

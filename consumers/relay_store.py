@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
-from service_layer.db import Database
+from adapters.db import Database
 
 _CACHE_LIMIT = 200_000  # entries; past it the cache starts again from the tables
 
@@ -25,7 +25,7 @@ class RelayStore:
         self.name = name
         self.t_position = db.table("rw_relay_position")
         self.t_aggregates = db.table("rw_relay_aggregates")
-        self.t_issues = db.table("rw_relay_issues")  # (made by service_layer/migrations/)
+        self.t_issues = db.table("rw_relay_issues")  # (made by adapters/migrations/)
         self._aggregates: dict[UUID, tuple[str, str]] = {}
         self._issues: dict[tuple[UUID, str], list[str]] = {}
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 
-from service_layer.db import Cursor, Database
+from adapters.db import Cursor, Database
 
 _SQLITE_IN = 500  # SQLite allows at most 999 (older builds) parameters
 

@@ -2,16 +2,16 @@
 follower in `serve` and the auditors' replay all take them from here."""
 from __future__ import annotations
 
-from projections.base import View
+from projections.feed import View
 
 
 def all_views() -> list[View]:
     # Imported here so a view module may import the registry's helpers freely.
-    from projections.agenda import AgendaView
-    from projections.dashboard import DashboardView
-    from projections.issues import IssuesView
-    from projections.open311 import Open311View
-    from projections.rankings import RankingsView
+    from projections.agenda.view import AgendaView
+    from projections.dashboard.view import DashboardView
+    from projections.issues.view import IssuesView
+    from projections.open311.view import Open311View
+    from projections.rankings.view import RankingsView
     return [DashboardView(), AgendaView(), RankingsView(), Open311View(), IssuesView()]
 
 

@@ -13,10 +13,10 @@ import threading
 import time
 from collections.abc import Sequence
 
-from projections.base import View, feed, tracked_position
-from service_layer.background import Background
+from projections.feed import View, feed, tracked_position
+from adapters.background import Background
 from service_layer.bootstrap import Services
-from service_layer.migrate import hold_tables_lock
+from adapters.migrate import hold_tables_lock
 
 
 def create_view_tables(services: Services, views: Sequence[View]) -> None:

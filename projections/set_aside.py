@@ -4,7 +4,7 @@ An event the API would refuse today may still be in the log (written before
 a bound existed, or by an importer that went round the API). Folding it
 fails the same way every time, and a follower that retried it forever would
 freeze the view at the event before it, and every `?after=` read with it.
-So `feed` (projections/base.py), when a batch fails to apply, looks for the
+So `feed` (projections/feed.py), when a batch fails to apply, looks for the
 event that fails, records it here and goes on without it for that view
 only; the other views fold it as usual. Errors of the database rather than
 of the event (connection lost, lock or statement timeouts, serialization
@@ -21,7 +21,7 @@ from typing import Any
 from eventsourcing.utils import get_topic
 
 from service_layer.bootstrap import Services
-from service_layer.db import Cursor, Database
+from adapters.db import Cursor, Database
 
 log = logging.getLogger("redwhistle.views")
 

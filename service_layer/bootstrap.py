@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from service_layer.application import RedWhistle
-from service_layer.db import Database
+from adapters.eventstore import RedWhistle
+from adapters.db import Database
 from service_layer.governance import Clock, Governance, utcnow
-from service_layer.migrate import migrate
-from service_layer.settings import Settings
+from adapters.migrate import migrate
+from adapters.settings import Settings
 from service_layer.tokens import Tokens
 
 

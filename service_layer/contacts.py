@@ -9,7 +9,7 @@ tokens are shown these fields (api/routers/open311.py).
 """
 from __future__ import annotations
 
-from service_layer.db import Database
+from adapters.db import Database
 
 FIELDS = ("email", "first_name", "last_name", "phone", "device_id", "account_id")
 
@@ -18,7 +18,7 @@ class Contacts:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.table = db.table("rw_contacts")
-        # (made by service_layer/migrations/0003_contacts.sql)
+        # (made by adapters/migrations/0003_contacts.sql)
 
     def keep(self, issue_id: str, contact: dict[str, str | None]) -> None:
         """Stores what was given (a retry with the same data changes nothing)."""

@@ -24,10 +24,10 @@ from domain.company import PropertyCompany
 from domain.compound import Compound
 from domain.exceptions import ConflictingRepeat, UnknownFact
 from domain.ids import company_id, compound_id
-from service_layer.application import RedWhistle
-from service_layer.group_commit import GroupCommitter, stored_events
-from service_layer.settings import Settings
-from service_layer.write_cache import LatestAggregates
+from adapters.eventstore import RedWhistle
+from service_layer.store.group_commit import GroupCommitter, stored_events
+from adapters.settings import Settings
+from service_layer.store.write_cache import LatestAggregates
 
 A = TypeVar("A", bound=Aggregate)
 Clock = Callable[[], datetime]

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from service_layer.db import Database
+from adapters.db import Database
 
 ROLES = ("admin", "official", "grid_worker", "department", "auditor", "viewer", "hotline")
 ID_DIGITS = 12  # hex digits of the digest shown as a token's id
@@ -76,7 +76,7 @@ class Tokens:
     def __init__(self, db: Database, clock: Callable[[], datetime] | None = None) -> None:
         self.db = db
         self.clock = clock or (lambda: datetime.now(timezone.utc))
-        # Both made by service_layer/migrations/ (0001, 0004).
+        # Both made by adapters/migrations/ (0001, 0004).
         self.table = db.table("rw_tokens")
         self.generation_table = db.table("rw_token_generation")
         # digest -> (principal, expires_at, looked up again after); digests of unknown tokens

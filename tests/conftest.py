@@ -16,8 +16,8 @@ from api.app import create_app
 from projections.registry import all_views
 from projections.runner import ViewsFollower
 from service_layer.bootstrap import Services, bootstrap
-from service_layer.db import scratch_schema
-from service_layer.settings import Settings
+from adapters.db import scratch_schema
+from adapters.settings import Settings
 
 pytest_plugins: list[str] = ["tests.kafka_broker"]
 

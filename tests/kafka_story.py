@@ -8,8 +8,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from consumers.broker import KafkaConfig
-from service_layer.settings import Settings
+from adapters.kafka import KafkaConfig
+from adapters.settings import Settings
 
 # Tansu holds a JoinGroup for about half the session timeout; 6 s joins in ~3 s.
 FAST_GROUP = dict(session_timeout_ms=6000, max_poll_interval_ms=5000)

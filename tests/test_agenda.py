@@ -8,8 +8,8 @@ import io
 
 import pytest
 
-from projections.agenda import AgendaView, agenda_for_community, agenda_for_compound
-from projections.base import drop, rebuild
+from projections.agenda.view import AgendaView, agenda_for_community, agenda_for_compound
+from projections.feed import drop, rebuild
 from tests import story
 
 CST = "+08:00"

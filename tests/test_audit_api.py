@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 from fastapi.encoders import jsonable_encoder
 
-from service_layer import audit
+from audit import replay as audit
 from tests import story
 
 CST = "+08:00"
@@ -118,7 +118,7 @@ def test_global_log_in_order_paged_by_position(client, auth):
     r = client.get("/v1/audit/events", params={"limit": 0}, headers=auth["auditor"])
     assert r.status_code == 422
     # the chain digest shows once the sealer has chained the events
-    from projections.chain import Sealer
+    from audit.chain import Sealer
     Sealer(client.app.state.services).seal_now()
     page = client.get("/v1/audit/events", headers=auth["auditor"]).json()
     assert all(len(e["digest"]) == 64 for e in page["events"])
@@ -169,9 +169,9 @@ def settle(services, follower) -> None:
 
 def _live(services, follower, now: datetime) -> dict:
     """Every figure as the live views show it."""
-    from projections.agenda import agenda_for_community, agenda_for_compound
-    from projections.dashboard_query import parse_bound, response_rates
-    from projections.rankings import rankings
+    from projections.agenda.view import agenda_for_community, agenda_for_compound
+    from projections.dashboard.query import parse_bound, response_rates
+    from projections.rankings.view import rankings
     settle(services, follower)
     lo, hi = parse_bound("2026-03-01"), parse_bound("2026-04-01")
     return jsonable_encoder(dict(
@@ -211,7 +211,7 @@ def test_every_figure_as_of_a_past_moment_equals_what_was_live(client, auth, dis
     assert _as_of(client, auth, moment, now) == live_then  # ...but not the past
     assert _as_of(client, auth, datetime.now(timezone.utc), now) == live_now
     # the scratch tables are gone
-    from projections.base import tracking_table
+    from projections.feed import tracking_table
     keys = [r[0] for r in services.db.fetchall(f"SELECT view FROM {tracking_table(services.db)}")]
     assert sorted(keys) == sorted(v.name for v in follower.views)
 
@@ -247,7 +247,7 @@ def test_view_as_of_csv_and_errors(client, auth, district, services, follower):
 
 def test_chain_endpoint_and_health_probe(client, auth, services):
     client.post("/v1/compounds", json=story.compound(), headers=auth["official"])
-    from projections.chain import Sealer
+    from audit.chain import Sealer
     Sealer(services).seal_now()
     chain = client.get("/v1/audit/chain", headers=auth["auditor"]).json()
     assert chain["head"] == chain["chained"] == 1 and chain["seals"] == 1

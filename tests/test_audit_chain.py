@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from projections.chain import (GENESIS, Chain, Sealer, canonical_bytes, chain_digest,
+from audit.chain import (GENESIS, Chain, Sealer, canonical_bytes, chain_digest,
                                events_table, position_column, record)
-from service_layer import audit
+from audit import replay as audit
 from service_layer.bootstrap import Services
 from tests import story
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from projections.chain import Sealer, events_table, position_column
+from audit.chain import Sealer, events_table, position_column
 from tests import story
 from tests.test_audit_api import District, settle
 

@@ -9,10 +9,10 @@ import sys
 import uuid
 from pathlib import Path
 
-from projections.chain import Chain, Sealer, read_seals_topic, seals_topic
-from service_layer import audit
+from audit.chain import Chain, Sealer, read_seals_topic, seals_topic
+from audit import replay as audit
 from service_layer.bootstrap import bootstrap
-from service_layer.settings import Settings
+from adapters.settings import Settings
 from tests.test_audit_cli import _edit, _log
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -36,7 +36,7 @@ def test_a_city_goes_through_the_real_use_cases_and_the_bulk_loader_alike(servic
     for c in commands:
         city_mod.apply(services.governance, c)
     from service_layer.bootstrap import bootstrap
-    from service_layer.settings import Settings
+    from adapters.settings import Settings
     with tempfile.TemporaryDirectory() as tmp:
         other = bootstrap(Settings(database_url=f"sqlite:///{tmp}/bulk.sqlite"))
         try:

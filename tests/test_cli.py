@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from service_layer.bootstrap import bootstrap
-from service_layer.settings import Settings
+from adapters.settings import Settings
 
 
 def redwhistle(*args: str, database_url: str) -> subprocess.CompletedProcess:

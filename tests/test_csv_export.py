@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 
-from service_layer import audit
+from audit import replay as audit
 from tests import story
 from tests.test_dashboard import URL, Story, at
 

@@ -12,13 +12,13 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from projections.base import drop, feed, rebuild
-from projections.dashboard import DashboardView
-from projections.dashboard_rows import SUMMONS_COLUMNS
-from projections.dashboard_calendar import (
+from projections.feed import drop, feed, rebuild
+from projections.dashboard.view import DashboardView
+from projections.dashboard.rows import SUMMONS_COLUMNS
+from projections.dashboard.calendar import (
     LOCAL_TZ, calendar, date_day, month_id, split, to_us, xun_id)
-from projections import dashboard_percentiles
-from projections.dashboard_query import query
+from projections.dashboard import percentiles as dashboard_percentiles
+from projections.dashboard.query import query
 from tests import story
 
 URL = "/v1/dashboard/response-rates"

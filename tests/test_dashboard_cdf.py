@@ -1,4 +1,4 @@
-"""The packed histograms of the dashboard (projections/dashboard_cdf.py): the
+"""The packed histograms of the dashboard (projections/dashboard/cdf.py): the
 arithmetic against plain sorted lists, and tables of earlier versions
 settling on first start."""
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
-from projections import dashboard_cdf as cdf
-from projections.dashboard import DashboardView
-from projections.dashboard_query import query
+from projections.dashboard import cdf
+from projections.dashboard.view import DashboardView
+from projections.dashboard.query import query
 
 EDGES = [0, 1, 63, 64, 65, 127, 128, 129, 1000, 4095, 4096, 40_000, 1_048_575, 2**31 - 1]
 F = cdf.field("compound")

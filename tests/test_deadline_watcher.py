@@ -6,8 +6,8 @@ import threading
 import time
 
 from domain.compound import Compound
-from projections.base import read_log
-from projections.deadline_watcher import DeadlineWatcher
+from projections.feed import read_log
+from service_layer.deadline_watcher import DeadlineWatcher
 from service_layer.bootstrap import bootstrap
 from tests import story
 

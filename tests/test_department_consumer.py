@@ -16,7 +16,7 @@ import pytest
 
 from consumers.department import DepartmentConsumer
 from consumers.relay import Relay
-from service_layer.settings import Settings
+from adapters.settings import Settings
 from tests.kafka_broker import read_topic
 from tests.kafka_story import FAST_GROUP, fast_config, kafka_settings, register, wait_for, whistle
 

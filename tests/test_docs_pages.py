@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from bench.ingest_bench import Server
 from service_layer.bootstrap import bootstrap
-from service_layer.settings import Settings
+from adapters.settings import Settings
 
 TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
 

@@ -13,8 +13,8 @@ from eventsourcing.persistence import IntegrityError
 from domain.ids import compound_id
 from service_layer.bootstrap import Services, bootstrap
 from service_layer.governance import Governance
-from service_layer.group_commit import GroupCommitter
-from service_layer.settings import Settings
+from service_layer.store.group_commit import GroupCommitter
+from adapters.settings import Settings
 from tests import story
 
 

@@ -15,7 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from api import schemas
-from projections.base import View, feed, rebuild, tracked_position
+from projections.feed import View, feed, rebuild, tracked_position
 from projections.registry import all_views
 from projections.set_aside import set_aside, transient
 from tests import story

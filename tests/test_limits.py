@@ -17,7 +17,7 @@ from bench.ingest_bench import Server
 from projections.registry import all_views
 from projections.runner import create_view_tables
 from service_layer.bootstrap import bootstrap
-from service_layer.settings import Settings
+from adapters.settings import Settings
 from tests import story
 
 
@@ -114,7 +114,7 @@ def test_an_event_too_large_to_store_is_refused_and_nothing_is_stored(database_u
 
 @pytest.mark.parametrize("group_commit", [True, False])
 def test_each_save_path_refuses_an_event_too_large(database_url, clock, group_commit):
-    from service_layer.group_commit import EventTooLarge
+    from service_layer.store.group_commit import EventTooLarge
     services = bootstrap(Settings(database_url=database_url, max_event_bytes=4096,
                                   group_commit=group_commit), clock=clock)
     try:

@@ -18,12 +18,12 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from cli.main import main
-from projections.chain import Sealer
-from service_layer.application import RedWhistle
-from service_layer.audit import verify
+from audit.chain import Sealer
+from adapters.eventstore import RedWhistle
+from audit.replay import verify
 from service_layer.bootstrap import bootstrap
-from service_layer.migrate import migrate, migration_ids
-from service_layer.settings import Settings, eventsourcing_env
+from adapters.migrate import migrate, migration_ids
+from adapters.settings import Settings, eventsourcing_env
 from tests import story
 from tests.conftest import POSTGRES_URL
 

@@ -8,7 +8,7 @@ import pytest
 
 from domain.compound import Compound
 from domain.exceptions import RuleBroken
-from service_layer.settings import ConfigError, Settings
+from adapters.settings import ConfigError, Settings
 from tests import story
 
 AT = datetime(2026, 5, 1, 9, tzinfo=timezone.utc)

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from consumers.relay import Relay
-from service_layer.settings import DEFAULT_DEPARTMENTS, Settings, parse_routes
+from adapters.settings import DEFAULT_DEPARTMENTS, Settings, parse_routes
 from tests import story
 from tests.kafka_broker import read_topic
 from tests.kafka_story import kafka_settings

@@ -2,9 +2,9 @@
 from the log holds, and each row says what the compound's own history says."""
 from __future__ import annotations
 
-from projections.base import drop, feed, rebuild, table_rows
+from projections.feed import drop, feed, rebuild, table_rows
 from projections.moments import moment
-from projections.open311 import Open311View
+from projections.open311.view import Open311View
 from projections.runner import create_view_tables
 from service_layer.demo import load_demo
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from cli.progress import Progress
-from projections.base import rebuild
+from projections.feed import rebuild
 from projections.registry import all_views
 from service_layer.demo import load_demo
 

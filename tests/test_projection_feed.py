@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from projections import base
-from projections.base import View, feed, rebuild, tracked_position
-from projections.chain import events_table, position_column
+from projections import feed as base
+from projections.feed import View, feed, rebuild, tracked_position
+from audit.chain import events_table, position_column
 from projections.registry import all_views
 from service_layer.demo import load_demo
 

@@ -9,13 +9,13 @@ import subprocess
 import sys
 import time
 
-from projections.base import drop, rebuild, table_rows, tracked_position
+from projections.feed import drop, rebuild, table_rows, tracked_position
 from projections.registry import all_views
 from service_layer.demo import load_demo
 
 FOLLOW_SLOWLY = """
 import time
-from projections.base import feed
+from projections.feed import feed
 from projections.registry import all_views
 from service_layer.bootstrap import bootstrap
 services = bootstrap()

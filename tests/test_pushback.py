@@ -349,9 +349,9 @@ def test_duplicate_leaves_every_figure(desk, auth):
 def test_followed_rebuilt_and_small_batches_agree(services, follower):
     """The issues view and the dashboard's rollups (kept by deltas, with rows
     that leave) equal a rebuild from the log, and a feed in batches of 3."""
-    from projections.base import drop, feed, rebuild, table_rows
-    from projections.dashboard import DashboardView
-    from projections.issues import IssuesView
+    from projections.feed import drop, feed, rebuild, table_rows
+    from projections.dashboard.view import DashboardView
+    from projections.issues.view import IssuesView
     from tests.test_dashboard import stored_rollups
 
     g, at = services.governance, T0

@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from projections.base import drop, rebuild
-from projections.rankings import RankingsView, rankings
+from projections.feed import drop, rebuild
+from projections.rankings.view import RankingsView, rankings
 from tests import story
 
 CST = "+08:00"

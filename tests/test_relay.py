@@ -18,7 +18,7 @@ from api.app import create_app
 from consumers.department import DepartmentConsumer
 from consumers.relay import Relay, relay_lag
 from service_layer.bootstrap import bootstrap
-from service_layer.settings import Settings
+from adapters.settings import Settings
 from tests import story
 from tests.kafka_broker import read_topic, topic_partitions
 from tests.kafka_story import (envelopes, fast_config, kafka_settings, register, wait_for,

@@ -11,7 +11,7 @@ import httpx
 
 from bench.ingest_bench import Server, is_follow, process_tree
 from service_layer.bootstrap import bootstrap
-from service_layer.settings import Settings
+from adapters.settings import Settings
 from tests import story
 from tests.kafka_story import wait_for
 

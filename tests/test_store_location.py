@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from service_layer.bootstrap import bootstrap
-from service_layer.settings import Settings
+from adapters.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 

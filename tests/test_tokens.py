@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from service_layer.bootstrap import bootstrap
-from service_layer.settings import Settings
+from adapters.settings import Settings
 from service_layer.tokens import Tokens
 from tests.test_cli import redwhistle
 

@@ -1,5 +1,5 @@
 """The compounds a process keeps in memory after writing them
-(service_layer/write_cache.py): never staler than the store, never holding
+(service_layer/store/write_cache.py): never staler than the store, never holding
 a fact the store refused, and a write's answer fixed when it was written."""
 from __future__ import annotations
 

@@ -27,10 +27,10 @@ from api.readmodels import csv_response, wants_csv
 from api.schemas import CodeInPath
 from api.responses import (ChainState, CompoundAsOf, CompoundLog, Figure, LogPage,
                            ViewQueries, Verification, read)
-from projections.chain import Chain
-from service_layer import audit
+from audit.chain import Chain
+from audit import replay as audit
 from service_layer.bootstrap import Services
-from service_layer.limits import MAX_POSITION
+from adapters.limits import MAX_POSITION
 from service_layer.tokens import Principal
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])

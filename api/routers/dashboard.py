@@ -11,9 +11,9 @@ from fastapi.responses import Response
 from api.auth import READERS, role, services
 from api.presenters import json_response
 from api.readmodels import csv_response, fresh, wants_csv
-from projections.dashboard_calendar import LOCAL_TZ
+from projections.dashboard.calendar import LOCAL_TZ
 from api.responses import VIEW_ERRORS, Dashboard, read
-from projections.dashboard_query import COLUMNS, parse_bound, query, response_rates_as_of, weights
+from projections.dashboard.query import COLUMNS, parse_bound, query, response_rates_as_of, weights
 from service_layer.bootstrap import Services
 from service_layer.governance import InvalidField
 from service_layer.tokens import Principal

@@ -1,7 +1,7 @@
 """Work queues (issue 14): lists of issues, a department's inbox, compounds,
 companies, meetings, categories and departments. Read from the views only;
 every list is scoped to the caller (api/list_scope.py) and keyset-paged
-(projections/issues_query.py states what a walk over the pages guarantees)."""
+(projections/issues/query.py states what a walk over the pages guarantees)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -18,14 +18,14 @@ from api.readmodels import csv_response, fresh, wants_csv
 from api.responses import VIEW_ERRORS, Page, read
 from api.schemas import CodeInPath
 from domain.exceptions import UnknownFact
-from projections.issues_query import (MAX_LIMIT, Conditions, finish_item, list_companies,
+from projections.issues.query import (MAX_LIMIT, Conditions, finish_item, list_companies,
                                       list_compounds, list_inbox, list_issues, list_meetings,
                                       tables)
 from projections.moments import day_start, moment
 from service_layer.bootstrap import Services
 from service_layer.catalogue import CATEGORIES, DEPARTMENTS, named
 from service_layer.governance import InvalidField
-from service_layer.limits import check_day, check_moment, check_name
+from adapters.limits import check_day, check_moment, check_name
 from service_layer.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["lists"])

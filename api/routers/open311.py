@@ -23,12 +23,12 @@ from api import open311_format as o311
 from api.auth import READERS, check_grid, check_street
 from domain.exceptions import ConflictingRepeat, RuleBroken, UnknownFact
 from projections.moments import local, moment, parse_moment
-from projections.open311 import Open311View
+from projections.open311.view import Open311View
 from projections.runner import wait_for_views
 from service_layer.bootstrap import Services
 from service_layer.contacts import FIELDS as CONTACT_FIELDS, Contacts
 from service_layer.governance import InvalidField, TooMuchContention
-from service_layer.limits import check_free_text
+from adapters.limits import check_free_text
 from service_layer.tokens import Principal
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])

@@ -22,10 +22,10 @@ from uuid import UUID
 
 from domain.company import PropertyCompany
 from domain.compound import Compound
-from projections.base import Batch, View
+from projections.feed import Batch, View
 from projections.bulk import index_name, upsert, where_in
 from projections.moments import moment
-from service_layer.db import Cursor, Database
+from adapters.db import Cursor, Database
 
 NO_DUE = "9999-12-31T00:00:00.000000+00:00"
 

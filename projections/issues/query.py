@@ -1,5 +1,5 @@
 """Reading the work queues: filtered, scoped, keyset-paged lists of issues and
-of a department's inbox, from the tables of projections/issues.py.
+of a department's inbox, from the tables of projections/issues/view.py.
 
 Paging never uses OFFSET: a page is the rows after the cursor's key
 (sort value, compound, issue id), so a client walking all pages
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from projections.bulk import where_in
-from projections.issues import NO_DUE, IssuesView
+from projections.issues.view import NO_DUE, IssuesView
 from service_layer.bootstrap import Services
 from service_layer.governance import InvalidField
 
@@ -182,7 +182,7 @@ def list_inbox(services: Services, department: str, filters: dict[str, Any],
                scope: Conditions, sort: str, limit: int, cursor: str | None, now: str,
                prefix: str = "") -> tuple[list[dict[str, Any]], str | None]:
     t = tables(services, prefix)
-    # Awaiting exactly when a deadline is awaited (projections/issues.py):
+    # Awaiting exactly when a deadline is awaited (projections/issues/view.py):
     # a range of the (department, due_at) index rather than a filter.
     own = Conditions().add("s.department = ?", department).add("s.due_at < ?", NO_DUE)
     c = Conditions().extend(scope).extend(issue_filters(t, dict(filters, department=None), now))

@@ -28,9 +28,9 @@ from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
-from service_layer.background import Background
+from adapters.background import Background
 from service_layer.bootstrap import Services
-from service_layer.db import Cursor, Database
+from adapters.db import Cursor, Database
 
 log = logging.getLogger("redwhistle.audit")
 
@@ -159,7 +159,7 @@ class Chain:
         self.db: Database = services.db
         self.chain = self.db.table(CHAIN)
         self.seals = self.db.table(SEALS)
-        self._lock = threading.Lock()  # (the tables: service_layer/migrations/)
+        self._lock = threading.Lock()  # (the tables: adapters/migrations/)
 
     @classmethod
     def of(cls, services: Services) -> "Chain":
@@ -301,7 +301,7 @@ class SealPublisher:
         if self._producer is None:
             from dataclasses import replace
 
-            from consumers.broker import KafkaConfig, ensure_topics, make_producer
+            from adapters.kafka import KafkaConfig, ensure_topics, make_producer
             cfg = KafkaConfig.from_settings(self.services.settings)
             ensure_topics(replace(cfg, partitions=1), [self.topic])
             self._producer = make_producer(cfg)
@@ -338,7 +338,7 @@ def read_seals_topic(services: Services, topic: str | None = None,
     """Every seal on the topic, from the beginning, read without a consumer group."""
     from kafka import KafkaConsumer, TopicPartition
 
-    from consumers.broker import KafkaConfig
+    from adapters.kafka import KafkaConfig
     cfg = KafkaConfig.from_settings(services.settings)
     topic = topic or seals_topic(services)
     consumer = KafkaConsumer(bootstrap_servers=cfg.bootstrap_servers, group_id=None,

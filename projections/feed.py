@@ -20,9 +20,9 @@ from typing import Any
 
 from projections import set_aside
 from service_layer.bootstrap import Services
-from service_layer.db import Cursor, Database
-from service_layer.limits import EARLIEST, FIRST_MOMENT, LAST_MOMENT, LATEST
-from service_layer.migrate import hold_tables_lock
+from adapters.db import Cursor, Database
+from adapters.limits import EARLIEST, FIRST_MOMENT, LAST_MOMENT, LATEST
+from adapters.migrate import hold_tables_lock
 
 Batch = Sequence[tuple[int, Any]]  # (position in the log, decoded domain event)
 
@@ -80,7 +80,7 @@ class View(ABC):
 
 
 def tracking_table(db: Database) -> str:
-    return db.table(TRACKING)  # (made by service_layer/migrations/)
+    return db.table(TRACKING)  # (made by adapters/migrations/)
 
 
 def tracked_position(db: Database, cur: Cursor, key: str, lock: bool = False) -> int:
@@ -127,7 +127,7 @@ def _as_list(views: View | Sequence[View]) -> list[View]:
 
 def _in_window(events: Batch) -> None:
     """Raises for an event recorded outside the dates every view can fold
-    (service_layer/limits.py), before any view tries: one in the year 9999
+    (adapters/limits.py), before any view tries: one in the year 9999
     made the dashboard fill every day from now to then."""
     for _, event in events:
         at = getattr(event, "at", None)

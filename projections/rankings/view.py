@@ -22,11 +22,11 @@ from uuid import UUID
 
 from domain.company import DIMENSIONS, PropertyCompany
 from domain.compound import Compound
-from projections.base import Batch, View
+from projections.feed import Batch, View
 from projections.bulk import index_name, insert_rows, update_rows, upsert, where_in
 from projections.moments import local_year, moment
 from service_layer.bootstrap import Services
-from service_layer.db import Cursor, Database
+from adapters.db import Cursor, Database
 
 PASS_MARK = 80.0  # survey average and street evaluation must reach it
 BLACK_MARK = 60.0  # a composite score below it puts a company on the black list

@@ -11,7 +11,7 @@ from collections import defaultdict
 from operator import itemgetter
 from typing import Any
 
-from projections.dashboard_calendar import xun_id
+from projections.dashboard.calendar import xun_id
 
 
 US = 1_000_000

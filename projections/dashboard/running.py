@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Callable, TypeVar
 
-from service_layer.db import Cursor
+from adapters.db import Cursor
 
 RUNNING = "c"
 V = TypeVar("V")

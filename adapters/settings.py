@@ -151,10 +151,10 @@ class Settings:
     kafka_bootstrap_servers: str | None = None
     topic_prefix: str = "redwhistle"
     write_retries: int = 12
-    # Concurrent writes share transactions (service_layer/group_commit.py);
+    # Concurrent writes share transactions (service_layer/store/group_commit.py);
     # GROUP_COMMIT=0 writes each request in a transaction of its own.
     group_commit: bool = True
-    # Compounds kept in memory after a write (service_layer/write_cache.py);
+    # Compounds kept in memory after a write (service_layer/store/write_cache.py);
     # WRITE_CACHE_SIZE=0 loads every one from the store.
     write_cache_size: int = 1000
     # Ask the store for newer events before each write from the cache (one
@@ -169,7 +169,7 @@ class Settings:
 
     def route(self, category: str) -> list[str]:
         return list(self.routes.get(category) or (FALLBACK_DEPARTMENT,))
-    # Hostile input (api/limits.py, service_layer/group_commit.py): a request
+    # Hostile input (api/limits.py, service_layer/store/group_commit.py): a request
     # body or one event's stored state above these is refused (413) before
     # any lock is taken, so one writer cannot hold the log's lock for long.
     max_body_bytes: int = 256 * 1024

@@ -12,10 +12,10 @@ from typing import Any
 from uuid import UUID
 
 from domain.compound import Compound
-from projections.base import Batch, View
+from projections.feed import Batch, View
 from projections.bulk import index_name, insert_rows, upsert, where_in
 from projections.moments import moment
-from service_layer.db import Cursor, Database
+from adapters.db import Cursor, Database
 
 REQUEST_COLUMNS = ("compound_id", "issue_id", "compound", "category", "description",
                    "departments", "status", "status_notes", "requested_at", "updated_at",

@@ -2,7 +2,7 @@
 compare them with what was live or published, verify the hash chain, export.
 
 Everything here reads; the only writes are the chain table (a pure function of
-the log, see projections/chain.py) and scratch view tables, which are dropped
+the log, see audit/chain.py) and scratch view tables, which are dropped
 again before returning.
 """
 from __future__ import annotations
@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from domain.ids import compound_id
-from projections.base import View, drop, rebuild, tracked_position
-from projections.chain import (GENESIS, Chain, Seal, canonical_bytes, canonical_json,
+from projections.feed import View, drop, rebuild, tracked_position
+from audit.chain import (GENESIS, Chain, Seal, canonical_bytes, canonical_json,
                                chain_digest, events_table, position_column, read_raw, record,
                                record_of)
 from projections.registry import all_views
 from service_layer.bootstrap import Services
-from service_layer.limits import (CODE, MAX_POSITION, check_day, check_moment, check_name,
+from adapters.limits import (CODE, MAX_POSITION, check_day, check_moment, check_name,
                                   check_year)
 
 
@@ -63,7 +63,7 @@ class Cut:
 
 def parse_moment(text: str, name: str = "as_of") -> int | datetime:
     """A log position (digits) or an ISO 8601 time within the window of
-    service_layer/limits.py; a time without a zone is UTC."""
+    adapters/limits.py; a time without a zone is UTC."""
     text = (text or "").strip()
     if text.isdigit():
         if int(text) > MAX_POSITION:
@@ -230,7 +230,7 @@ def queries() -> dict[str, Query]:
 
 
 def _dashboard_queries() -> list[Query]:
-    from projections import dashboard_query as dq
+    from projections.dashboard import query as dq
 
     def run(services: Services, prefix: str, now: datetime, **p: Any) -> Any:
         if not p["from"] < p["to"]:
@@ -249,7 +249,7 @@ def _dashboard_queries() -> list[Query]:
 
 
 def _agenda_queries() -> list[Query]:
-    from projections import agenda
+    from projections.agenda import view as agenda
 
     def compound(services: Services, prefix: str, now: datetime, **p: Any) -> Any:
         return agenda.agenda_for_compound(services, prefix, p["code"], p["meeting_on"])
@@ -267,7 +267,7 @@ def _agenda_queries() -> list[Query]:
 
 
 def _rankings_queries() -> list[Query]:
-    from projections import rankings
+    from projections.rankings import view as rankings
 
     def run(services: Services, prefix: str, now: datetime, **p: Any) -> Any:
         return rankings.rankings(services, prefix, p["year"])
@@ -463,7 +463,7 @@ def _same_cell(a: str, b: str) -> bool:
         return False
     _, dot, decimals = b.strip().partition(".")
     if dot and decimals.isdigit() and len(decimals) < 9:
-        from projections.rankings import half_up  # the API's rounding
+        from projections.rankings.view import half_up  # the API's rounding
         mine = half_up(mine, len(decimals))
     return math.isclose(mine, theirs, rel_tol=1e-9, abs_tol=1e-9)
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import logging
 
-from projections.dashboard import DashboardView
-from projections.dashboard_calendar import to_us
-from service_layer.background import Background
+from projections.dashboard.view import DashboardView
+from projections.dashboard.calendar import to_us
+from adapters.background import Background
 from service_layer.bootstrap import Services
 
 log = logging.getLogger("redwhistle.deadlines")

@@ -14,7 +14,7 @@ from psycopg.sql import SQL, Composed
 
 from domain.company import PropertyCompany
 from domain.compound import Compound
-from service_layer.settings import Settings, eventsourcing_env
+from adapters.settings import Settings, eventsourcing_env
 
 # Milliseconds, for the API's connections (Settings.statement_timeout).
 STATEMENT_TIMEOUT = "RW_STATEMENT_TIMEOUT_MS"
@@ -29,7 +29,7 @@ class RedWhistle(Application):
     @classmethod
     def from_settings(cls, settings: Settings, api: bool = False) -> "RedWhistle":
         """`api`: the connections also get `settings.statement_timeout`.
-        Tables are created by `service_layer.migrate`, under a lock."""
+        Tables are created by `adapters.migrate`, under a lock."""
         env = {**eventsourcing_env(settings.database_url, settings), "CREATE_TABLE": "no"}
         if api and settings.statement_timeout:
             env[STATEMENT_TIMEOUT] = str(int(settings.statement_timeout * 1000))

@@ -36,15 +36,15 @@ from collections import defaultdict
 from typing import Any
 
 from domain.compound import Compound
-from projections.base import Batch, View, tracked_position
-from projections import dashboard_cdf as cdf
-from projections import dashboard_running as running
+from projections.feed import Batch, View, tracked_position
+from projections.dashboard import cdf
+from projections.dashboard import running
 from projections.bulk import upsert, where_in
-from projections.dashboard_calendar import (
+from projections.dashboard.calendar import (
     day_date, local_day, month_day, month_id, periods, to_us, xun_id)
-from projections.dashboard_rows import COUNTS, SUMMONS_COLUMNS, Issue, row_measures
-from service_layer.db import Cursor, Database
-from service_layer.migrate import hold_tables_lock
+from projections.dashboard.rows import COUNTS, SUMMONS_COLUMNS, Issue, row_measures
+from adapters.db import Cursor, Database
+from adapters.migrate import hold_tables_lock
 
 DIMENSIONS = ("department", "street", "community", "compound")
 

@@ -18,7 +18,7 @@ value at rank ⌈0.9·n⌉. Three steps, each reading little:
 
 A range holding few reported summonses a key (`ROWS_A_KEY`) takes them all
 instead, sorted by the database. Either way the last
-statement is sent ahead (service_layer/db.py's `Cursor.send`), to run while
+statement is sent ahead (adapters/db.py's `Cursor.send`), to run while
 Python makes the query's rows.
 """
 from __future__ import annotations
@@ -26,8 +26,8 @@ from __future__ import annotations
 from itertools import groupby
 from operator import itemgetter
 
-from projections import dashboard_cdf as cdf
-from service_layer.db import Cursor, Fetched
+from projections.dashboard import cdf
+from adapters.db import Cursor, Fetched
 
 
 class Percentiles:

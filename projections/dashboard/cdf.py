@@ -32,10 +32,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
-from projections.dashboard_calendar import day_start, month_day, xun_id
-from projections.dashboard_running import RUNNING
+from projections.dashboard.calendar import day_start, month_day, xun_id
+from projections.dashboard.running import RUNNING
 from projections.bulk import insert_rows, upsert
-from service_layer.db import Cursor, Database
+from adapters.db import Cursor, Database
 
 # Bytes per count. Narrower fields make the rows of the many small keys
 # smaller, and reading them is much of a query by compound.

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from service_layer.settings import ConfigError, eventsourcing_env
+from adapters.settings import ConfigError, eventsourcing_env
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -64,7 +64,7 @@ def hold_tables_lock(db: Any, cur: Any) -> None:
     """Inside a writing transaction that creates or drops tables: waits for a
     migration or another such transaction on this store, and keeps them
     waiting until it commits. SQLite's writing transactions already exclude
-    one another (service_layer/db.py takes the write lock first)."""
+    one another (adapters/db.py takes the write lock first)."""
     if db.is_postgres:
         cur.execute("SELECT pg_advisory_xact_lock(?)", (_lock_key(db.schema),))
 

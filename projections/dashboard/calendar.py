@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
-from projections import dashboard_running as running
+from projections.dashboard import running
 from projections.moments import LOCAL_TZ
 
 # Days are local days of the district (projections/moments.py: UTC+8, no DST).

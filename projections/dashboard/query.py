@@ -17,16 +17,16 @@ import uuid
 from datetime import date, datetime, time
 from typing import Any
 
-from projections.base import drop, rebuild, tracked_position
-from projections.chain import Chain
-from projections.dashboard import DIMENSIONS, DashboardView
-from projections.dashboard_calendar import LOCAL_TZ, split, to_us
-from projections import dashboard_cdf as cdf
-from projections import dashboard_running as running
-from projections.dashboard_percentiles import Percentiles, periods_union
-from projections.dashboard_rows import COUNTS, row_measures
+from projections.feed import drop, rebuild, tracked_position
+from audit.chain import Chain
+from projections.dashboard.view import DIMENSIONS, DashboardView
+from projections.dashboard.calendar import LOCAL_TZ, split, to_us
+from projections.dashboard import cdf
+from projections.dashboard import running
+from projections.dashboard.percentiles import Percentiles, periods_union
+from projections.dashboard.rows import COUNTS, row_measures
 from service_layer.bootstrap import Services
-from service_layer.limits import check_day, check_moment
+from adapters.limits import check_day, check_moment
 
 VIEW = DashboardView()
 
@@ -58,7 +58,7 @@ def weights() -> tuple[float, float, float]:
 
 def parse_bound(text: str) -> datetime:
     """A date (local midnight, UTC+8) or a datetime that carries a timezone,
-    within the window of service_layer/limits.py."""
+    within the window of adapters/limits.py."""
     text = text.strip()
     if len(text) == 10:
         return datetime.combine(check_day(date.fromisoformat(text)), time(0), tzinfo=LOCAL_TZ)
@@ -125,7 +125,7 @@ def _check_width(by: str, counts: dict[str, list[int]]) -> None:
     most = max((c[COUNTS.index("reported")] for c in counts.values()), default=0)
     if most >= 1 << cdf.BITS[by]:
         raise OverflowError(f"{most} reported summonses under one {by}: more than the "
-                            f"dashboard's histograms hold (projections/dashboard_cdf.py)")
+                            f"dashboard's histograms hold (projections/dashboard/cdf.py)")
 
 
 def _counts_sql(t: dict, by: str, intervals: list, periods: list, span: tuple[int, int],

@@ -25,11 +25,11 @@ from uuid import UUID
 
 from domain.compound import Compound
 from domain.exceptions import UnknownFact
-from projections.base import Batch, View
+from projections.feed import Batch, View
 from projections.bulk import index_name, insert_rows, update_rows, where_in
 from projections.moments import api_moment, day_start, moment, show_day, show_moment
 from service_layer.bootstrap import Services
-from service_layer.db import Cursor, Database
+from adapters.db import Cursor, Database
 
 RECURRING_WINDOW_DAYS = 90
 RECURRING_THRESHOLD = 3

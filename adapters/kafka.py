@@ -14,7 +14,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaConfigurationError, TopicAlreadyExistsError
 
-from service_layer.settings import ConfigError, Settings, env_number
+from adapters.settings import ConfigError, Settings, env_number
 
 log = logging.getLogger("redwhistle.kafka")
 
