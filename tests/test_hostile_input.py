@@ -299,15 +299,15 @@ READS = [
 
 
 def test_read_side_dates_outside_the_window_are_422(client, auth):
-    assert client.post("/v1/compounds", json=story.compound(),
-                       headers=auth["official"]).status_code == 201
+    registered = client.post("/v1/compounds", json=story.compound(), headers=auth["official"])
+    assert registered.status_code == 201
     for path, params, field, role in READS:
         r = client.get(path, params=params, headers=auth[role])
         assert field in fields(r), (path, params, r.text)
         # the same connection goes on answering
         assert client.get("/v1/compounds/HD-001", headers=auth["viewer"]).status_code == 200
-    ok = client.get("/v1/compounds/HD-001/agenda", params=dict(meeting_on="2100-12-31"),
-                    headers=auth["viewer"])
+    ok = client.get("/v1/compounds/HD-001/agenda", headers=auth["viewer"],
+                    params=dict(meeting_on="2100-12-31", after=registered.json()["position"]))
     assert ok.status_code == 200, ok.text
 
 
