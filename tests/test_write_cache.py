@@ -76,7 +76,7 @@ def test_a_write_that_fails_to_store_is_forgotten(services, monkeypatch):
     def refuse(*aggregates):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(gov, "_save", refuse)
+    monkeypatch.setattr(gov.store, "save", refuse)
     with pytest.raises(RuntimeError):
         _whistle(gov)
     monkeypatch.undo()
