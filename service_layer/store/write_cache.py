@@ -12,8 +12,9 @@ refusal or a repeat decided on memory alone.
 The cached object is mutated by the next writer of the same aggregate, so it
 is only touched under that aggregate's stripe lock in `Governance._change`,
 and whatever a caller reads of it after the lock is released must have been
-copied under the lock (`present` there). A write that fails for any reason
-drops the entry: its state may hold events that were never stored.
+copied under the lock (the snapshot there, service_layer/snapshots.py). A
+write that fails for any reason drops the entry: its state may hold events
+that were never stored.
 """
 from __future__ import annotations
 
