@@ -75,9 +75,6 @@ PENDING: set[tuple[str, str]] = {
     ("audit.chain", "uses .extras"),
     ("consumers.relay", "uses .extras"),
     ("api.routers.open311", "uses .extras"),
-    # step "settings only through Settings"
-    ("projections.dashboard.query", "reads os.environ"),
-    ("cli.serve", "reads os.environ"),
 }
 
 
