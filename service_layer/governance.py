@@ -104,7 +104,6 @@ class Governance:
             raise UnknownFact(f"{what} is not registered") from None
 
     # -- the one way every change is written ---------------------------------
-
     def _change(self, aggregate_id: UUID, what: str, command: Callable[[Any], None],
                 snapshot: Snapshot) -> Outcome:
         check = self.settings.write_cache_check
