@@ -40,8 +40,9 @@ class KafkaConfig:
     session_timeout_ms: int = 10000
     max_poll_interval_ms: int = 30000
     # Tansu answers a fetch only after the full wait even when records are
-    # there (kafka-python's 500 ms default put ~130 ms on every summons); a
-    # real Kafka answers at once, so a short wait only costs idle requests.
+    # there, so kafka-python's default wait delays every summons
+    # (bench/README.md); a real Kafka answers at once, so a short wait only
+    # costs idle requests.
     fetch_max_wait_ms: int = 100
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -29,6 +29,10 @@ DEFAULT_ROUTES = ("illegal_construction=urban_management;blocked_fire_lane=fire;
                   "public_security=police")
 FALLBACK_DEPARTMENT = "street_office"
 
+# 响应率 : 解决率 : 满意率. The papers give no weights; these follow the
+# 30/35/35 split reported for the Jungar Banner 接诉即办 rules (docs/dashboard.md).
+DEFAULT_THREE_RATES_WEIGHTS = (30.0, 35.0, 35.0)
+
 
 class ConfigError(ValueError):
     """A setting is malformed; the message names it."""
@@ -46,6 +50,28 @@ def env_number(name: str, default: float, cast: type = float, what: str = "a num
         return cast(raw) if raw else default
     except ValueError:
         raise ConfigError(f"{name} must be {what}, not {raw!r}") from None
+
+
+def _weights(name: str, default: tuple[float, float, float]) -> tuple[float, float, float]:
+    """e.g. THREE_RATES_WEIGHTS="30,35,35": response, resolution, satisfaction."""
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        parts = tuple(float(x) for x in raw.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3 or min(parts) < 0 or sum(parts) <= 0:
+        raise ConfigError(f"{name} must be three non-negative numbers with a positive sum, "
+                          f"e.g. 30,35,35; not {raw!r}")
+    return parts  # type: ignore[return-value]
+
+
+def export_for_workers(**overrides: str) -> None:
+    """Settings for the processes this one starts (uvicorn's workers build
+    their own Settings from the environment); one given explicitly wins."""
+    for name, value in overrides.items():
+        os.environ.setdefault(name, value)
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -166,6 +192,8 @@ class Settings:
     routes: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: parse_routes(DEFAULT_ROUTES, DEFAULT_DEPARTMENTS))
     open311_radius_m: float = 500.0
+    # The dashboard's three-rates score (docs/dashboard.md), read once at start.
+    three_rates_weights: tuple[float, float, float] = DEFAULT_THREE_RATES_WEIGHTS
 
     def route(self, category: str) -> list[str]:
         return list(self.routes.get(category) or (FALLBACK_DEPARTMENT,))
@@ -202,6 +230,7 @@ class Settings:
             write_cache_check=_flag("WRITE_CACHE_CHECK", False),
             routes=parse_routes(os.environ.get("ROUTES") or DEFAULT_ROUTES, departments),
             open311_radius_m=env_number("OPEN311_RADIUS_METRES", 500.0, float, "metres"),
+            three_rates_weights=_weights("THREE_RATES_WEIGHTS", DEFAULT_THREE_RATES_WEIGHTS),
             max_body_bytes=int(env_number("MAX_BODY_BYTES", 256 * 1024, int, "a number of bytes")),
             max_event_bytes=int(env_number("MAX_EVENT_BYTES", 64 * 1024, int,
                                            "a number of bytes")),

@@ -64,9 +64,9 @@ def create_app(services: Services, workers: list | None = None,
 
 # The compounds kept in memory between writes are hundreds of thousands of
 # dicts and lists that every full collection walks: with the default
-# thresholds those pauses made ingest's p99 at 1,000 whistles/s 0.7-1 s
-# instead of 45 ms (bench/README.md). Young garbage is still collected every
-# 100,000 allocations; the old generations seldom.
+# thresholds those pauses dominate ingest's tail latency (bench/README.md,
+# "Figures behind the code's choices"). Young garbage is still collected
+# every 100,000 allocations; the old generations seldom.
 GC_THRESHOLD = (100_000, 50, 100)
 
 

@@ -504,29 +504,37 @@ class BulkLoader:
 
     def __init__(self, services: Any, flush_events: int = 5000) -> None:
         from service_layer.governance import Governance
+        from service_layer.store.repository import Store
         self.services = services
         self.flush_events = flush_events
         loader = self
 
-        class _Bulk(Governance):
-            def _get(self, aggregate_id, what):
+        class _Bulk(Store):
+            def get(self, aggregate_id):
                 found = loader.cache.get(aggregate_id)
                 if found is None:
-                    found = super()._get(aggregate_id, what)
-                    loader.cache[aggregate_id] = found
+                    found = loader.cache[aggregate_id] = super().get(aggregate_id)
                 return found
 
-            def _latest(self, aggregate_id, what, check):
-                return self._get(aggregate_id, what), False  # its own cache is the truth
+            def load(self, aggregate_id, check):
+                return self.get(aggregate_id), False  # its own cache is the truth
 
-            def _save(self, *aggregates):
+            def keep(self, aggregate):
+                pass
+
+            def forget(self, aggregate_id):
+                pass
+
+            def save(self, *aggregates):
                 for a in aggregates:
                     loader.cache[a.id] = a
                     loader.dirty[a.id] = a
                 loader.pending += sum(len(a.pending_events) for a in aggregates)
                 return None
 
-        self.governance = _Bulk(services.app, services.settings, group_commit=False)
+        self.governance = Governance(services.app, services.settings,
+                                     store=_Bulk(services.app, services.settings,
+                                                 group_commit=False))
         self.cache: dict[Any, Any] = {}
         self.dirty: dict[Any, Any] = {}
         self.snapshot_at: dict[Any, int] = {}

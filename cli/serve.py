@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 
+from adapters.settings import export_for_workers
 from service_layer.bootstrap import Services, bootstrap
 
 
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.workers > 1:
         # Read by each worker's Settings (adapters/settings.py says why).
-        os.environ.setdefault("WRITE_CACHE_CHECK", "1")
+        export_for_workers(WRITE_CACHE_CHECK="1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     services = bootstrap()
     try:

@@ -12,8 +12,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timezone
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -25,16 +26,16 @@ from domain.compound import Compound
 from domain.exceptions import ConflictingRepeat, UnknownFact
 from domain.ids import company_id, compound_id
 from adapters.eventstore import RedWhistle
-from service_layer.store.group_commit import GroupCommitter, stored_events
 from adapters.settings import Settings
-from service_layer.store.write_cache import LatestAggregates
+from service_layer import snapshots
+from service_layer.store.repository import Store
 
 A = TypeVar("A", bound=Aggregate)
 Clock = Callable[[], datetime]
-# What a caller wants to keep of the written state (a response body, say),
-# made while the write still holds the aggregate: once the use case returns,
-# the next writer of the same compound may change `Outcome.state`.
-Present = Callable[[Any], Any]
+# A copy of the written state (service_layer/snapshots.py), taken while the
+# write still holds the aggregate: once the use case returns, the next writer
+# of the same compound may change the aggregate itself.
+Snapshot = Callable[[Any], Any]
 
 
 def utcnow() -> datetime:
@@ -56,27 +57,22 @@ class TooMuchContention(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Outcome(Generic[A]):
-    state: A  # the aggregate as written; from other threads, read `body` instead
+class Outcome:
+    snapshot: dict[str, Any]  # the state as written: the compound, the issue or the company
     created: bool  # False: the fact was already recorded, nothing was written
     position: int | None  # position in the log of the last event written
-    body: Any = None  # what `present` made of the state, if given
 
 
 class Governance:
     def __init__(self, app: RedWhistle, settings: Settings, clock: Clock = utcnow,
-                 group_commit: bool | None = None) -> None:
+                 group_commit: bool | None = None, store: Store | None = None) -> None:
         self.app = app
         self.settings = settings
         self.clock = clock
-        if group_commit is None:
-            group_commit = settings.group_commit
-        self.committer: GroupCommitter | None = GroupCommitter(
-            app, max_event_bytes=settings.max_event_bytes) if group_commit else None
+        self.store = store or Store(app, settings, group_commit)
         # Writers in this process queue per compound instead of colliding;
         # optimistic concurrency still guards against other processes.
         self._stripes = [threading.Lock() for _ in range(1024)]
-        self.latest = LatestAggregates(app, settings.write_cache_size)
         self._streets: dict[str, str] = {}
 
     # -- reading ------------------------------------------------------------
@@ -96,36 +92,28 @@ class Governance:
 
     def _get(self, aggregate_id: UUID, what: str) -> Any:
         try:
-            return self.app.repository.get(aggregate_id)
+            return self.store.get(aggregate_id)
         except AggregateNotFoundError:
             raise UnknownFact(f"{what} is not registered") from None
 
-    def _latest(self, aggregate_id: UUID, what: str, check: bool) -> tuple[Any, bool]:
+    def _load(self, aggregate_id: UUID, what: str, check: bool) -> tuple[Any, bool]:
         """For a writer holding the aggregate's stripe lock (see write_cache.py)."""
         try:
-            return self.latest.get(aggregate_id, check)
+            return self.store.load(aggregate_id, check)
         except AggregateNotFoundError:
             raise UnknownFact(f"{what} is not registered") from None
 
     # -- the one way every change is written ---------------------------------
-    def _save(self, *aggregates: Aggregate) -> int | None:
-        if self.committer is not None:
-            return self.committer.save(*aggregates)  # returns once its own commit is done
-        for aggregate in aggregates:  # refuses an event too large to store (EventTooLarge)
-            stored_events(self.app.mapper, aggregate.pending_events, self.settings.max_event_bytes)
-        recordings = self.app.save(*aggregates)
-        return recordings[-1].notification.id if recordings else None
-
     def _change(self, aggregate_id: UUID, what: str, command: Callable[[Any], None],
-                present: Present | None = None) -> Outcome:
+                snapshot: Snapshot) -> Outcome:
         check = self.settings.write_cache_check
         for attempt in range(self.settings.write_retries):
             with self._stripes[aggregate_id.int % len(self._stripes)]:
-                aggregate, unchecked = self._latest(aggregate_id, what, check)
+                aggregate, unchecked = self._load(aggregate_id, what, check)
                 try:
                     command(aggregate)
                 except Exception:
-                    self.latest.forget(aggregate_id)  # it may hold half a change
+                    self.store.forget(aggregate_id)  # it may hold half a change
                     if not unchecked:
                         raise
                     check = True  # refused on memory alone: ask the store, decide again
@@ -134,42 +122,39 @@ class Governance:
                     if unchecked:
                         check = True  # a repeat on memory alone: the same
                         continue
-                    self.latest.keep(aggregate)
-                    return Outcome(aggregate, created=False, position=None,
-                                   body=present(aggregate) if present else None)
+                    self.store.keep(aggregate)
+                    return Outcome(snapshot(aggregate), created=False, position=None)
                 try:
-                    position = self._save(aggregate)
+                    position = self.store.save(aggregate)
                 except IntegrityError:
-                    self.latest.forget(aggregate_id)  # another process wrote first
+                    self.store.forget(aggregate_id)  # another process wrote first
                     check = True
                 except BaseException:
-                    self.latest.forget(aggregate_id)  # it holds events never stored
+                    self.store.forget(aggregate_id)  # it holds events never stored
                     raise
                 else:
-                    self.latest.keep(aggregate)
-                    return Outcome(aggregate, created=True, position=position,
-                                   body=present(aggregate) if present else None)
+                    self.store.keep(aggregate)
+                    return Outcome(snapshot(aggregate), created=True, position=position)
             # Replay on the new version after a jittered, capped backoff, so
             # racing processes spread out instead of colliding again.
             time.sleep(random.uniform(0, min(0.005 * 2 ** attempt, 0.25)))
         raise TooMuchContention(f"{what} is being changed by many writers at once; retry")
 
     def _create(self, aggregate_id: UUID, what: str, make: Callable[[], A],
-                same: Callable[[A], bool], present: Present | None = None) -> Outcome[A]:
+                same: Callable[[A], bool], snapshot: Snapshot) -> Outcome:
         # The state here is this call's own (made or loaded fresh), never shared.
-        body = present or (lambda _: None)
         for _ in range(self.settings.write_retries):
             try:
                 existing = self._get(aggregate_id, what)
             except UnknownFact:
                 aggregate = make()
                 try:
-                    position = self._save(aggregate)
+                    position = self.store.save(aggregate)
                 except IntegrityError:
                     continue
-                return Outcome(aggregate, created=True, position=position, body=body(aggregate))
+                return Outcome(snapshot(aggregate), created=True, position=position)
             if same(existing):
-                return Outcome(existing, created=False, position=None, body=body(existing))
+                return Outcome(snapshot(existing), created=False, position=None)
             raise ConflictingRepeat(f"{what} is already registered with different details")
         raise TooMuchContention(f"{what} is being registered by many writers at once; retry")
 
@@ -183,147 +168,187 @@ class Governance:
                                       f"{', '.join(self.settings.departments)}")
 
     # -- compounds ------------------------------------------------------------
-    # Every verb of a compound or company takes `present` (see Present above).
+    # Each use case: checks against the configuration, then the aggregate's
+    # verb as a named function that `_change` runs on the loaded aggregate
+    # (again, on the reloaded one, when another writer came first), then save.
+    # A verb on one issue answers with that issue, the others with the compound.
     def _compound(self, code: str, command: Callable[[Compound], None],
-                  present: Present | None) -> Outcome[Compound]:
-        return self._change(compound_id(code), f"compound {code}", command, present)
+                  issue_id: str | None = None) -> Outcome:
+        snapshot = (partial(snapshots.issue, issue_id=issue_id) if issue_id
+                    else snapshots.compound)
+        return self._change(compound_id(code), f"compound {code}", command, snapshot)
 
-    def register_compound(self, *, at: datetime | None = None, present: Present | None = None,
-                          **fields: Any) -> Outcome[Compound]:
+    def register_compound(self, *, at: datetime | None = None,
+                          **fields: Any) -> Outcome:
         code = fields["code"]
-        return self._create(compound_id(code), f"compound {code}",
-                            lambda: Compound.register(**fields, at=self._at(at)),
-                            lambda c: c.is_same_registration(**fields), present)
+
+        def register() -> Compound:
+            return Compound.register(**fields, at=self._at(at))
+
+        def same(compound: Compound) -> bool:
+            return compound.is_same_registration(**fields)
+        return self._create(compound_id(code), f"compound {code}", register, same,
+                            snapshots.compound)
 
     def locate_compound(self, code: str, *, at: datetime | None = None,
-                        present: Present | None = None, **location: Any) -> Outcome[Compound]:
-        return self._compound(code, lambda c: c.locate(**location, at=self._at(at)), present)
+                        **location: Any) -> Outcome:
+        def locate(compound: Compound) -> None:
+            compound.locate(**location, at=self._at(at))
+        return self._compound(code, locate)
 
     def contract_property_company(self, code: str, *, company_code: str, starts_on: str,
-                                  ends_on: str, at: datetime | None = None,
-                                  present: Present | None = None) -> Outcome[Compound]:
+                                  ends_on: str, at: datetime | None = None) -> Outcome:
         company = self.company(company_code)
-        return self._compound(code, lambda c: c.contract_property_company(
-            company_code=company_code, company_name=company.name, starts_on=starts_on,
-            ends_on=ends_on, at=self._at(at)), present)
+
+        def contract(compound: Compound) -> None:
+            compound.contract_property_company(
+                company_code=company_code, company_name=company.name, starts_on=starts_on,
+                ends_on=ends_on, at=self._at(at))
+        return self._compound(code, contract)
 
     def blow_whistle(self, code: str, *, grid_worker: str, at: datetime | None = None,
-                     present: Present | None = None, **fields: Any) -> Outcome[Compound]:
+                     **fields: Any) -> Outcome:
         self._known_departments(fields["departments"])
         if fields["category"] not in self.settings.categories:
             raise InvalidField("category", f"unknown category {fields['category']}; known: "
                                            f"{', '.join(self.settings.categories)}")
-        return self._compound(code, lambda c: c.blow_whistle(
-            **fields, grid_worker=grid_worker, policy=self.settings.deadlines,
-            at=self._at(at)), present)
+
+        def whistle(compound: Compound) -> None:
+            compound.blow_whistle(**fields, grid_worker=grid_worker,
+                                  policy=self.settings.deadlines, at=self._at(at))
+        return self._compound(code, whistle, fields["issue_id"])
 
     def report_in(self, code: str, issue_id: str, *, department: str, officer: str,
-                  at: datetime | None = None, present: Present | None = None) -> Outcome[Compound]:
-        return self._compound(code, lambda c: c.report_in(
-            issue_id=issue_id, department=department, officer=officer, at=self._at(at)), present)
+                  at: datetime | None = None) -> Outcome:
+        def report(compound: Compound) -> None:
+            compound.report_in(issue_id=issue_id, department=department, officer=officer,
+                               at=self._at(at))
+        return self._compound(code, report, issue_id)
 
     def note_progress(self, code: str, issue_id: str, *, department: str, note: str,
-                      at: datetime | None = None,
-                      present: Present | None = None) -> Outcome[Compound]:
-        return self._compound(code, lambda c: c.note_progress(
-            issue_id=issue_id, department=department, note=note, at=self._at(at)), present)
+                      at: datetime | None = None) -> Outcome:
+        def progress(compound: Compound) -> None:
+            compound.note_progress(issue_id=issue_id, department=department, note=note,
+                                   at=self._at(at))
+        return self._compound(code, progress, issue_id)
 
     def resolve(self, code: str, issue_id: str, *, department: str, how: str,
-                at: datetime | None = None, present: Present | None = None) -> Outcome[Compound]:
-        return self._compound(code, lambda c: c.resolve(
-            issue_id=issue_id, department=department, how=how, at=self._at(at)), present)
+                at: datetime | None = None) -> Outcome:
+        def resolve(compound: Compound) -> None:
+            compound.resolve(issue_id=issue_id, department=department, how=how,
+                             at=self._at(at))
+        return self._compound(code, resolve, issue_id)
 
     def rate(self, code: str, issue_id: str, *, rating: str, comment: str | None,
-             rated_by: str, at: datetime | None = None,
-             present: Present | None = None) -> Outcome[Compound]:
-        return self._compound(code, lambda c: c.rate(
-            issue_id=issue_id, rating=rating, comment=comment, rated_by=rated_by,
-            policy=self.settings.deadlines, at=self._at(at)), present)
+             rated_by: str, at: datetime | None = None) -> Outcome:
+        def rate(compound: Compound) -> None:
+            compound.rate(issue_id=issue_id, rating=rating, comment=comment, rated_by=rated_by,
+                          policy=self.settings.deadlines, at=self._at(at))
+        return self._compound(code, rate, issue_id)
 
-    def escalate_due(self, code: str, issue_id: str, at: datetime | None = None,
-                     present: Present | None = None) -> Outcome[Compound]:
+    def escalate_due(self, code: str, issue_id: str, at: datetime | None = None) -> Outcome:
         """Records the escalations an issue's deadlines call for, once each."""
-        return self._compound(code, lambda c: c.escalate(issue_id=issue_id, at=self._at(at)),
-                              present)
+        def escalate(compound: Compound) -> None:
+            compound.escalate(issue_id=issue_id, at=self._at(at))
+        return self._compound(code, escalate, issue_id)
 
     # Push-back (issue 14): each takes the compound verb's own keyword arguments.
     def decline(self, code: str, issue_id: str, *, at: datetime | None = None,
-                present: Present | None = None, **fields: Any) -> Outcome[Compound]:
-        return self._compound(code, lambda c: c.decline(
-            issue_id=issue_id, **fields, at=self._at(at)), present)
+                **fields: Any) -> Outcome:
+        def decline(compound: Compound) -> None:
+            compound.decline(issue_id=issue_id, **fields, at=self._at(at))
+        return self._compound(code, decline, issue_id)
 
     def decide_decline(self, code: str, issue_id: str, *, at: datetime | None = None,
-                       present: Present | None = None, **fields: Any) -> Outcome[Compound]:
-        return self._compound(code, lambda c: c.decide_decline(
-            issue_id=issue_id, **fields, at=self._at(at)), present)
+                       **fields: Any) -> Outcome:
+        def decide(compound: Compound) -> None:
+            compound.decide_decline(issue_id=issue_id, **fields, at=self._at(at))
+        return self._compound(code, decide, issue_id)
 
     def summon_department(self, code: str, issue_id: str, *, at: datetime | None = None,
-                          present: Present | None = None, **fields: Any) -> Outcome[Compound]:
+                          **fields: Any) -> Outcome:
         self._known_departments([fields["department"]], "department")
-        return self._compound(code, lambda c: c.summon_department(
-            issue_id=issue_id, **fields, policy=self.settings.deadlines, at=self._at(at)),
-            present)
+
+        def summon(compound: Compound) -> None:
+            compound.summon_department(issue_id=issue_id, **fields,
+                                       policy=self.settings.deadlines, at=self._at(at))
+        return self._compound(code, summon, issue_id)
 
     def request_extension(self, code: str, issue_id: str, *, at: datetime | None = None,
-                          present: Present | None = None, **fields: Any) -> Outcome[Compound]:
-        return self._compound(code, lambda c: c.request_extension(
-            issue_id=issue_id, **fields, at=self._at(at)), present)
+                          **fields: Any) -> Outcome:
+        def request(compound: Compound) -> None:
+            compound.request_extension(issue_id=issue_id, **fields, at=self._at(at))
+        return self._compound(code, request, issue_id)
 
     def decide_extension(self, code: str, issue_id: str, *, at: datetime | None = None,
-                         present: Present | None = None, **fields: Any) -> Outcome[Compound]:
-        return self._compound(code, lambda c: c.decide_extension(
-            issue_id=issue_id, **fields, at=self._at(at)), present)
+                         **fields: Any) -> Outcome:
+        def decide(compound: Compound) -> None:
+            compound.decide_extension(issue_id=issue_id, **fields, at=self._at(at))
+        return self._compound(code, decide, issue_id)
 
     def close_as_duplicate(self, code: str, issue_id: str, *, at: datetime | None = None,
-                           present: Present | None = None, **fields: Any) -> Outcome[Compound]:
-        return self._compound(code, lambda c: c.close_as_duplicate(
-            issue_id=issue_id, **fields, at=self._at(at)), present)
+                           **fields: Any) -> Outcome:
+        def close(compound: Compound) -> None:
+            compound.close_as_duplicate(issue_id=issue_id, **fields, at=self._at(at))
+        return self._compound(code, close, issue_id)
 
     def hold_joint_meeting(self, code: str, *, at: datetime | None = None,
-                           present: Present | None = None, **fields: Any) -> Outcome[Compound]:
+                           **fields: Any) -> Outcome:
         for d in fields["decisions"]:
             self._known_departments(d.get("departments", []), "decisions.departments")
-        return self._compound(code, lambda c: c.hold_joint_meeting(**fields, at=self._at(at)),
-                              present)
+
+        def meet(compound: Compound) -> None:
+            compound.hold_joint_meeting(**fields, at=self._at(at))
+        return self._compound(code, meet)
 
     def elect_committee(self, code: str, *, at: datetime | None = None,
-                        present: Present | None = None, **fields: Any) -> Outcome[Compound]:
-        return self._compound(code, lambda c: c.elect_committee(**fields, at=self._at(at)),
-                              present)
+                        **fields: Any) -> Outcome:
+        def elect(compound: Compound) -> None:
+            compound.elect_committee(**fields, at=self._at(at))
+        return self._compound(code, elect)
 
     def survey_satisfaction(self, code: str, *, at: datetime | None = None,
-                            present: Present | None = None, **fields: Any) -> Outcome[Compound]:
-        return self._compound(code, lambda c: c.survey_satisfaction(**fields, at=self._at(at)),
-                              present)
+                            **fields: Any) -> Outcome:
+        def survey(compound: Compound) -> None:
+            compound.survey_satisfaction(**fields, at=self._at(at))
+        return self._compound(code, survey)
 
     def record_incident(self, code: str, *, at: datetime | None = None,
-                        present: Present | None = None, **fields: Any) -> Outcome[Compound]:
+                        **fields: Any) -> Outcome:
         if fields.get("company_code"):
             self.company(fields["company_code"])
-        return self._compound(code, lambda c: c.record_incident(**fields, at=self._at(at)),
-                              present)
+
+        def record(compound: Compound) -> None:
+            compound.record_incident(**fields, at=self._at(at))
+        return self._compound(code, record)
 
     # -- property companies --------------------------------------------------
-    def _company(self, code: str, command: Callable[[PropertyCompany], None],
-                 present: Present | None) -> Outcome[PropertyCompany]:
-        return self._change(company_id(code), f"property company {code}", command, present)
+    def _company(self, code: str, command: Callable[[PropertyCompany], None]) -> Outcome:
+        return self._change(company_id(code), f"property company {code}", command,
+                            snapshots.company)
 
     def register_company(self, *, code: str, name: str, party_organisation: bool,
-                         at: datetime | None = None,
-                         present: Present | None = None) -> Outcome[PropertyCompany]:
+                         at: datetime | None = None) -> Outcome:
         fields = dict(code=code, name=name, party_organisation=party_organisation)
-        return self._create(company_id(code), f"property company {code}",
-                            lambda: PropertyCompany.register(**fields, at=self._at(at)),
-                            lambda c: c.is_same_registration(**fields), present)
+
+        def register() -> PropertyCompany:
+            return PropertyCompany.register(**fields, at=self._at(at))
+
+        def same(company: PropertyCompany) -> bool:
+            return company.is_same_registration(**fields)
+        return self._create(company_id(code), f"property company {code}", register, same,
+                            snapshots.company)
 
     def establish_party_organisation(self, code: str, *, established_on: str,
-                                     at: datetime | None = None,
-                                     present: Present | None = None) -> Outcome[PropertyCompany]:
-        return self._company(code, lambda c: c.establish_party_organisation(
-            established_on=established_on, at=self._at(at)), present)
+                                     at: datetime | None = None) -> Outcome:
+        def establish(company: PropertyCompany) -> None:
+            company.establish_party_organisation(established_on=established_on,
+                                                 at=self._at(at))
+        return self._company(code, establish)
 
     def evaluate_company(self, code: str, *, year: int, level: str, scores: dict[str, float],
-                         evaluator: str, at: datetime | None = None,
-                         present: Present | None = None) -> Outcome[PropertyCompany]:
-        return self._company(code, lambda c: c.evaluate(
-            year=year, level=level, scores=scores, evaluator=evaluator, at=self._at(at)), present)
+                         evaluator: str, at: datetime | None = None) -> Outcome:
+        def evaluate(company: PropertyCompany) -> None:
+            company.evaluate(year=year, level=level, scores=scores, evaluator=evaluator,
+                             at=self._at(at))
+        return self._company(code, evaluate)

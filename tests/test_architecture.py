@@ -75,14 +75,6 @@ PENDING: set[tuple[str, str]] = {
     ("audit.chain", "uses .extras"),
     ("consumers.relay", "uses .extras"),
     ("api.routers.open311", "uses .extras"),
-    # step "settings only through Settings"
-    ("projections.dashboard.query", "reads os.environ"),
-    ("cli.serve", "reads os.environ"),
-    # step "no present= callbacks"
-    ("api.routers.companies", "passes present="),
-    ("api.routers.compounds", "passes present="),
-    ("api.routers.issues", "passes present="),
-    ("api.routers.open311", "passes present="),
 }
 
 

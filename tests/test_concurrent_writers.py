@@ -2,7 +2,6 @@
 loses nothing and duplicates nothing, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from service_layer.bootstrap import Services
@@ -40,7 +39,8 @@ def test_concurrent_registration_of_the_same_compound_is_one_event(services: Ser
                                  range(6)))
     assert sum(o.created for o in outcomes) == 1
     assert len(services.app.recorder.select_notifications(start=1, limit=100)) == 1
-    assert str(uuid.UUID(str(outcomes[0].state.id)))
+    assert {o.snapshot["code"] for o in outcomes} == {"HD-9"}
+    assert services.governance.compound("HD-9").version == 1
 
 
 def test_two_processes_racing_meet_optimistic_concurrency(services: Services, settings, clock):

@@ -19,6 +19,7 @@ from projections.dashboard.calendar import (
     LOCAL_TZ, calendar, date_day, month_id, split, to_us, xun_id)
 from projections.dashboard import percentiles as dashboard_percentiles
 from projections.dashboard.query import query
+from adapters.settings import ConfigError, Settings
 from tests import story
 
 URL = "/v1/dashboard/response-rates"
@@ -234,12 +235,37 @@ def test_p90_is_nearest_rank(client, auth, clock):
     assert water["reported_in_time"] == 10 and water["response_rate"] == 1.0
 
 
+@pytest.fixture
+def environment() -> dict[str, str]:
+    """Variables set before the service starts; a test parametrizes it."""
+    return {}
+
+
+@pytest.fixture
+def settings(settings, environment, monkeypatch):
+    """conftest's settings, read from the environment when a test sets one:
+    Settings reads it once, at start, as `serve` does."""
+    if not environment:
+        return settings
+    for name, value in dict(environment, DATABASE_URL=settings.database_url).items():
+        monkeypatch.setenv(name, value)
+    return Settings.from_env()
+
+
+@pytest.mark.parametrize("environment", [{"THREE_RATES_WEIGHTS": "1,1,2"}])
 def test_weights_come_from_the_environment(client, auth, may, monkeypatch):
-    monkeypatch.setenv("THREE_RATES_WEIGHTS", "1,1,2")
+    monkeypatch.setenv("THREE_RATES_WEIGHTS", "5,5,5")  # too late: read at start
     got = get(client, auth, may, by="street", **{"from": "2026-05-01", "to": "2026-05-04"})
     x = {r["key"]: r for r in got.json()["rows"]}["Xinjiekou"]
     assert x["three_rates_score"] == pytest.approx(100 * (0.6 + 0.75 + 2 * 1.0) / 4)
     assert got.json()["weights"] == dict(response=1.0, resolution=1.0, satisfaction=2.0)
+
+
+@pytest.mark.parametrize("raw", ["1,1", "1,x,2", "-1,1,1", "0,0,0"])
+def test_bad_weights_fail_at_start(raw, monkeypatch):
+    monkeypatch.setenv("THREE_RATES_WEIGHTS", raw)
+    with pytest.raises(ConfigError, match="THREE_RATES_WEIGHTS"):
+        Settings.from_env()
 
 
 def test_csv(client, auth, may):

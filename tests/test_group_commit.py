@@ -61,14 +61,14 @@ def _events(services: Services, topic: str = "") -> list:
 
 
 def test_group_commit_is_on_unless_switched_off(services: Services, monkeypatch):
-    assert isinstance(services.governance.committer, GroupCommitter)
+    assert isinstance(services.governance.store.committer, GroupCommitter)
     monkeypatch.setenv("GROUP_COMMIT", "0")
     assert not Settings.from_env().group_commit
     gov = Governance(services.app, replace(services.settings, group_commit=False))
-    assert gov.committer is None
+    assert gov.store.committer is None
     monkeypatch.setenv("GROUP_COMMIT", "1")
     assert Settings.from_env().group_commit
-    assert Governance(services.app, services.settings).committer is not None
+    assert Governance(services.app, services.settings).store.committer is not None
 
 
 def test_many_threads_on_many_and_on_the_same_compounds(services: Services):
@@ -103,7 +103,7 @@ def test_many_threads_on_many_and_on_the_same_compounds(services: Services):
         n = by_position[outcome.position]
         assert n.originator_id == compound_id(code)
         assert issue_id.encode() in n.state
-    committer = gov.committer
+    committer = gov.store.committer
     assert committer.requests >= len(bodies)
 
 
@@ -112,7 +112,7 @@ def test_a_batch_commits_many_requests_in_one_transaction(services: Services):
     codes = [f"B-{i}" for i in range(12)]
     for code in codes:
         gov.register_compound(**story.compound(code))
-    gate = Gate(gov.committer, total=len(codes))
+    gate = Gate(gov.store.committer, total=len(codes))
     with ThreadPoolExecutor(max_workers=len(codes)) as pool:
         outcomes = list(pool.map(lambda c: gov.blow_whistle(c, grid_worker="W", **_whistle()),
                                  codes))
@@ -120,7 +120,7 @@ def test_a_batch_commits_many_requests_in_one_transaction(services: Services):
     # whoever came first, then every other request in one transaction
     assert len(gate.calls) == 2 and sum(gate.calls) == len(codes)
     assert len({o.position for o in outcomes}) == len(codes)
-    assert gov.committer.largest_batch == max(gate.calls)
+    assert gov.store.committer.largest_batch == max(gate.calls)
 
 
 def test_only_the_loser_of_a_batch_gets_the_integrity_error(services: Services, settings,
@@ -128,7 +128,7 @@ def test_only_the_loser_of_a_batch_gets_the_integrity_error(services: Services, 
     gov = services.governance
     for code in ("W-1", "W-2", "W-3", "L-1"):
         gov.register_compound(**story.compound(code))
-    committer = gov.committer
+    committer = gov.store.committer
     stale = gov.compound("L-1")
     # another process writes L-1 first
     other = bootstrap(settings, clock=clock)
@@ -253,12 +253,12 @@ def test_a_bad_request_does_not_sink_its_batch(services: Services):
     bad.blow_whistle(**dict(_whistle(), description="x"), grid_worker="W",
                      policy=services.settings.deadlines, at=bad.registered_at)
     bad.pending_events[-1].__dict__["description"] = object()  # not transcodable
-    gate = Gate(gov.committer, count=2)
+    gate = Gate(gov.store.committer, count=2)
     results: dict[str, object] = {}
 
     def save(name, aggregate):
         try:
-            results[name] = gov.committer.save(aggregate)
+            results[name] = gov.store.committer.save(aggregate)
         except Exception as exc:  # noqa: BLE001
             results[name] = exc
 

@@ -56,3 +56,13 @@ def test_serve_keeps_the_views_in_a_child_it_restarts(database_url):
     wait_for(lambda: not any(os.path.exists(f"/proc/{p}") and
                           open(f"/proc/{p}/stat").read().split()[2] != "Z" for p in followers),
           15, "the follower to stop")
+
+
+def test_workers_read_what_serve_exports_unless_set(monkeypatch):
+    from adapters.settings import export_for_workers
+    monkeypatch.delenv("WRITE_CACHE_CHECK", raising=False)
+    export_for_workers(WRITE_CACHE_CHECK="1")
+    assert Settings.from_env().write_cache_check
+    monkeypatch.setenv("WRITE_CACHE_CHECK", "0")  # given explicitly: it wins
+    export_for_workers(WRITE_CACHE_CHECK="1")
+    assert not Settings.from_env().write_cache_check

@@ -20,7 +20,7 @@ def register(body: CompanyIn, who: Principal = Depends(official),
     check_at(who, body.at)
     outcome = svc.governance.register_company(code=body.code, name=body.name,
                                               party_organisation=body.party_organisation,
-                                              at=body.at, present=presenters.company)
+                                              at=body.at)
     return presenters.respond(outcome)
 
 
@@ -37,8 +37,7 @@ def establish_party_organisation(code: CodeInPath, body: PartyOrganisationIn,
                                  svc: Services = Depends(services)) -> Response:
     check_at(who, body.at)
     outcome = svc.governance.establish_party_organisation(
-        code, established_on=body.established_on.isoformat(), at=body.at,
-        present=presenters.company)
+        code, established_on=body.established_on.isoformat(), at=body.at)
     return presenters.respond(outcome)
 
 
@@ -51,6 +50,5 @@ def evaluate(code: CodeInPath, body: EvaluationIn, who: Principal = Depends(offi
         raise forbid(f"{who.name} is a street official; district evaluations come from the district")
     outcome = svc.governance.evaluate_company(code, year=body.year, level=body.level,
                                               scores=body.scores.model_dump(),
-                                              evaluator=who.name, at=body.at,
-                                              present=presenters.company)
+                                              evaluator=who.name, at=body.at)
     return presenters.respond(outcome)

@@ -23,8 +23,7 @@ def register(body: CompoundIn, who: Principal = Depends(official),
     check_at(who, body.at)
     if who.role == "official" and who.street and who.street != body.street:
         raise forbid(f"{who.name} is scoped to street {who.street}, not {body.street}")
-    outcome = svc.governance.register_compound(**body.model_dump(exclude={"at"}), at=body.at,
-                                               present=presenters.compound)
+    outcome = svc.governance.register_compound(**body.model_dump(exclude={"at"}), at=body.at)
     return presenters.respond(outcome)
 
 
@@ -47,7 +46,7 @@ def locate(code: CodeInPath, body: LocationIn, who: Principal = Depends(official
            svc: Services = Depends(services)) -> Response:
     _scoped(svc, who, code, body.at)
     outcome = svc.governance.locate_compound(code, **body.model_dump(exclude={"at"}),
-                                             at=body.at, present=presenters.compound)
+                                             at=body.at)
     return presenters.respond(outcome)
 
 
@@ -57,7 +56,7 @@ def contract(code: CodeInPath, body: ContractIn, who: Principal = Depends(offici
     _scoped(svc, who, code, body.at)
     outcome = svc.governance.contract_property_company(
         code, company_code=body.company_code, starts_on=body.starts_on.isoformat(),
-        ends_on=body.ends_on.isoformat(), at=body.at, present=presenters.compound)
+        ends_on=body.ends_on.isoformat(), at=body.at)
     return presenters.respond(outcome)
 
 
@@ -67,7 +66,7 @@ def elect(code: CodeInPath, body: ElectionIn, who: Principal = Depends(official)
     _scoped(svc, who, code, body.at)
     outcome = svc.governance.elect_committee(
         code, term_start=body.term_start.isoformat(), term_end=body.term_end.isoformat(),
-        members=[m.model_dump() for m in body.members], at=body.at, present=presenters.compound)
+        members=[m.model_dump() for m in body.members], at=body.at)
     return presenters.respond(outcome)
 
 
@@ -80,7 +79,7 @@ def meet(code: CodeInPath, body: MeetingIn, who: Principal = Depends(official),
         code, meeting_id=str(body.meeting_id), held_on=body.held_on.isoformat(),
         attendees=[a.model_dump() for a in body.attendees],
         issues_discussed=[str(i) for i in body.issues_discussed], decisions=decisions,
-        at=body.at, present=presenters.compound)
+        at=body.at)
     return presenters.respond(outcome, meeting_id=str(body.meeting_id))
 
 
@@ -91,7 +90,7 @@ def survey(code: CodeInPath, body: SurveyIn, who: Principal = Depends(official),
     outcome = svc.governance.survey_satisfaction(
         code, survey_id=str(body.survey_id), year=body.year,
         surveyed_on=body.surveyed_on.isoformat(), respondents=body.respondents,
-        score=body.score, at=body.at, present=presenters.compound)
+        score=body.score, at=body.at)
     return presenters.respond(outcome, survey_id=str(body.survey_id))
 
 
@@ -102,5 +101,5 @@ def incident(code: CodeInPath, body: IncidentIn, who: Principal = Depends(offici
     outcome = svc.governance.record_incident(
         code, incident_id=str(body.incident_id), kind=body.kind,
         occurred_on=body.occurred_on.isoformat(), description=body.description,
-        company_code=body.company_code, at=body.at, present=presenters.compound)
+        company_code=body.company_code, at=body.at)
     return presenters.respond(outcome, incident_id=str(body.incident_id))

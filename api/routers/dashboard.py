@@ -13,7 +13,7 @@ from api.presenters import json_response
 from api.readmodels import csv_response, fresh, wants_csv
 from projections.dashboard.calendar import LOCAL_TZ
 from api.responses import VIEW_ERRORS, Dashboard, read
-from projections.dashboard.query import COLUMNS, parse_bound, query, response_rates_as_of, weights
+from projections.dashboard.query import COLUMNS, parse_bound, query, response_rates_as_of
 from service_layer.bootstrap import Services
 from service_layer.governance import InvalidField
 from service_layer.tokens import Principal
@@ -62,16 +62,16 @@ def response_rates(
     start, end = _bound("from", from_), _bound("to", to)
     if not start < end:
         raise InvalidField("to", "must be later than from")
+    w = svc.settings.three_rates_weights
     if as_of is None:
         now = svc.governance.clock()
-        rows, position = query(svc, "", start, end, by, now)
+        rows, position = query(svc, "", start, end, by, now, w)
     else:
         now = _bound("as_of", as_of)
         with _as_of_turn:
-            rows, position = response_rates_as_of(svc, start, end, by, now)
+            rows, position = response_rates_as_of(svc, start, end, by, now, w)
     if wants_csv(request):
         return csv_response(rows, csv_name(by, start, end, now if as_of else None), COLUMNS)
-    w = weights()
     return json_response({
         "from": start.isoformat(), "to": end.isoformat(), "by": by, "now": now.isoformat(),
         "as_of": now.isoformat() if as_of else None, "position": position,

@@ -30,8 +30,7 @@ def blow_whistle(code: CodeInPath, body: WhistleIn,
     outcome = svc.governance.blow_whistle(
         code, grid_worker=who.name, issue_id=issue_id, category=body.category,
         description=body.description, departments=body.departments, urgency=body.urgency,
-        source=body.source, grid=body.grid, building=body.building, unit=body.unit, at=body.at,
-        present=presenters.issue_of(issue_id))
+        source=body.source, grid=body.grid, building=body.building, unit=body.unit, at=body.at)
     return presenters.respond(outcome)
 
 
@@ -53,8 +52,7 @@ def report_in(code: CodeInPath, issue_id: CodeInPath, body: ReportIn,
     check_at(who, body.at)
     check_department(who, body.department)
     outcome = svc.governance.report_in(code, issue_id, department=body.department,
-                                       officer=body.officer, at=body.at,
-                                       present=presenters.issue_of(issue_id))
+                                       officer=body.officer, at=body.at)
     return presenters.respond(outcome)
 
 
@@ -65,8 +63,7 @@ def note_progress(code: CodeInPath, issue_id: CodeInPath, body: ProgressIn,
     check_at(who, body.at)
     check_department(who, body.department)
     outcome = svc.governance.note_progress(code, issue_id, department=body.department,
-                                           note=body.note, at=body.at,
-                                           present=presenters.issue_of(issue_id))
+                                           note=body.note, at=body.at)
     return presenters.respond(outcome)
 
 
@@ -77,8 +74,7 @@ def resolve(code: CodeInPath, issue_id: CodeInPath, body: ResolutionIn,
     check_at(who, body.at)
     check_department(who, body.department)
     outcome = svc.governance.resolve(code, issue_id, department=body.department,
-                                     how=body.how, at=body.at,
-                                     present=presenters.issue_of(issue_id))
+                                     how=body.how, at=body.at)
     return presenters.respond(outcome)
 
 
@@ -90,8 +86,7 @@ def rate(code: CodeInPath, issue_id: CodeInPath, body: RatingIn,
     compound = svc.governance.compound(code)
     check_grid(who, compound.street, compound.issue(issue_id)["grid"])
     outcome = svc.governance.rate(code, issue_id, rating=body.rating, comment=body.comment,
-                                  rated_by=who.name, at=body.at,
-                                  present=presenters.issue_of(issue_id))
+                                  rated_by=who.name, at=body.at)
     return presenters.respond(outcome)
 
 
@@ -122,8 +117,7 @@ def decline(code: CodeInPath, issue_id: CodeInPath, body: DeclineIn, who: Princi
     check_at(who, body.at)
     outcome = svc.governance.decline(code, issue_id,
                                      department=_own_department(who, body.department),
-                                     reason=body.reason, at=body.at,
-                                     present=presenters.issue_of(issue_id))
+                                     reason=body.reason, at=body.at)
     return presenters.respond(outcome)
 
 
@@ -134,8 +128,7 @@ def decide_decline(code: CodeInPath, issue_id: CodeInPath, body: DecisionOnDecli
     _official_scope(svc, who, code, body.at)
     outcome = svc.governance.decide_decline(code, issue_id, department=body.department,
                                             accept=body.accept, official=who.name,
-                                            note=body.note, at=body.at,
-                                            present=presenters.issue_of(issue_id))
+                                            note=body.note, at=body.at)
     return presenters.respond(outcome)
 
 
@@ -145,8 +138,7 @@ def summon(code: CodeInPath, issue_id: CodeInPath, body: SummonIn, who: Principa
     _official_scope(svc, who, code, body.at)
     outcome = svc.governance.summon_department(code, issue_id, department=body.department,
                                                replaces=body.replaces, official=who.name,
-                                               reason=body.reason, at=body.at,
-                                               present=presenters.issue_of(issue_id))
+                                               reason=body.reason, at=body.at)
     return presenters.respond(outcome)
 
 
@@ -157,7 +149,7 @@ def request_extension(code: CodeInPath, issue_id: CodeInPath, body: ExtensionIn,
     check_at(who, body.at)
     outcome = svc.governance.request_extension(
         code, issue_id, department=_own_department(who, body.department), until=body.until,
-        reason=body.reason, at=body.at, present=presenters.issue_of(issue_id))
+        reason=body.reason, at=body.at)
     return presenters.respond(outcome)
 
 
@@ -168,8 +160,7 @@ def decide_extension(code: CodeInPath, issue_id: CodeInPath, body: DecisionOnExt
     _official_scope(svc, who, code, body.at)
     outcome = svc.governance.decide_extension(code, issue_id, department=body.department,
                                               approve=body.approve, official=who.name,
-                                              note=body.note, at=body.at,
-                                              present=presenters.issue_of(issue_id))
+                                              note=body.note, at=body.at)
     return presenters.respond(outcome)
 
 
@@ -181,5 +172,5 @@ def close_as_duplicate(code: CodeInPath, issue_id: CodeInPath, body: DuplicateIn
     outcome = svc.governance.close_as_duplicate(code, issue_id,
                                                 duplicate_of=str(body.duplicate_of),
                                                 official=who.name, reason=body.reason,
-                                                at=body.at, present=presenters.issue_of(issue_id))
+                                                at=body.at)
     return presenters.respond(outcome)

@@ -218,15 +218,14 @@ def _create(svc: Services, fmt: str, request: Request, form: dict[str, str],
         description=description, departments=departments,
         urgency=attributes.get("urgency", "normal"), source=source,
         grid=attributes.get("grid"), building=attributes.get("building"),
-        unit=attributes.get("unit"), media_url=media_url,
-        present=lambda c: deepcopy(c.issue(issue_id)))
+        unit=attributes.get("unit"), media_url=media_url)
     contact = {f: _text(form, f, 200) for f in CONTACT_FIELDS}
     _contacts(svc).keep(issue_id, contact)
     if outcome.created:
         # Most clients read their request back at once and know nothing of our
         # `?after=`: the answer waits (briefly) until the view shows it.
         wait_for_views(svc, [_VIEW], outcome.position, timeout=1.0)
-    issue = outcome.body
+    issue = outcome.snapshot
     return o311.render(fmt, "service_requests", [dict(
         service_request_id=issue_id,
         service_notice=_notice(departments, issue["report_due_at"], issue["resolve_due_at"]),

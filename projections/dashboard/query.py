@@ -12,7 +12,6 @@ turns, so the database works while Python does: a query by compound is some
 """
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import date, datetime, time
 from typing import Any
@@ -27,33 +26,15 @@ from projections.dashboard.percentiles import Percentiles, periods_union
 from projections.dashboard.rows import COUNTS, row_measures
 from service_layer.bootstrap import Services
 from adapters.limits import check_day, check_moment
+from adapters.settings import DEFAULT_THREE_RATES_WEIGHTS
 
 VIEW = DashboardView()
-
-# 响应率 : 解决率 : 满意率. The papers give no weights; these follow the
-# 30/35/35 split reported for the Jungar Banner 接诉即办 rules (docs/dashboard.md).
-DEFAULT_WEIGHTS = (30.0, 35.0, 35.0)
 
 COLUMNS = ["key", "summonses", "reported", "reported_in_time", "response_rate",
            "median_minutes_to_report", "p90_minutes_to_report", "issues", "resolved",
            "resolution_rate", "rated", "satisfied", "satisfaction_rate", "first_satisfied",
            "first_contact_satisfaction_rate", "open", "overdue", "escalated",
            "three_rates_score"]
-
-
-def weights() -> tuple[float, float, float]:
-    """THREE_RATES_WEIGHTS="response,resolution,satisfaction", e.g. "30,35,35"."""
-    raw = os.environ.get("THREE_RATES_WEIGHTS")
-    if not raw:
-        return DEFAULT_WEIGHTS
-    try:
-        parts = tuple(float(x) for x in raw.split(","))
-    except ValueError:
-        parts = ()
-    if len(parts) != 3 or min(parts) < 0 or sum(parts) <= 0:
-        raise ValueError(f"THREE_RATES_WEIGHTS must be three non-negative numbers with a "
-                         f"positive sum, e.g. 30,35,35; not {raw!r}")
-    return parts  # type: ignore[return-value]
 
 
 def parse_bound(text: str) -> datetime:
@@ -70,22 +51,26 @@ def parse_bound(text: str) -> datetime:
 
 # -- the query ------------------------------------------------------------------
 def response_rates(services: Services, prefix: str, from_: datetime, to: datetime, by: str,
-                   now: datetime) -> list[dict[str, Any]]:
+                   now: datetime,
+                   weights: tuple[float, float, float] = DEFAULT_THREE_RATES_WEIGHTS
+                   ) -> list[dict[str, Any]]:
     """One row per key over whistles blown in [from_, to), `overdue` judged at
     `now`, from the dashboard tables built under `prefix` ("" is live)."""
-    return query(services, prefix, from_, to, by, now)[0]
+    return query(services, prefix, from_, to, by, now, weights)[0]
 
 
 def query(services: Services, prefix: str, from_: datetime, to: datetime, by: str,
-          now: datetime) -> tuple[list[dict[str, Any]], int]:
-    """`response_rates` and the log position the tables had reached."""
+          now: datetime, weights: tuple[float, float, float] = DEFAULT_THREE_RATES_WEIGHTS
+          ) -> tuple[list[dict[str, Any]], int]:
+    """`response_rates` and the log position the tables had reached; the
+    score weighs the three rates by `weights` (settings.three_rates_weights)."""
     if by not in DIMENSIONS:
         raise ValueError(f"by must be one of {', '.join(DIMENSIONS)}")
     if not from_ < to:
         raise ValueError("from must be earlier than to")
     db = services.db
     t = VIEW.names(db, prefix)
-    w = weights()
+    w = weights
     with db.transaction(commit=False) as cur:
         if db.is_postgres:  # one snapshot for every statement below
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -185,7 +170,9 @@ def _row(key: str, c: list[int], w: tuple[float, float, float]) -> dict[str, Any
 
 # -- as of a past moment ---------------------------------------------------------
 def response_rates_as_of(services: Services, from_: datetime, to: datetime, by: str,
-                         when: datetime) -> tuple[list[dict[str, Any]], int]:
+                         when: datetime,
+                         weights: tuple[float, float, float] = DEFAULT_THREE_RATES_WEIGHTS
+                         ) -> tuple[list[dict[str, Any]], int]:
     """The dashboard as it stood at `when`: the view is built into scratch
     tables from the events recorded by then, queried with `overdue` judged at
     `when`, and dropped. Returns (rows, position)."""
@@ -199,7 +186,7 @@ def response_rates_as_of(services: Services, from_: datetime, to: datetime, by: 
         else:  # nothing recorded yet: empty tables, not the whole log
             with services.db.transaction() as cur:
                 VIEW.create_tables(services.db, cur, prefix)
-        rows, _ = query(services, prefix, from_, to, by, when)
+        rows, _ = query(services, prefix, from_, to, by, when, weights)
         return rows, position
     finally:
         drop(services, VIEW, prefix)

@@ -305,8 +305,9 @@ class DashboardView(View):
         for base in ("rollup", "report_minutes"):
             cur.execute(f"DELETE FROM {t[base]}")
         # Keys grouped bytewise (PostgreSQL's "C"), several times cheaper to
-        # sort than by the locale, with room to sort in memory: a million
-        # whistles' days by compound spilled 39 MB to disk.
+        # sort than by the locale, with room to sort in memory: with the
+        # default work_mem a city's days by compound spill to disk
+        # (bench/README.md).
         bytewise = ' COLLATE "C"' if db.is_postgres else ""
         if db.is_postgres:
             cur.execute("SET LOCAL work_mem = '256MB'")

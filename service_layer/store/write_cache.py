@@ -1,8 +1,8 @@
 """The last committed state of the aggregates written most recently.
 
 Loading a compound means decoding its snapshot (every issue it ever had)
-and the events since: about 4 ms for a year-old compound, the largest part
-of a write. A writer that finds the compound here uses it as it is, without
+and the events since, which grows with the compound's age and is the largest
+part of a write (bench/README.md). A writer that finds the compound here uses it as it is, without
 asking the store: if another process wrote meanwhile (another API process,
 the deadline watcher), saving fails on the version check and the writer
 asks again with `check=True`, which reads the events stored after the
@@ -12,8 +12,9 @@ refusal or a repeat decided on memory alone.
 The cached object is mutated by the next writer of the same aggregate, so it
 is only touched under that aggregate's stripe lock in `Governance._change`,
 and whatever a caller reads of it after the lock is released must have been
-copied under the lock (`present` there). A write that fails for any reason
-drops the entry: its state may hold events that were never stored.
+copied under the lock (the snapshot there, service_layer/snapshots.py). A
+write that fails for any reason drops the entry: its state may hold events
+that were never stored.
 """
 from __future__ import annotations
 
