@@ -21,9 +21,9 @@ from typing import Any
 
 from domain.ids import compound_id
 from projections.feed import View, drop, rebuild, tracked_position
-from audit.chain import (GENESIS, Chain, Seal, canonical_bytes, canonical_json,
-                               chain_digest, events_table, position_column, read_raw, record,
-                               record_of)
+from audit.chain import Chain, Seal, events_table, position_column, read_raw
+from audit.hashing import (GENESIS, canonical_bytes, canonical_json, chain_digest, record,
+                           record_of)
 from projections.registry import all_views
 from service_layer.bootstrap import Services
 from adapters.limits import (CODE, MAX_POSITION, check_day, check_moment, check_name,

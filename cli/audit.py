@@ -140,7 +140,7 @@ def run_replay(services, args: argparse.Namespace) -> int:  # type: ignore[no-un
 
 
 def _seal_source(services, spec: str):  # type: ignore[no-untyped-def]
-    from audit.chain import read_seals_topic
+    from audit.kafka_seals import read_seals_topic
     from audit import replay as audit
     if spec == "kafka" or spec.startswith("kafka:"):
         if not services.settings.kafka_bootstrap_servers:
@@ -219,7 +219,7 @@ def _digest_at(path: Path, position: int) -> str | None:
 
 @_with_services
 def run_seal(services, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from audit.chain import Sealer
+    from audit.sealer import Sealer
     seal = Sealer(services).seal_now()
     if seal is None:
         print("nothing new to seal")
@@ -230,7 +230,8 @@ def run_seal(services, args: argparse.Namespace) -> int:  # type: ignore[no-unty
 
 @_with_services
 def run_seals(services, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from audit.chain import Chain, read_seals_topic
+    from audit.chain import Chain
+    from audit.kafka_seals import read_seals_topic
     from audit import replay as audit
     if args.from_kafka is not None:
         if not services.settings.kafka_bootstrap_servers:

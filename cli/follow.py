@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def background_workers(services: Services) -> list:
-    from audit.chain import Sealer
+    from audit.sealer import Sealer
     from service_layer.deadline_watcher import DeadlineWatcher
     from projections.registry import all_views
     from projections.runner import ViewsFollower

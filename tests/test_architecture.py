@@ -62,6 +62,8 @@ PENDING: set[tuple[str, str]] = {
     ("projections.rankings.view", "imports service_layer.bootstrap"),
     ("projections.dashboard.query", "imports service_layer.bootstrap"),
     ("audit.chain", "imports service_layer.bootstrap"),
+    ("audit.kafka_seals", "imports service_layer.bootstrap"),
+    ("audit.sealer", "imports service_layer.bootstrap"),
     ("audit.replay", "imports service_layer.bootstrap"),
     ("consumers.relay", "imports service_layer.bootstrap"),
     ("service_layer.deadline_watcher", "imports service_layer.bootstrap"),

@@ -118,7 +118,7 @@ def test_global_log_in_order_paged_by_position(client, auth):
     r = client.get("/v1/audit/events", params={"limit": 0}, headers=auth["auditor"])
     assert r.status_code == 422
     # the chain digest shows once the sealer has chained the events
-    from audit.chain import Sealer
+    from audit.sealer import Sealer
     Sealer(client.app.state.services).seal_now()
     page = client.get("/v1/audit/events", headers=auth["auditor"]).json()
     assert all(len(e["digest"]) == 64 for e in page["events"])
@@ -247,7 +247,7 @@ def test_view_as_of_csv_and_errors(client, auth, district, services, follower):
 
 def test_chain_endpoint_and_health_probe(client, auth, services):
     client.post("/v1/compounds", json=story.compound(), headers=auth["official"])
-    from audit.chain import Sealer
+    from audit.sealer import Sealer
     Sealer(services).seal_now()
     chain = client.get("/v1/audit/chain", headers=auth["auditor"]).json()
     assert chain["head"] == chain["chained"] == 1 and chain["seals"] == 1

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from audit.chain import (GENESIS, Chain, Sealer, canonical_bytes, chain_digest,
-                               events_table, position_column, record)
+from audit.chain import Chain, events_table, position_column
+from audit.hashing import GENESIS, canonical_bytes, chain_digest, record
+from audit.sealer import Sealer
 from audit import replay as audit
 from service_layer.bootstrap import Services
 from tests import story

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from audit.chain import Sealer, events_table, position_column
+from audit.chain import events_table, position_column
+from audit.sealer import Sealer
 from tests import story
 from tests.test_audit_api import District, settle
 

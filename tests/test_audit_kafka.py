@@ -9,7 +9,9 @@ import sys
 import uuid
 from pathlib import Path
 
-from audit.chain import Chain, Sealer, read_seals_topic, seals_topic
+from audit.chain import Chain
+from audit.kafka_seals import read_seals_topic, seals_topic
+from audit.sealer import Sealer
 from audit import replay as audit
 from service_layer.bootstrap import bootstrap
 from adapters.settings import Settings

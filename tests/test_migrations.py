@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from cli.main import main
-from audit.chain import Sealer
+from audit.sealer import Sealer
 from adapters.eventstore import RedWhistle
 from audit.replay import verify
 from service_layer.bootstrap import bootstrap
