@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 from fastapi.encoders import jsonable_encoder
 
-from audit import replay as audit
+from audit.cuts import cut_at
 from tests import story
 
 CST = "+08:00"
@@ -262,5 +262,5 @@ def test_resolve_uses_the_recording_time_not_the_time_of_fact(services, clock):
     log recorded it, so an auditor sees what could have been published."""
     services.governance.register_compound(**story.compound(), at=datetime(2020, 1, 1,
                                                                           tzinfo=timezone.utc))
-    assert audit.resolve(services, "2021-01-01T00:00:00Z").position == 0
-    assert audit.resolve(services, datetime.now(timezone.utc).isoformat()).position == 1
+    assert cut_at(services, "2021-01-01T00:00:00Z").position == 0
+    assert cut_at(services, datetime.now(timezone.utc).isoformat()).position == 1

@@ -12,7 +12,7 @@ from pathlib import Path
 from audit.chain import Chain
 from audit.kafka_seals import read_seals_topic, seals_topic
 from audit.sealer import Sealer
-from audit import replay as audit
+from audit import verify
 from service_layer.bootstrap import bootstrap
 from adapters.settings import Settings
 from tests.test_audit_cli import _edit, _log
@@ -43,9 +43,9 @@ def test_kafka_seals_catch_a_rewritten_chain(database_url, kafka_bootstrap, cloc
         services.db.execute(f"DELETE FROM {chain.seals}")
         sealer.stop()
         Sealer(services, every_events=4).tick()
-        assert audit.verify(services).ok  # the database agrees with itself
+        assert verify.verify(services).ok  # the database agrees with itself
 
-        result = audit.verify(services, audit._seal_lines(read_seals_topic(services)))
+        result = verify.verify(services, verify._seal_lines(read_seals_topic(services)))
         assert (result.first.position, result.first.kind) == (8, "seal")
         assert "after position 4" in result.first.detail
 

@@ -20,7 +20,7 @@ from api.app import create_app
 from cli.main import main
 from audit.sealer import Sealer
 from adapters.eventstore import RedWhistle
-from audit.replay import verify
+from audit.verify import verify
 from service_layer.bootstrap import bootstrap
 from adapters.migrate import migrate, migration_ids
 from adapters.settings import Settings, eventsourcing_env
