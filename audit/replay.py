@@ -207,6 +207,18 @@ def view_as_of(services: Services, name: str, as_of: str | None,
             "figure": figure}
 
 
+def dashboard_as_of(services: Services, from_: datetime, to: datetime, by: str,
+                    when: datetime) -> tuple[list[dict[str, Any]], int]:
+    """The dashboard as it stood at `when` (GET /v1/dashboard/response-rates
+    ?as_of=): built from the events recorded by then, with `overdue` judged at
+    `when`. Returns (rows, position)."""
+    from projections.dashboard import query as dq
+    cut = cut_at(services, when)
+    with scratch(services, [dq.VIEW], cut.position) as prefix:
+        rows, _ = dq.query(services, prefix, from_, to, by, when)
+    return rows, cut.position
+
+
 def rows_of(result: Any) -> list[dict[str, Any]]:
     """A query's result as a list of flat rows (for CSV comparison)."""
     if isinstance(result, dict):

@@ -75,8 +75,6 @@ PENDING: set[tuple[str, str]] = {
     ("projections.issues.query", "imports service_layer.bootstrap"),
     # step "errors mapped in one place": a view raises no use case's error
     ("projections.issues.query", "imports service_layer.governance"),
-    # step "one as-of mechanism": response_rates_as_of moves into audit
-    ("projections.dashboard.query", "imports audit.chain"),
     # step "Services.extras is no registry"
     ("audit.chain", "uses .extras"),
     ("consumers.relay", "uses .extras"),
