@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.limits import CODE, check_day, check_name, check_year
-from audit.cuts import BadInput, cut_at, parse_cut
+from audit.cuts import BadInput, UnknownQuery, cut_at, parse_cut
 from audit.hashing import canonical_json
 from projections.feed import View, drop, rebuild, tracked_position
 from projections.registry import all_views
@@ -70,10 +70,10 @@ class Query:
         unknown = sorted(set(raw) - set(self.params))
         if unknown:
             raise BadInput(f"{self.name} takes {', '.join(sorted(self.params)) or 'no parameters'}"
-                           f"; unknown: {', '.join(unknown)}")
+                           f"; unknown: {', '.join(unknown)}", "query")
         missing = [p for p in self.required if p not in raw]
         if missing:
-            raise BadInput(f"{self.name} needs {', '.join(missing)}")
+            raise BadInput(f"{self.name} needs {', '.join(missing)}", "query")
         out = {}
         for key, value in raw.items():
             try:
@@ -104,7 +104,7 @@ def _dashboard_queries() -> list[Query]:
 
     def run(services: Services, prefix: str, now: datetime, **p: Any) -> Any:
         if not p["from"] < p["to"]:
-            raise BadInput("to must be later than from")
+            raise BadInput("to must be later than from", "query")
         return dq.response_rates(services, prefix, p["from"], p["to"],
                                  p.get("by", "department"), now)
 
@@ -149,7 +149,8 @@ def _rankings_queries() -> list[Query]:
 def query_named(name: str) -> Query:
     found = queries()
     if name not in found:
-        raise BadInput(f"unknown view query {name!r}; known: {', '.join(sorted(found)) or 'none'}")
+        raise UnknownQuery(f"unknown view query {name!r}; known: "
+                           f"{', '.join(sorted(found)) or 'none'}", "name")
     return found[name]
 
 
@@ -162,7 +163,7 @@ def views_named(names: Iterable[str] | None) -> list[View]:
     unknown = [n for n in wanted if n not in known]
     if unknown:
         raise BadInput(f"unknown view {', '.join(unknown)}; known: "
-                       f"{', '.join(sorted(known)) or 'none'}")
+                       f"{', '.join(sorted(known)) or 'none'}", "view")
     return [known[n] for n in wanted]
 
 

@@ -22,13 +22,12 @@ from fastapi.responses import JSONResponse, Response
 
 from api import presenters
 from api.auth import role, services
-from api.errors import invalid, problem
 from api.readmodels import csv_response, wants_csv
 from api.schemas import CodeInPath
 from api.responses import (ChainState, CompoundAsOf, CompoundLog, Figure, LogPage,
                            ViewQueries, Verification, read)
 from audit.chain import Chain
-from audit import cuts, log, replay, verify as verification
+from audit import log, replay, verify as verification
 from service_layer.bootstrap import Services
 from adapters.limits import MAX_POSITION
 from service_layer.tokens import Principal
@@ -41,10 +40,6 @@ RESERVED = ("as_of", "now", "format")
 # A figure as of a moment rebuilds views from the log into scratch tables:
 # costly, so this process builds one at a time and other requests wait.
 _building = threading.Lock()
-
-
-def _bad(field: str, exc: Exception) -> Response:
-    return invalid([{"field": field, "reason": str(exc)}])
 
 
 @router.get("/events", response_model=None, responses=read(LogPage))
@@ -64,10 +59,7 @@ def compound_as_of(code: CodeInPath,
                    as_of: str = Query(..., description="ISO time or log position"),
                    _: Principal = Depends(auditor),
                    svc: Services = Depends(services)) -> Response:
-    try:
-        compound, cut = log.compound_as_of(svc, code, as_of)
-    except cuts.BadInput as exc:
-        return _bad(exc.field or "as_of", exc)
+    compound, cut = log.compound_as_of(svc, code, as_of)
     return presenters.json_response(dict(presenters.compound(compound), **cut.as_json()))
 
 
@@ -84,13 +76,8 @@ def view_as_of(name: str, request: Request, as_of: str | None = Query(None),
                _: Principal = Depends(auditor),
                svc: Services = Depends(services)) -> Any:
     params = {k: v for k, v in request.query_params.items() if k not in RESERVED}
-    try:
-        with _building:
-            figure = replay.view_as_of(svc, name, as_of, params, now=now)
-    except cuts.BadInput as exc:
-        if str(exc).startswith("unknown view query"):
-            return problem(404, str(exc))
-        return _bad(exc.field or "query", exc)
+    with _building:
+        figure = replay.view_as_of(svc, name, as_of, params, now=now)
     if wants_csv(request):
         query = replay.query_named(name)
         return csv_response(query.rows(figure["figure"]), f"{name}-{figure['position']}.csv",
