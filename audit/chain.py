@@ -20,17 +20,17 @@ from typing import Any
 
 from adapters.db import Cursor, Database
 from audit.hashing import GENESIS, canonical_bytes, chain_digest, record_of, recorded_at, time_key
-from service_layer.bootstrap import Services
 
 CHAIN = "rw_audit_chain"
 SEALS = "rw_audit_seals"
 
 
 # -- the log, raw -------------------------------------------------------------
-def read_raw(services: Services, after: int = 0, until: int | None = None,
+def read_raw(log: Any, after: int = 0, until: int | None = None,
              batch: int = 5000) -> Iterator[list[Any]]:
-    """Stored notifications (not decoded) after `after`, in batches, in log order."""
-    recorder = services.app.recorder
+    """Stored notifications (not decoded) after `after`, in batches, in log order.
+    `log` (everywhere in audit/): anything with `.app` and `.db`."""
+    recorder = log.app.recorder
     while True:
         got = recorder.select_notifications(start=after, limit=batch, stop=until,
                                             inclusive_of_start=False)
@@ -42,14 +42,14 @@ def read_raw(services: Services, after: int = 0, until: int | None = None,
             return
 
 
-def events_table(services: Services) -> str:
+def events_table(log: Any) -> str:
     """The events table, qualified: `stored_events` on SQLite,
     `<schema>.redwhistle_events` on PostgreSQL."""
-    return services.db.table(services.app.recorder.events_table_name)
+    return log.db.table(log.app.recorder.events_table_name)
 
 
-def position_column(services: Services) -> str:
-    return "notification_id" if services.db.is_postgres else "rowid"
+def position_column(log: Any) -> str:
+    return "notification_id" if log.db.is_postgres else "rowid"
 
 
 # -- the stored chain ---------------------------------------------------------
@@ -75,15 +75,15 @@ class Chain:
     threads and processes: digests are a pure function of the log, and a row
     another advancer wrote first is left as it is."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.db: Database = services.db
+    def __init__(self, log: Any) -> None:  # (the event store and its database: adapters.eventstore's Log)
+        self.log = log
+        self.db: Database = log.db
         self.chain = self.db.table(CHAIN)
         self.seals = self.db.table(SEALS)
         self._lock = threading.Lock()  # (the tables: adapters/migrations/)
 
     @classmethod
-    def of(cls, services: Services) -> "Chain":
+    def of(cls, services: Any) -> "Chain":  # (a Services until B10 makes the chain its field)
         """The one Chain per Services (its lock serialises advancing in-process)."""
         chain = services.extras.get("audit_chain")
         if chain is None:
@@ -108,7 +108,7 @@ class Chain:
             count = 0
             while max_events is None or count < max_events:
                 limit = batch if max_events is None else min(batch, max_events - count)
-                got = self.services.app.recorder.select_notifications(
+                got = self.log.app.recorder.select_notifications(
                     start=position, limit=limit, stop=until, inclusive_of_start=False)
                 if not got:
                     break

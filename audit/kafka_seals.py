@@ -9,13 +9,12 @@ from typing import Any
 
 from audit.chain import Seal
 from audit.hashing import canonical_json
-from service_layer.bootstrap import Services
 
 log = logging.getLogger("redwhistle.audit")
 
 
-def seals_topic(services: Services) -> str:
-    return f"{services.settings.topic_prefix}.seals"
+def seals_topic(settings: Any) -> str:  # adapters.settings.Settings
+    return f"{settings.topic_prefix}.seals"
 
 
 class SealPublisher:
@@ -23,9 +22,9 @@ class SealPublisher:
     order), keyed by position. The producer is made lazily and again after a
     failure: a broker that is down delays publication, never sealing."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.topic = seals_topic(services)
+    def __init__(self, settings: Any) -> None:  # adapters.settings.Settings
+        self.settings = settings
+        self.topic = seals_topic(settings)
         self._producer: Any = None
         self._retry_at = 0.0
 
@@ -34,7 +33,7 @@ class SealPublisher:
             from dataclasses import replace
 
             from adapters.kafka import KafkaConfig, ensure_topics, make_producer
-            cfg = KafkaConfig.from_settings(self.services.settings)
+            cfg = KafkaConfig.from_settings(self.settings)
             ensure_topics(replace(cfg, partitions=1), [self.topic])
             self._producer = make_producer(cfg)
         return self._producer
@@ -65,14 +64,14 @@ class SealPublisher:
             self._producer = None
 
 
-def read_seals_topic(services: Services, topic: str | None = None,
+def read_seals_topic(settings: Any, topic: str | None = None,
                      timeout: float = 30.0) -> list[Seal]:
     """Every seal on the topic, from the beginning, read without a consumer group."""
     from kafka import KafkaConsumer, TopicPartition
 
     from adapters.kafka import KafkaConfig
-    cfg = KafkaConfig.from_settings(services.settings)
-    topic = topic or seals_topic(services)
+    cfg = KafkaConfig.from_settings(settings)
+    topic = topic or seals_topic(settings)
     consumer = KafkaConsumer(bootstrap_servers=cfg.bootstrap_servers, group_id=None,
                              enable_auto_commit=False, auto_offset_reset="earliest",
                              bootstrap_timeout_ms=cfg.bootstrap_timeout_ms,

@@ -22,7 +22,8 @@ from audit.cuts import BadInput, UnknownQuery, cut_at, parse_cut
 from audit.hashing import canonical_json
 from projections.feed import View, drop, rebuild, tracked_position
 from projections.registry import all_views
-from service_layer.bootstrap import Services
+
+# `log: Any` (the event store and its database: adapters.eventstore's Log)
 
 
 # -- views as of a moment -----------------------------------------------------
@@ -58,7 +59,7 @@ class Query:
     """A published figure: the view(s) it reads, its query function, and how
     the API flattens it into CSV rows (so a published CSV can be compared)."""
     name: str
-    run: Callable[..., Any]  # (services, prefix, now, **params) -> the figure
+    run: Callable[..., Any]  # (log, prefix, now, **params) -> the figure
     params: dict[str, Callable[[str], Any]]
     required: tuple[str, ...] = ()
     views: tuple[str, ...] | None = None  # None: every registered view
@@ -102,10 +103,10 @@ def queries() -> dict[str, Query]:
 def _dashboard_queries() -> list[Query]:
     from projections.dashboard import query as dq
 
-    def run(services: Services, prefix: str, now: datetime, **p: Any) -> Any:
+    def run(log: Any, prefix: str, now: datetime, **p: Any) -> Any:
         if not p["from"] < p["to"]:
             raise BadInput("to must be later than from", "query")
-        return dq.response_rates(services, prefix, p["from"], p["to"],
+        return dq.response_rates(log, prefix, p["from"], p["to"],
                                  p.get("by", "department"), now)
 
     def by(value: str) -> str:
@@ -121,11 +122,11 @@ def _dashboard_queries() -> list[Query]:
 def _agenda_queries() -> list[Query]:
     from projections.agenda import view as agenda
 
-    def compound(services: Services, prefix: str, now: datetime, **p: Any) -> Any:
-        return agenda.agenda_for_compound(services, prefix, p["code"], p["meeting_on"])
+    def compound(log: Any, prefix: str, now: datetime, **p: Any) -> Any:
+        return agenda.agenda_for_compound(log, prefix, p["code"], p["meeting_on"])
 
-    def community(services: Services, prefix: str, now: datetime, **p: Any) -> Any:
-        return agenda.agenda_for_community(services, prefix, p["community"], p["meeting_on"])
+    def community(log: Any, prefix: str, now: datetime, **p: Any) -> Any:
+        return agenda.agenda_for_community(log, prefix, p["community"], p["meeting_on"])
     common = dict(views=("agenda",), flatten=agenda.agenda_rows,
                   columns=tuple(agenda.CSV_COLUMNS))
     return [Query("agenda", compound, {"code": _code, "meeting_on": _date},
@@ -139,8 +140,8 @@ def _agenda_queries() -> list[Query]:
 def _rankings_queries() -> list[Query]:
     from projections.rankings import view as rankings
 
-    def run(services: Services, prefix: str, now: datetime, **p: Any) -> Any:
-        return rankings.rankings(services, prefix, p["year"])
+    def run(log: Any, prefix: str, now: datetime, **p: Any) -> Any:
+        return rankings.rankings(log, prefix, p["year"])
     return [Query("rankings", run, {"year": _year}, required=("year",), views=("rankings",),
                   flatten=rankings.ranking_rows, columns=tuple(rankings.CSV_COLUMNS),
                   doc="annual rankings of property companies: year")]
@@ -176,47 +177,47 @@ Progress = Callable[[str, int], None]
 
 
 @contextmanager
-def scratch(services: Services, views: list[View], until: int,
+def scratch(log: Any, views: list[View], until: int,
             progress: Progress | None = None) -> Iterator[str]:
     """Builds the views from the events up to `until` into tables of a fresh
     prefix, yields the prefix, and drops them whatever happens."""
     prefix = scratch_prefix()
     stage = f"replay {','.join(v.name for v in views)}"
     try:
-        rebuild(services, views, prefix, until,  # one read of the log for all
+        rebuild(log, views, prefix, until,  # one read of the log for all
                 progress=(lambda position: progress(stage, position)) if progress else None)
         yield prefix
     finally:
         for view in views:
             try:
-                drop(services, view, prefix)
+                drop(log, view, prefix)
             except Exception:  # noqa: BLE001 - never hide the first error
                 pass
 
 
-def view_as_of(services: Services, name: str, as_of: str | None,
+def view_as_of(log: Any, name: str, as_of: str | None,
                raw_params: dict[str, str], now: str | None = None,
                progress: Progress | None = None) -> dict[str, Any]:
     """A published figure recomputed from the events recorded up to a moment."""
     query = query_named(name)
     params = query.parse(raw_params)
-    cut = cut_at(services, as_of)
-    moment = _moment(now, "now") if now else cut.now(services)
-    with scratch(services, views_named(query.views), cut.position, progress) as prefix:
-        figure = query.run(services, prefix, moment, **params)
+    cut = cut_at(log, as_of)
+    moment = _moment(now, "now") if now else cut.now(log)
+    with scratch(log, views_named(query.views), cut.position, progress) as prefix:
+        figure = query.run(log, prefix, moment, **params)
     return {"view": name, **cut.as_json(), "now": moment.isoformat(), "params": raw_params,
             "figure": figure}
 
 
-def dashboard_as_of(services: Services, from_: datetime, to: datetime, by: str,
+def dashboard_as_of(log: Any, from_: datetime, to: datetime, by: str,
                     when: datetime) -> tuple[list[dict[str, Any]], int]:
     """The dashboard as it stood at `when` (GET /v1/dashboard/response-rates
     ?as_of=): built from the events recorded by then, with `overdue` judged at
     `when`. Returns (rows, position)."""
     from projections.dashboard import query as dq
-    cut = cut_at(services, when)
-    with scratch(services, [dq.VIEW], cut.position) as prefix:
-        rows, _ = dq.query(services, prefix, from_, to, by, when)
+    cut = cut_at(log, when)
+    with scratch(log, [dq.VIEW], cut.position) as prefix:
+        rows, _ = dq.query(log, prefix, from_, to, by, when)
     return rows, cut.position
 
 
@@ -256,8 +257,8 @@ def _sort_key(row: tuple) -> tuple:
     return tuple((v is None, type(v).__name__, v if v is not None else 0) for v in row)
 
 
-def stored_rows(services: Services, table: str) -> tuple[list[str], list[tuple]]:
-    with services.db.transaction(commit=False) as cur:
+def stored_rows(log: Any, table: str) -> tuple[list[str], list[tuple]]:
+    with log.db.transaction(commit=False) as cur:
         cur.execute(f"SELECT * FROM {table}")
         rows = cur.fetchall()
         raw = cur._cursor  # noqa: SLF001 - the wrapper does not expose column names
@@ -266,14 +267,14 @@ def stored_rows(services: Services, table: str) -> tuple[list[str], list[tuple]]
     return columns, sorted((tuple(_norm(v) for v in r) for r in rows), key=_sort_key)
 
 
-def _live_snapshot(services: Services, view: View) -> tuple[int, dict[str, tuple]]:
+def _live_snapshot(log: Any, view: View) -> tuple[int, dict[str, tuple]]:
     """The live tables and the position they reflect, read consistently (the
     follower may be writing meanwhile: read again until the position holds)."""
-    db = services.db
+    db = log.db
     for _ in range(20):
         with db.transaction(commit=False) as cur:
             before = tracked_position(db, cur, view.name)
-        tables = {base: stored_rows(services, view.table(db, "", base)) for base in view.tables}
+        tables = {base: stored_rows(log, view.table(db, "", base)) for base in view.tables}
         with db.transaction(commit=False) as cur:
             after = tracked_position(db, cur, view.name)
         if before == after:
@@ -293,9 +294,9 @@ def compare_rows(view: str, table: str, columns: list[str], live: list[tuple],
     return out
 
 
-def _table_exists(services: Services, table: str) -> bool:
+def _table_exists(log: Any, table: str) -> bool:
     try:
-        services.db.fetchall(f"SELECT 1 FROM {table} WHERE 1 = 0")
+        log.db.fetchall(f"SELECT 1 FROM {table} WHERE 1 = 0")
         return True
     except Exception:  # noqa: BLE001 - a missing table raises a driver error
         return False
@@ -308,22 +309,22 @@ class Replay:
     rows_compared: int = 0
 
 
-def replay(services: Services, view_names: list[str] | None, until: int | None = None,
+def replay(log: Any, view_names: list[str] | None, until: int | None = None,
            progress: Progress | None = None) -> Replay:
     """Rebuilds each view from the log into scratch tables and compares them,
     row by row, with the live tables at the live tables' position. `until`
     must then be that position (live tables only exist for their own)."""
     result = Replay()
     for view in views_named(view_names):
-        if not all(_table_exists(services, view.table(services.db, "", b)) for b in view.tables):
+        if not all(_table_exists(log, view.table(log.db, "", b)) for b in view.tables):
             raise BadInput(f"view {view.name} has no live tables here; run the views first")
-        position, live = _live_snapshot(services, view)
+        position, live = _live_snapshot(log, view)
         if until is not None and until != position:
             raise BadInput(f"live view {view.name} stands at position {position}, not {until}: "
                            "compare a past moment with --against-csv")
-        with scratch(services, [view], position, progress) as prefix:
+        with scratch(log, [view], position, progress) as prefix:
             for base in view.tables:
-                columns, rebuilt = stored_rows(services, view.table(services.db, prefix, base))
+                columns, rebuilt = stored_rows(log, view.table(log.db, prefix, base))
                 result.differences += compare_rows(view.name, base, columns, live[base][1],
                                                    rebuilt)
                 result.rows_compared += len(rebuilt)

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from adapters.background import Background
 from audit.chain import Chain, Seal
 from audit.kafka_seals import SealPublisher
-from service_layer.bootstrap import Services
 
 
 class Sealer(Background):
@@ -18,19 +19,20 @@ class Sealer(Background):
 
     name = "audit-sealer"
 
-    def __init__(self, services: Services, every_events: int = 1000,
-                 every_seconds: float = 60.0, poll_seconds: float = 0.5,
-                 clock: Any = None, publish: bool | None = None) -> None:
+    def __init__(self, log: Any, settings: Any, clock: Callable[[], datetime],
+                 every_events: int = 1000, every_seconds: float = 60.0,
+                 poll_seconds: float = 0.5, publish: bool | None = None) -> None:
+        # (the event store and its database: adapters.eventstore's Log); settings: adapters.settings.Settings
         if every_events < 1 or every_seconds <= 0:
             raise ValueError("every_events must be >= 1 and every_seconds > 0")
         super().__init__(poll_seconds)
-        self.services = services
+        self.log = log
         self.every_events = every_events
         self.every_seconds = every_seconds
-        self.clock = clock or services.governance.clock
-        self.chain = Chain.of(services)
-        publish = bool(services.settings.kafka_bootstrap_servers) if publish is None else publish
-        self.publisher = SealPublisher(services) if publish else None
+        self.clock = clock
+        self.chain = Chain.of(log)
+        publish = bool(settings.kafka_bootstrap_servers) if publish is None else publish
+        self.publisher = SealPublisher(settings) if publish else None
         last = self.chain.last_seal()
         self._since = self.chain.count_after(last.position if last else 0)
         self._last_time = time.monotonic()
@@ -70,8 +72,8 @@ class Sealer(Background):
             self.publisher.close()
 
 
-def chain_health(svc: Services) -> dict:
+def chain_health(log: Any) -> dict:  # (the event store and its database: adapters.eventstore's Log)
     """For GET /v1/health: how far the chain reaches and the last seal."""
-    chain = Chain.of(svc)
+    chain = Chain.of(log)
     last = chain.last_seal()
     return {"chained": chain.head()[0], "last_seal": last.as_json() if last else None}

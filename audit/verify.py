@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from audit.chain import Chain, Seal, read_raw
 from audit.cuts import BadInput
 from audit.hashing import GENESIS, canonical_bytes, chain_digest, record_of
 from audit.replay import Progress
-from service_layer.bootstrap import Services
+
+# `log: Any` (the event store and its database: adapters.eventstore's Log)
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def _seal_lines(seals: Iterable[Seal]) -> Iterator[SealLine]:
         yield SealLine(s.position, s.digest, s.sealed_at)
 
 
-def verify(services: Services, seals: Iterable[SealLine] | None = None,
+def verify(log: Any, seals: Iterable[SealLine] | None = None,
            use_stored_seals: bool = True, progress: Progress | None = None) -> Verification:
     """Recomputes the chain over the log and compares it with the stored
     chain, the stored seals, and `seals` from outside (file or Kafka).
@@ -97,8 +99,8 @@ def verify(services: Services, seals: Iterable[SealLine] | None = None,
       - seal: the log up to a seal's position no longer hashes to the seal.
     A reordering shows as two edits. Events after the chain's head are
     counted as unchained: nothing covers them yet."""
-    chain = Chain.of(services)
-    out = Verification(head=services.app.recorder.max_notification_id() or 0)
+    chain = Chain.of(log)
+    out = Verification(head=log.app.recorder.max_notification_id() or 0)
     out.chained = chain.head()[0]
 
     def found(position: int, kind: str, detail: str) -> None:
@@ -116,7 +118,7 @@ def verify(services: Services, seals: Iterable[SealLine] | None = None,
     chain_rows = chain.rows()
     c = next(chain_rows, None)
     recomputed = anchored = GENESIS
-    for batch in read_raw(services):
+    for batch in read_raw(log):
         for n in batch:
             rec = record_of(n)
             canonical = canonical_bytes(rec)

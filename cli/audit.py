@@ -147,7 +147,7 @@ def _seal_source(services, spec: str):  # type: ignore[no-untyped-def]
             raise cuts.BadInput("--against-seals kafka needs KAFKA_BOOTSTRAP_SERVERS")
         topic = spec.partition(":")[2] or None
         try:
-            seals = read_seals_topic(services, topic)
+            seals = read_seals_topic(services.settings, topic)
         except LookupError as exc:
             raise cuts.BadInput(str(exc)) from None
         return verify._seal_lines(seals)  # noqa: SLF001
@@ -220,7 +220,7 @@ def _digest_at(path: Path, position: int) -> str | None:
 @_with_services
 def run_seal(services, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
     from audit.sealer import Sealer
-    seal = Sealer(services).seal_now()
+    seal = Sealer(services, services.settings, services.governance.clock).seal_now()
     if seal is None:
         print("nothing new to seal")
     else:
@@ -237,7 +237,7 @@ def run_seals(services, args: argparse.Namespace) -> int:  # type: ignore[no-unt
         if not services.settings.kafka_bootstrap_servers:
             raise cuts.BadInput("--from-kafka needs KAFKA_BOOTSTRAP_SERVERS")
         try:
-            seals = read_seals_topic(services, args.from_kafka or None)
+            seals = read_seals_topic(services.settings, args.from_kafka or None)
         except LookupError as exc:
             raise cuts.BadInput(str(exc)) from None
     else:

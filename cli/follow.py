@@ -36,7 +36,8 @@ def background_workers(services: Services) -> list:
     from projections.registry import all_views
     from projections.runner import ViewsFollower
     return [ViewsFollower(services, all_views()), DeadlineWatcher(services),
-            Sealer(services, every_events=1000, every_seconds=60)]
+            Sealer(services, services.settings, services.governance.clock,
+                   every_events=1000, every_seconds=60)]
 
 
 def run(args: argparse.Namespace) -> int:

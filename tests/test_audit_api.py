@@ -119,7 +119,8 @@ def test_global_log_in_order_paged_by_position(client, auth):
     assert r.status_code == 422
     # the chain digest shows once the sealer has chained the events
     from audit.sealer import Sealer
-    Sealer(client.app.state.services).seal_now()
+    svc = client.app.state.services
+    Sealer(svc, svc.settings, svc.governance.clock).seal_now()
     page = client.get("/v1/audit/events", headers=auth["auditor"]).json()
     assert all(len(e["digest"]) == 64 for e in page["events"])
 
@@ -230,12 +231,16 @@ def test_view_as_of_csv_and_errors(client, auth, district, services, follower):
     published = client.get("/v1/rankings/2026", params={"format": "csv"},
                            headers=auth["viewer"])
     assert r.text == published.text
-    assert client.get("/v1/audit/views/nope", headers=auth["auditor"]).status_code == 404
+    r = client.get("/v1/audit/views/nope", headers=auth["auditor"])
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
     r = client.get("/v1/audit/views/rankings", headers=auth["auditor"])
     assert r.status_code == 422 and "year" in r.json()["fields"][0]["reason"]
+    assert r.json()["fields"][0]["field"] == "query"
     r = client.get("/v1/audit/views/rankings", params={"year": 2026, "colour": "red"},
                    headers=auth["auditor"])
     assert r.status_code == 422 and "colour" in r.json()["fields"][0]["reason"]
+    r = client.get("/v1/audit/views/rankings", params={"year": "soon"}, headers=auth["auditor"])
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == "year"
     r = client.get("/v1/audit/views/agenda", params={"code": "NOPE", "meeting_on": "2026-03-20"},
                    headers=auth["auditor"])
     assert r.status_code == 404
@@ -248,7 +253,7 @@ def test_view_as_of_csv_and_errors(client, auth, district, services, follower):
 def test_chain_endpoint_and_health_probe(client, auth, services):
     client.post("/v1/compounds", json=story.compound(), headers=auth["official"])
     from audit.sealer import Sealer
-    Sealer(services).seal_now()
+    Sealer(services, services.settings, services.governance.clock).seal_now()
     chain = client.get("/v1/audit/chain", headers=auth["auditor"]).json()
     assert chain["head"] == chain["chained"] == 1 and chain["seals"] == 1
     detailed = client.get("/health", headers=auth["auditor"]).json()

@@ -32,7 +32,7 @@ def _write_log(services: Services, compounds: int = 3, whistles: int = 3, first:
 
 def _sealed(services: Services) -> int:
     head = _write_log(services)
-    sealer = Sealer(services, every_events=4)
+    sealer = Sealer(services, services.settings, services.governance.clock, every_events=4)
     sealer.tick()
     sealer.seal_now()
     assert Chain.of(services).head()[0] == head
@@ -181,7 +181,7 @@ def test_event_inserted_into_a_gap_is_named(services):
     """Positions have legitimate gaps; the chain remembers they were gaps."""
     _write_log(services)
     gap = _leave_a_gap(services)
-    Sealer(services).seal_now()
+    Sealer(services, services.settings, services.governance.clock).seal_now()
     assert verify(services).ok  # a gap is not a deletion
     forged = _row(services, 2)
     cols = f"{position_column(services)}, originator_id, originator_version, topic, state"
@@ -205,7 +205,7 @@ def test_a_rewritten_chain_is_caught_by_seals_kept_outside(services, tmp_path):
     chain = Chain.of(services)
     services.db.execute(f"DELETE FROM {chain.chain}")
     services.db.execute(f"DELETE FROM {chain.seals}")
-    Sealer(services).seal_now()
+    Sealer(services, services.settings, services.governance.clock).seal_now()
     assert verify(services).ok  # the database agrees with itself...
     with open(before, encoding="utf-8") as f:
         result = verify(services, seals_from_lines(f, "before"))
@@ -252,7 +252,8 @@ def test_export_lines_are_canonical_and_chain_from_genesis(services, tmp_path):
 
 def test_sealer_seals_every_n_events_and_on_time(services, clock):
     _write_log(services, compounds=2, whistles=4)  # 10 events
-    sealer = Sealer(services, every_events=3, every_seconds=3600)
+    sealer = Sealer(services, services.settings, services.governance.clock,
+                    every_events=3, every_seconds=3600)
     made = sealer.tick()
     assert [s.position for s in made] == [3, 6, 9]
     assert sealer.tick() == []  # one event left over, the minute is not up
@@ -264,11 +265,13 @@ def test_sealer_seals_every_n_events_and_on_time(services, clock):
     assert [s.position for s in Chain.of(services).stored_seals()] == [3, 6, 9, 10]
     # A new Sealer (a restart) counts the events since the last seal.
     _write_log(services, compounds=1, whistles=1, first=50)
-    assert Sealer(services, every_events=2).tick()[0].position == 12
+    assert Sealer(services, services.settings, services.governance.clock,
+                  every_events=2).tick()[0].position == 12
 
 
 def test_sealer_runs_in_the_background(services):
-    sealer = Sealer(services, every_events=1, poll_seconds=0.01)
+    sealer = Sealer(services, services.settings, services.governance.clock,
+                    every_events=1, poll_seconds=0.01)
     sealer.start()
     try:
         head = _write_log(services, compounds=1, whistles=1)
