@@ -75,7 +75,8 @@ class Chain:
     threads and processes: digests are a pure function of the log, and a row
     another advancer wrote first is left as it is."""
 
-    def __init__(self, log: Any) -> None:  # (the event store and its database: adapters.eventstore's Log)
+    def __init__(self, log: Any) -> None:
+        # log: (the event store and its database: adapters.eventstore's Log)
         self.log = log
         self.db: Database = log.db
         self.chain = self.db.table(CHAIN)

@@ -22,7 +22,8 @@ class Sealer(Background):
     def __init__(self, log: Any, settings: Any, clock: Callable[[], datetime],
                  every_events: int = 1000, every_seconds: float = 60.0,
                  poll_seconds: float = 0.5, publish: bool | None = None) -> None:
-        # (the event store and its database: adapters.eventstore's Log); settings: adapters.settings.Settings
+        # log: (the event store and its database: adapters.eventstore's Log)
+        # settings: adapters.settings.Settings
         if every_events < 1 or every_seconds <= 0:
             raise ValueError("every_events must be >= 1 and every_seconds > 0")
         super().__init__(poll_seconds)
@@ -72,8 +73,9 @@ class Sealer(Background):
             self.publisher.close()
 
 
-def chain_health(log: Any) -> dict:  # (the event store and its database: adapters.eventstore's Log)
+def chain_health(log: Any) -> dict:
     """For GET /v1/health: how far the chain reaches and the last seal."""
+    # log: (the event store and its database: adapters.eventstore's Log)
     chain = Chain.of(log)
     last = chain.last_seal()
     return {"chained": chain.head()[0], "last_seal": last.as_json() if last else None}
