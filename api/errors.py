@@ -21,6 +21,7 @@ from pydantic_core import to_json
 from starlette.exceptions import HTTPException
 
 from api.limits import is_unreachable
+from audit.cuts import BadInput, UnknownQuery
 from domain.exceptions import ConflictingRepeat, RuleBroken, UnknownFact
 from service_layer.governance import InvalidField, TooMuchContention
 from service_layer.store.group_commit import EventTooLarge
@@ -144,6 +145,14 @@ async def _invalid_field(_: Request, exc: InvalidField) -> Response:
     return invalid([{"field": exc.field, "reason": exc.reason}])
 
 
+async def _unknown_query(_: Request, exc: UnknownQuery) -> Response:
+    return problem(404, str(exc))
+
+
+async def _bad_input(_: Request, exc: BadInput) -> Response:
+    return invalid([{"field": exc.field or "query", "reason": str(exc)}])
+
+
 async def _contention(_: Request, exc: TooMuchContention) -> Response:
     return problem(503, str(exc), headers={"Retry-After": "1"})
 
@@ -174,6 +183,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(UnknownFact, _unknown)
     app.add_exception_handler(RuleBroken, _rule)
     app.add_exception_handler(InvalidField, _invalid_field)
+    app.add_exception_handler(UnknownQuery, _unknown_query)  # a BadInput: before it
+    app.add_exception_handler(BadInput, _bad_input)
     app.add_exception_handler(TooMuchContention, _contention)
     app.add_exception_handler(EventTooLarge, _too_large)
     for error in STORE_UNAVAILABLE:

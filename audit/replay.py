@@ -1,145 +1,29 @@
-"""Auditors' use cases: read the log, travel in time, replay the views and
-compare them with what was live or published, verify the hash chain, export.
+"""Published figures recomputed as of a cut, and views replayed from the log
+and compared, row by row, with the live tables or a published CSV.
 
-Everything here reads; the only writes are the chain table (a pure function of
-the log, see audit/chain.py) and scratch view tables, which are dropped
-again before returning.
+Everything here reads; the only writes are scratch view tables, which are
+dropped again before returning.
 """
 from __future__ import annotations
 
 import csv
-import json
 import math
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from domain.ids import compound_id
+from adapters.limits import CODE, check_day, check_name, check_year
+from audit.cuts import BadInput, UnknownQuery, cut_at, parse_cut
+from audit.hashing import canonical_json
 from projections.feed import View, drop, rebuild, tracked_position
-from audit.chain import (GENESIS, Chain, Seal, canonical_bytes, canonical_json,
-                               chain_digest, events_table, position_column, read_raw, record,
-                               record_of)
 from projections.registry import all_views
-from service_layer.bootstrap import Services
-from adapters.limits import (CODE, MAX_POSITION, check_day, check_moment, check_name,
-                                  check_year)
 
-
-class BadInput(ValueError):
-    """Input an auditor got wrong: the CLI exits 2, the API answers 422
-    naming `field` when it is known."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-# -- moments --------------------------------------------------------------
-@dataclass(frozen=True)
-class Cut:
-    """A moment of the log: every event at a position <= `position`."""
-    position: int
-    moment: datetime | None  # the time asked for, or None when a position was given
-
-    def now(self, services: Services) -> datetime:
-        """The clock reading a view query uses at this moment: the time asked
-        for, or the recording time of the event at the position."""
-        if self.moment is not None:
-            return self.moment
-        stamp = Chain.of(services).recorded_time(self.position)
-        if stamp:
-            return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-        return datetime.now(timezone.utc)
-
-    def as_json(self) -> dict[str, Any]:
-        return {"position": self.position,
-                "as_of": self.moment.isoformat() if self.moment else None}
-
-
-def parse_moment(text: str, name: str = "as_of") -> int | datetime:
-    """A log position (digits) or an ISO 8601 time within the window of
-    adapters/limits.py; a time without a zone is UTC."""
-    text = (text or "").strip()
-    if text.isdigit():
-        if int(text) > MAX_POSITION:
-            raise BadInput(f"{name} is beyond any log position", name)
-        return int(text)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadInput(f"{name} must be a log position or an ISO 8601 time, not {text!r}",
-                       name) from None
-    try:
-        check_moment(moment)
-    except ValueError as exc:
-        raise BadInput(f"{name} {exc}", name) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def resolve(services: Services, as_of: int | datetime | str | None) -> Cut:
-    """A time resolves to the last position whose event was recorded at or
-    before it (the event's own timestamp, set as it was stored)."""
-    if isinstance(as_of, str):
-        as_of = parse_moment(as_of)
-    if as_of is None:
-        return Cut(services.app.recorder.max_notification_id() or 0, None)
-    if isinstance(as_of, int):
-        return Cut(as_of, None)
-    return Cut(Chain.of(services).position_at(as_of), as_of)
-
-
-# -- the log, as auditors read it -------------------------------------------
-def _with_digests(services: Services, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    stored = Chain.of(services).digests([r["position"] for r in records])
-    return [dict(r, digest=stored.get(r["position"])) for r in records]
-
-
-def log_page(services: Services, after: int = 0, limit: int = 100) -> dict[str, Any]:
-    """The global log in order, a page at a time. `digest` is the stored chain
-    digest (null for events not chained yet)."""
-    got = services.app.recorder.select_notifications(start=after, limit=limit,
-                                                     inclusive_of_start=False)
-    events = _with_digests(services, [record_of(n) for n in got])
-    return {"events": events, "after": after,
-            "next_after": events[-1]["position"] if events else after,
-            "head": services.app.recorder.max_notification_id() or 0}
-
-
-def _compound_rows(services: Services, code: str, until: int | None = None) -> list[tuple]:
-    oid = compound_id(code)
-    pos = position_column(services)
-    sql = (f"SELECT {pos}, originator_id, originator_version, topic, state "
-           f"FROM {events_table(services)} WHERE originator_id = ?")
-    params: list[Any] = [oid if services.db.is_postgres else oid.hex]
-    if until is not None:
-        sql += f" AND {pos} <= ?"
-        params.append(until)
-    return services.db.fetchall(sql + " ORDER BY originator_version", params)
-
-
-def compound_events(services: Services, code: str) -> list[dict[str, Any]]:
-    rows = _compound_rows(services, code)
-    if not rows:
-        from domain.exceptions import UnknownFact
-        raise UnknownFact(f"compound {code} is not registered")
-    return _with_digests(services, [record(*r) for r in rows])
-
-
-def compound_as_of(services: Services, code: str, as_of: str) -> tuple[Any, Cut]:
-    """The compound as it stood at a moment: loaded at the last version
-    recorded at or before it."""
-    from domain.exceptions import UnknownFact
-    cut = resolve(services, as_of)
-    rows = _compound_rows(services, code, until=cut.position)
-    if not rows:
-        raise UnknownFact(f"compound {code} was not registered as of {as_of}")
-    version = max(int(r[2]) for r in rows)
-    return services.app.repository.get(compound_id(code), version=version), cut
+# `log: Any` (the event store and its database: adapters.eventstore's Log)
 
 
 # -- views as of a moment -----------------------------------------------------
@@ -164,7 +48,7 @@ def _name(value: str) -> str:
 
 
 def _moment(value: str, name: str = "time") -> datetime:
-    moment = parse_moment(value, name)
+    moment = parse_cut(value, name)
     if isinstance(moment, int):
         raise BadInput(f"expected an ISO 8601 time, not {value!r}", name)
     return moment
@@ -175,7 +59,7 @@ class Query:
     """A published figure: the view(s) it reads, its query function, and how
     the API flattens it into CSV rows (so a published CSV can be compared)."""
     name: str
-    run: Callable[..., Any]  # (services, prefix, now, **params) -> the figure
+    run: Callable[..., Any]  # (log, prefix, now, **params) -> the figure
     params: dict[str, Callable[[str], Any]]
     required: tuple[str, ...] = ()
     views: tuple[str, ...] | None = None  # None: every registered view
@@ -187,10 +71,10 @@ class Query:
         unknown = sorted(set(raw) - set(self.params))
         if unknown:
             raise BadInput(f"{self.name} takes {', '.join(sorted(self.params)) or 'no parameters'}"
-                           f"; unknown: {', '.join(unknown)}")
+                           f"; unknown: {', '.join(unknown)}", "query")
         missing = [p for p in self.required if p not in raw]
         if missing:
-            raise BadInput(f"{self.name} needs {', '.join(missing)}")
+            raise BadInput(f"{self.name} needs {', '.join(missing)}", "query")
         out = {}
         for key, value in raw.items():
             try:
@@ -203,18 +87,6 @@ class Query:
         return self.flatten(figure) if self.flatten else rows_of(figure)
 
 
-_EXTRA_QUERIES: dict[str, Query] = {}
-
-
-def register_query(query: Query) -> None:
-    """Lets a view (or a test) offer a query to the audit endpoints."""
-    _EXTRA_QUERIES[query.name] = query
-
-
-def unregister_query(name: str) -> None:
-    _EXTRA_QUERIES.pop(name, None)
-
-
 def queries() -> dict[str, Query]:
     """The published figures auditors can recompute, by name. The views'
     modules are imported lazily: a view that is not installed is not offered."""
@@ -225,18 +97,19 @@ def queries() -> dict[str, Query]:
                 found[q.name] = q
         except ImportError:
             continue
-    found.update(_EXTRA_QUERIES)
     return found
 
 
 def _dashboard_queries() -> list[Query]:
     from projections.dashboard import query as dq
 
-    def run(services: Services, prefix: str, now: datetime, **p: Any) -> Any:
+    def run(log: Any, prefix: str, now: datetime, **p: Any) -> Any:
         if not p["from"] < p["to"]:
-            raise BadInput("to must be later than from")
-        return dq.response_rates(services, prefix, p["from"], p["to"],
-                                 p.get("by", "department"), now)
+            raise BadInput("to must be later than from", "query")
+        # the published figures' weights (Settings), as the dashboard answers them
+        return dq.response_rates(log, prefix, p["from"], p["to"],
+                                 p.get("by", "department"), now,
+                                 log.settings.three_rates_weights)
 
     def by(value: str) -> str:
         if value not in ("department", "street", "community", "compound"):
@@ -251,11 +124,11 @@ def _dashboard_queries() -> list[Query]:
 def _agenda_queries() -> list[Query]:
     from projections.agenda import view as agenda
 
-    def compound(services: Services, prefix: str, now: datetime, **p: Any) -> Any:
-        return agenda.agenda_for_compound(services, prefix, p["code"], p["meeting_on"])
+    def compound(log: Any, prefix: str, now: datetime, **p: Any) -> Any:
+        return agenda.agenda_for_compound(log, prefix, p["code"], p["meeting_on"])
 
-    def community(services: Services, prefix: str, now: datetime, **p: Any) -> Any:
-        return agenda.agenda_for_community(services, prefix, p["community"], p["meeting_on"])
+    def community(log: Any, prefix: str, now: datetime, **p: Any) -> Any:
+        return agenda.agenda_for_community(log, prefix, p["community"], p["meeting_on"])
     common = dict(views=("agenda",), flatten=agenda.agenda_rows,
                   columns=tuple(agenda.CSV_COLUMNS))
     return [Query("agenda", compound, {"code": _code, "meeting_on": _date},
@@ -269,8 +142,8 @@ def _agenda_queries() -> list[Query]:
 def _rankings_queries() -> list[Query]:
     from projections.rankings import view as rankings
 
-    def run(services: Services, prefix: str, now: datetime, **p: Any) -> Any:
-        return rankings.rankings(services, prefix, p["year"])
+    def run(log: Any, prefix: str, now: datetime, **p: Any) -> Any:
+        return rankings.rankings(log, prefix, p["year"])
     return [Query("rankings", run, {"year": _year}, required=("year",), views=("rankings",),
                   flatten=rankings.ranking_rows, columns=tuple(rankings.CSV_COLUMNS),
                   doc="annual rankings of property companies: year")]
@@ -279,7 +152,8 @@ def _rankings_queries() -> list[Query]:
 def query_named(name: str) -> Query:
     found = queries()
     if name not in found:
-        raise BadInput(f"unknown view query {name!r}; known: {', '.join(sorted(found)) or 'none'}")
+        raise UnknownQuery(f"unknown view query {name!r}; known: "
+                           f"{', '.join(sorted(found)) or 'none'}", "name")
     return found[name]
 
 
@@ -292,7 +166,7 @@ def views_named(names: Iterable[str] | None) -> list[View]:
     unknown = [n for n in wanted if n not in known]
     if unknown:
         raise BadInput(f"unknown view {', '.join(unknown)}; known: "
-                       f"{', '.join(sorted(known)) or 'none'}")
+                       f"{', '.join(sorted(known)) or 'none'}", "view")
     return [known[n] for n in wanted]
 
 
@@ -305,36 +179,48 @@ Progress = Callable[[str, int], None]
 
 
 @contextmanager
-def scratch(services: Services, views: list[View], until: int,
+def scratch(log: Any, views: list[View], until: int,
             progress: Progress | None = None) -> Iterator[str]:
     """Builds the views from the events up to `until` into tables of a fresh
     prefix, yields the prefix, and drops them whatever happens."""
     prefix = scratch_prefix()
     stage = f"replay {','.join(v.name for v in views)}"
     try:
-        rebuild(services, views, prefix, until,  # one read of the log for all
+        rebuild(log, views, prefix, until,  # one read of the log for all
                 progress=(lambda position: progress(stage, position)) if progress else None)
         yield prefix
     finally:
         for view in views:
             try:
-                drop(services, view, prefix)
+                drop(log, view, prefix)
             except Exception:  # noqa: BLE001 - never hide the first error
                 pass
 
 
-def view_as_of(services: Services, name: str, as_of: str | None,
+def view_as_of(log: Any, name: str, as_of: str | None,
                raw_params: dict[str, str], now: str | None = None,
                progress: Progress | None = None) -> dict[str, Any]:
     """A published figure recomputed from the events recorded up to a moment."""
     query = query_named(name)
     params = query.parse(raw_params)
-    cut = resolve(services, as_of)
-    moment = _moment(now, "now") if now else cut.now(services)
-    with scratch(services, views_named(query.views), cut.position, progress) as prefix:
-        figure = query.run(services, prefix, moment, **params)
+    cut = cut_at(log, as_of)
+    moment = _moment(now, "now") if now else cut.now(log)
+    with scratch(log, views_named(query.views), cut.position, progress) as prefix:
+        figure = query.run(log, prefix, moment, **params)
     return {"view": name, **cut.as_json(), "now": moment.isoformat(), "params": raw_params,
             "figure": figure}
+
+
+def dashboard_as_of(log: Any, from_: datetime, to: datetime, by: str, when: datetime,
+                    weights: tuple[float, float, float]) -> tuple[list[dict[str, Any]], int]:
+    """The dashboard as it stood at `when` (GET /v1/dashboard/response-rates
+    ?as_of=): built from the events recorded by then, with `overdue` judged at
+    `when`. Returns (rows, position)."""
+    from projections.dashboard import query as dq
+    cut = cut_at(log, when)
+    with scratch(log, [dq.VIEW], cut.position) as prefix:
+        rows, _ = dq.query(log, prefix, from_, to, by, when, weights)
+    return rows, cut.position
 
 
 def rows_of(result: Any) -> list[dict[str, Any]]:
@@ -373,8 +259,8 @@ def _sort_key(row: tuple) -> tuple:
     return tuple((v is None, type(v).__name__, v if v is not None else 0) for v in row)
 
 
-def table_rows(services: Services, table: str) -> tuple[list[str], list[tuple]]:
-    with services.db.transaction(commit=False) as cur:
+def stored_rows(log: Any, table: str) -> tuple[list[str], list[tuple]]:
+    with log.db.transaction(commit=False) as cur:
         cur.execute(f"SELECT * FROM {table}")
         rows = cur.fetchall()
         raw = cur._cursor  # noqa: SLF001 - the wrapper does not expose column names
@@ -383,14 +269,14 @@ def table_rows(services: Services, table: str) -> tuple[list[str], list[tuple]]:
     return columns, sorted((tuple(_norm(v) for v in r) for r in rows), key=_sort_key)
 
 
-def _live_snapshot(services: Services, view: View) -> tuple[int, dict[str, tuple]]:
+def _live_snapshot(log: Any, view: View) -> tuple[int, dict[str, tuple]]:
     """The live tables and the position they reflect, read consistently (the
     follower may be writing meanwhile: read again until the position holds)."""
-    db = services.db
+    db = log.db
     for _ in range(20):
         with db.transaction(commit=False) as cur:
             before = tracked_position(db, cur, view.name)
-        tables = {base: table_rows(services, view.table(db, "", base)) for base in view.tables}
+        tables = {base: stored_rows(log, view.table(db, "", base)) for base in view.tables}
         with db.transaction(commit=False) as cur:
             after = tracked_position(db, cur, view.name)
         if before == after:
@@ -410,9 +296,9 @@ def compare_rows(view: str, table: str, columns: list[str], live: list[tuple],
     return out
 
 
-def _table_exists(services: Services, table: str) -> bool:
+def _table_exists(log: Any, table: str) -> bool:
     try:
-        services.db.fetchall(f"SELECT 1 FROM {table} WHERE 1 = 0")
+        log.db.fetchall(f"SELECT 1 FROM {table} WHERE 1 = 0")
         return True
     except Exception:  # noqa: BLE001 - a missing table raises a driver error
         return False
@@ -425,22 +311,22 @@ class Replay:
     rows_compared: int = 0
 
 
-def replay(services: Services, view_names: list[str] | None, until: int | None = None,
+def replay(log: Any, view_names: list[str] | None, until: int | None = None,
            progress: Progress | None = None) -> Replay:
     """Rebuilds each view from the log into scratch tables and compares them,
     row by row, with the live tables at the live tables' position. `until`
     must then be that position (live tables only exist for their own)."""
     result = Replay()
     for view in views_named(view_names):
-        if not all(_table_exists(services, view.table(services.db, "", b)) for b in view.tables):
+        if not all(_table_exists(log, view.table(log.db, "", b)) for b in view.tables):
             raise BadInput(f"view {view.name} has no live tables here; run the views first")
-        position, live = _live_snapshot(services, view)
+        position, live = _live_snapshot(log, view)
         if until is not None and until != position:
             raise BadInput(f"live view {view.name} stands at position {position}, not {until}: "
                            "compare a past moment with --against-csv")
-        with scratch(services, [view], position, progress) as prefix:
+        with scratch(log, [view], position, progress) as prefix:
             for base in view.tables:
-                columns, rebuilt = table_rows(services, view.table(services.db, prefix, base))
+                columns, rebuilt = stored_rows(log, view.table(log.db, prefix, base))
                 result.differences += compare_rows(view.name, base, columns, live[base][1],
                                                    rebuilt)
                 result.rows_compared += len(rebuilt)
@@ -498,234 +384,3 @@ def compare_csv(name: str, rows: list[dict[str, Any]], path: Path,
                 out.append(Difference(name, "csv", f"line {line}",
                                       f"{column}: published {theirs!r}, recomputed {mine!r}"))
     return out
-
-
-# -- verify -----------------------------------------------------------------
-@dataclass(frozen=True)
-class Finding:
-    position: int
-    kind: str  # edited / deleted / inserted / seal
-    detail: str
-
-    def __str__(self) -> str:
-        return f"position {self.position}: {self.kind}: {self.detail}"
-
-
-@dataclass(frozen=True)
-class SealLine:
-    """A seal (position, digest) from the seals table, the Kafka topic, a
-    seals file or an export; an export line also carries the event itself."""
-    position: int
-    digest: str
-    sealed_at: str = ""
-    canonical: bytes | None = None  # the exported event's canonical bytes
-
-
-@dataclass
-class Verification:
-    head: int = 0  # the log's last position
-    chained: int = 0  # the chain's last position
-    events: int = 0
-    unchained: int = 0  # events after the chain's head (not chained yet)
-    seals_checked: int = 0
-    findings: list[Finding] = field(default_factory=list)
-    more: int = 0  # findings beyond the ones kept
-    digest: str = GENESIS  # recomputed digest of the whole log
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
-
-    @property
-    def first(self) -> Finding | None:
-        return min(self.findings, key=lambda f: f.position) if self.findings else None
-
-
-MAX_FINDINGS = 1000
-
-
-def seals_from_lines(lines: Iterable[str], source: str) -> Iterator[SealLine]:
-    """JSON lines with position and digest (an export or a seals dump), in
-    increasing position order."""
-    last = 0
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            body = json.loads(line)
-            position, digest = int(body["position"]), str(body["digest"])
-        except (ValueError, KeyError, TypeError):
-            raise BadInput(f"{source} line {number} is not a seal or an exported event") from None
-        if position <= last:
-            raise BadInput(f"{source} line {number}: positions must increase")
-        last = position
-        canonical = None
-        if all(k in body for k in ("originator_id", "originator_version", "topic", "state")):
-            canonical = canonical_bytes(body)
-        yield SealLine(position, digest, str(body.get("sealed_at", "")), canonical)
-
-
-def _seal_lines(seals: Iterable[Seal]) -> Iterator[SealLine]:
-    for s in sorted(seals, key=lambda s: s.position):
-        yield SealLine(s.position, s.digest, s.sealed_at)
-
-
-def verify(services: Services, seals: Iterable[SealLine] | None = None,
-           use_stored_seals: bool = True, progress: Progress | None = None) -> Verification:
-    """Recomputes the chain over the log and compares it with the stored
-    chain, the stored seals, and `seals` from outside (file or Kafka).
-
-    Each comparison is re-anchored on the stored digest it compares with, so
-    every tampered position is named, not only the first:
-      - edited: the event at a chained position does not hash to its digest
-        (or differs from an exported copy);
-      - deleted: a chained (or exported) position is missing from the log;
-      - inserted: a position within the chained (or exported) range that was
-        never chained (exported);
-      - seal: the log up to a seal's position no longer hashes to the seal.
-    A reordering shows as two edits. Events after the chain's head are
-    counted as unchained: nothing covers them yet."""
-    chain = Chain.of(services)
-    out = Verification(head=services.app.recorder.max_notification_id() or 0)
-    out.chained = chain.head()[0]
-
-    def found(position: int, kind: str, detail: str) -> None:
-        if len(out.findings) < MAX_FINDINGS:
-            out.findings.append(Finding(position, kind, detail))
-        else:
-            out.more += 1
-
-    streams: list[_SealStream] = []
-    if use_stored_seals:
-        streams.append(_SealStream("stored seal", _seal_lines(chain.stored_seals())))
-    if seals is not None:
-        streams.append(_SealStream("external seal", iter(seals)))
-
-    chain_rows = chain.rows()
-    c = next(chain_rows, None)
-    recomputed = anchored = GENESIS
-    for batch in read_raw(services):
-        for n in batch:
-            rec = record_of(n)
-            canonical = canonical_bytes(rec)
-            position = rec["position"]
-            out.events += 1
-            for stream in streams:
-                stream.before(position, found)
-            while c is not None and c[0] < position:
-                found(c[0], "deleted", "chained, but missing from the log")
-                anchored = c[1]
-                c = next(chain_rows, None)
-            previous, recomputed = recomputed, chain_digest(recomputed, canonical)
-            if c is not None and c[0] == position:
-                mine = recomputed if anchored == previous else chain_digest(anchored, canonical)
-                if mine != c[1]:
-                    found(position, "edited", "the event does not hash to its chained digest")
-                anchored = c[1]
-                c = next(chain_rows, None)
-            elif position <= out.chained:
-                found(position, "inserted", "in the log, but never chained")
-            else:
-                out.unchained += 1
-            for stream in streams:
-                stream.at(position, canonical, previous, recomputed, found)
-        if progress and batch:
-            progress("verify", position)
-    while c is not None:
-        found(c[0], "deleted", "chained, but missing from the log")
-        c = next(chain_rows, None)
-    for stream in streams:
-        stream.before(2 ** 62, found)
-        out.seals_checked += stream.checked
-    out.digest = recomputed
-    out.findings.sort(key=lambda f: (f.position, f.kind))
-    return out
-
-
-class _SealStream:
-    """One source of seals, walked beside the log. Its own digest of the log
-    is re-anchored on each seal, so each seal judges only the events since
-    the one before it."""
-
-    def __init__(self, name: str, lines: Iterator[SealLine]) -> None:
-        self.name = name
-        self.lines = lines
-        self.next = next(lines, None)
-        self.digest = GENESIS  # the log's digest so far, anchored on the last seal
-        self.seen = 0  # the last seal position passed
-        self.checked = 0
-
-    def _advance(self) -> None:
-        self.seen = self.next.position
-        self.digest = self.next.digest
-        self.checked += 1
-        self.next = next(self.lines, None)
-
-    def before(self, position: int, found: Callable[[int, str, str], None]) -> None:
-        """Seals below `position`, which the log does not have."""
-        while self.next is not None and self.next.position < position:
-            s = self.next
-            if s.canonical is not None:
-                found(s.position, "deleted", f"the {self.name} has an event here; the log "
-                                             "does not")
-            elif s.digest != self.digest:
-                self._mismatch(s, found)
-            self._advance()
-
-    def at(self, position: int, canonical: bytes, previous: str, recomputed: str,
-           found: Callable[[int, str, str], None]) -> None:
-        self.digest = recomputed if self.digest == previous else \
-            chain_digest(self.digest, canonical)
-        s = self.next
-        if s is None or s.position != position:
-            if s is not None and self.seen and s.canonical is not None:
-                found(position, "inserted", f"in the log, but not in the {self.name}s")
-            return
-        if s.canonical is not None and s.canonical != canonical:
-            found(position, "edited", f"the event differs from the {self.name}'s copy")
-        elif s.digest != self.digest:
-            self._mismatch(s, found)
-        self._advance()
-
-    def _mismatch(self, s: SealLine, found: Callable[[int, str, str], None]) -> None:
-        if s.canonical is not None:
-            found(s.position, "seal", f"the digest differs from the {self.name}'s")
-        else:
-            found(s.position, "seal", f"the log up to here does not hash to the {self.name} "
-                                      f"of {s.sealed_at or 'unknown time'}: an event after "
-                                      f"position {self.seen} and at or before this one "
-                                      "changed since")
-
-
-# -- export -----------------------------------------------------------------
-def export(services: Services, out_path: Path, after: int = 0,
-           progress: Progress | None = None) -> tuple[int, str]:
-    """Writes the log after `after` as JSON lines (docs/audit.md): one event a
-    line with its chain digest, recomputed from the log as it is now, starting
-    from the stored chain digest at `after`. Returns (events, last digest)."""
-    chain = Chain.of(services)
-    if after:
-        chain.advance(until=after)  # the chain must reach `after` to start from it
-    digest = chain.digest_at(after) if after else GENESIS
-    count = 0
-    tmp = out_path.with_name(out_path.name + ".part")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        for batch in read_raw(services, after):
-            for n in batch:
-                rec = record_of(n)
-                previous, digest = digest, chain_digest(digest, canonical_bytes(rec))
-                f.write(canonical_json(dict(rec, digest=digest, prev=previous)) + "\n")
-                count += 1
-            if progress and batch:
-                progress("export", rec["position"])
-    tmp.replace(out_path)
-    return count, digest
-
-
-def write_seals(seals: Iterable[Seal], out_path: Path) -> int:
-    count = 0
-    with open(out_path, "w", encoding="utf-8", newline="\n") as f:
-        for s in seals:
-            f.write(canonical_json(s.as_json()) + "\n")
-            count += 1
-    return count

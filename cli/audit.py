@@ -70,7 +70,7 @@ def _params(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            from audit.replay import BadInput
+            from audit.cuts import BadInput
             raise BadInput(f"--param takes KEY=VALUE, not {pair!r}")
         out[key] = value
     return out
@@ -80,7 +80,7 @@ def _with_services(body):  # type: ignore[no-untyped-def]
     """Runs a command with the store open; bad input exits 2 with one line."""
     def run(args: argparse.Namespace) -> int:
         from domain.exceptions import UnknownFact
-        from audit.replay import BadInput
+        from audit.cuts import BadInput
         from service_layer.bootstrap import bootstrap
         try:
             services = bootstrap()
@@ -102,18 +102,18 @@ def _progress(services) -> Progress:  # type: ignore[no-untyped-def]
 
 @_with_services
 def run_replay(services, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from audit import replay as audit
-    until = audit.parse_moment(args.until, "--until") if args.until else None
+    from audit import cuts, replay
+    until = cuts.parse_cut(args.until, "--until") if args.until else None
     names = None if args.view == "all" else [n for n in args.view.split(",") if n]
     if args.against_csv is None:
         if args.query or args.param or args.now:
-            raise audit.BadInput("--query, --param and --now go with --against-csv")
+            raise cuts.BadInput("--query, --param and --now go with --against-csv")
         if until is not None and not isinstance(until, int):
-            until = audit.resolve(services, until).position
+            until = cuts.cut_at(services, until).position
         with _progress(services) as bar:
-            result = audit.replay(services, names, until, bar)
+            result = replay.replay(services, names, until, bar)
         if not result.views:
-            raise audit.BadInput("no views are registered")
+            raise cuts.BadInput("no views are registered")
         for d in result.differences:
             print(d)
         for name, position in result.views.items():
@@ -122,14 +122,14 @@ def run_replay(services, args: argparse.Namespace) -> int:  # type: ignore[no-un
                   + ("identical to the live tables" if n == 0 else f"{n} differences"))
         return 1 if result.differences else 0
     if not args.query:
-        raise audit.BadInput("--against-csv needs --query NAME")
+        raise cuts.BadInput("--against-csv needs --query NAME")
     if not args.against_csv.is_file():
-        raise audit.BadInput(f"no such file: {args.against_csv}")
-    query = audit.query_named(args.query)
+        raise cuts.BadInput(f"no such file: {args.against_csv}")
+    query = replay.query_named(args.query)
     with _progress(services) as bar:
-        figure = audit.view_as_of(services, args.query, args.until, _params(args.param),
+        figure = replay.view_as_of(services, args.query, args.until, _params(args.param),
                                   now=args.now, progress=bar)
-    differences = audit.compare_csv(args.query, query.rows(figure["figure"]), args.against_csv,
+    differences = replay.compare_csv(args.query, query.rows(figure["figure"]), args.against_csv,
                                     list(query.columns) if query.columns else None)
     for d in differences:
         print(d)
@@ -140,31 +140,31 @@ def run_replay(services, args: argparse.Namespace) -> int:  # type: ignore[no-un
 
 
 def _seal_source(services, spec: str):  # type: ignore[no-untyped-def]
-    from audit.chain import read_seals_topic
-    from audit import replay as audit
+    from audit.kafka_seals import read_seals_topic
+    from audit import cuts, verify
     if spec == "kafka" or spec.startswith("kafka:"):
         if not services.settings.kafka_bootstrap_servers:
-            raise audit.BadInput("--against-seals kafka needs KAFKA_BOOTSTRAP_SERVERS")
+            raise cuts.BadInput("--against-seals kafka needs KAFKA_BOOTSTRAP_SERVERS")
         topic = spec.partition(":")[2] or None
         try:
-            seals = read_seals_topic(services, topic)
+            seals = read_seals_topic(services.settings, topic)
         except LookupError as exc:
-            raise audit.BadInput(str(exc)) from None
-        return audit._seal_lines(seals)  # noqa: SLF001
+            raise cuts.BadInput(str(exc)) from None
+        return verify._seal_lines(seals)  # noqa: SLF001
     path = Path(spec)
     if not path.is_file():
-        raise audit.BadInput(f"no such seals file: {spec}")
+        raise cuts.BadInput(f"no such seals file: {spec}")
     # Read up front so that a malformed file is bad input before any work.
     with open(path, encoding="utf-8") as f:
-        return iter(list(audit.seals_from_lines(f, str(path))))
+        return iter(list(verify.seals_from_lines(f, str(path))))
 
 
 @_with_services
 def run_verify(services, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from audit import replay as audit
+    from audit import verify
     seals = _seal_source(services, args.against_seals) if args.against_seals else None
     with _progress(services) as bar:
-        result = audit.verify(services, seals, progress=bar)
+        result = verify.verify(services, seals, progress=bar)
     summary = (f"{result.events} events up to position {result.head}; chained up to "
                f"{result.chained}; {result.unchained} not chained yet; "
                f"{result.seals_checked} seals checked; digest {result.digest}")
@@ -185,13 +185,13 @@ def run_verify(services, args: argparse.Namespace) -> int:  # type: ignore[no-un
 @_with_services
 def run_export(services, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
     from audit.chain import Chain
-    from audit import replay as audit
+    from audit import cuts, export
     if args.after < 0:
-        raise audit.BadInput("--after must be a position >= 0")
+        raise cuts.BadInput("--after must be a position >= 0")
     if not args.out.parent.is_dir():
-        raise audit.BadInput(f"no such directory: {args.out.parent}")
+        raise cuts.BadInput(f"no such directory: {args.out.parent}")
     with _progress(services) as bar:
-        count, digest = audit.export(services, args.out, args.after, bar)
+        count, digest = export.export(services, args.out, args.after, bar)
     print(f"exported {count} events after position {args.after} to {args.out}; "
           f"last digest {digest}")
     chain = Chain.of(services)
@@ -219,8 +219,8 @@ def _digest_at(path: Path, position: int) -> str | None:
 
 @_with_services
 def run_seal(services, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from audit.chain import Sealer
-    seal = Sealer(services).seal_now()
+    from audit.sealer import Sealer
+    seal = Sealer(services, services.settings, services.governance.clock).seal_now()
     if seal is None:
         print("nothing new to seal")
     else:
@@ -230,17 +230,18 @@ def run_seal(services, args: argparse.Namespace) -> int:  # type: ignore[no-unty
 
 @_with_services
 def run_seals(services, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from audit.chain import Chain, read_seals_topic
-    from audit import replay as audit
+    from audit.chain import Chain
+    from audit.kafka_seals import read_seals_topic
+    from audit import cuts, export
     if args.from_kafka is not None:
         if not services.settings.kafka_bootstrap_servers:
-            raise audit.BadInput("--from-kafka needs KAFKA_BOOTSTRAP_SERVERS")
+            raise cuts.BadInput("--from-kafka needs KAFKA_BOOTSTRAP_SERVERS")
         try:
-            seals = read_seals_topic(services, args.from_kafka or None)
+            seals = read_seals_topic(services.settings, args.from_kafka or None)
         except LookupError as exc:
-            raise audit.BadInput(str(exc)) from None
+            raise cuts.BadInput(str(exc)) from None
     else:
         seals = Chain.of(services).stored_seals()
-    count = audit.write_seals(seals, args.out)
+    count = export.write_seals(seals, args.out)
     print(f"wrote {count} seals to {args.out}")
     return 0

@@ -31,12 +31,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def background_workers(services: Services) -> list:
-    from audit.chain import Sealer
+    from audit.sealer import Sealer
     from service_layer.deadline_watcher import DeadlineWatcher
     from projections.registry import all_views
     from projections.runner import ViewsFollower
     return [ViewsFollower(services, all_views()), DeadlineWatcher(services),
-            Sealer(services, every_events=1000, every_seconds=60)]
+            Sealer(services, services.settings, services.governance.clock,
+                   every_events=1000, every_seconds=60)]
 
 
 def run(args: argparse.Namespace) -> int:

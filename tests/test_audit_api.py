@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 from fastapi.encoders import jsonable_encoder
 
-from audit import replay as audit
+from audit.cuts import cut_at
 from tests import story
 
 CST = "+08:00"
@@ -118,8 +118,9 @@ def test_global_log_in_order_paged_by_position(client, auth):
     r = client.get("/v1/audit/events", params={"limit": 0}, headers=auth["auditor"])
     assert r.status_code == 422
     # the chain digest shows once the sealer has chained the events
-    from audit.chain import Sealer
-    Sealer(client.app.state.services).seal_now()
+    from audit.sealer import Sealer
+    svc = client.app.state.services
+    Sealer(svc, svc.settings, svc.governance.clock).seal_now()
     page = client.get("/v1/audit/events", headers=auth["auditor"]).json()
     assert all(len(e["digest"]) == 64 for e in page["events"])
 
@@ -230,12 +231,16 @@ def test_view_as_of_csv_and_errors(client, auth, district, services, follower):
     published = client.get("/v1/rankings/2026", params={"format": "csv"},
                            headers=auth["viewer"])
     assert r.text == published.text
-    assert client.get("/v1/audit/views/nope", headers=auth["auditor"]).status_code == 404
+    r = client.get("/v1/audit/views/nope", headers=auth["auditor"])
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
     r = client.get("/v1/audit/views/rankings", headers=auth["auditor"])
     assert r.status_code == 422 and "year" in r.json()["fields"][0]["reason"]
+    assert r.json()["fields"][0]["field"] == "query"
     r = client.get("/v1/audit/views/rankings", params={"year": 2026, "colour": "red"},
                    headers=auth["auditor"])
     assert r.status_code == 422 and "colour" in r.json()["fields"][0]["reason"]
+    r = client.get("/v1/audit/views/rankings", params={"year": "soon"}, headers=auth["auditor"])
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == "year"
     r = client.get("/v1/audit/views/agenda", params={"code": "NOPE", "meeting_on": "2026-03-20"},
                    headers=auth["auditor"])
     assert r.status_code == 404
@@ -247,8 +252,8 @@ def test_view_as_of_csv_and_errors(client, auth, district, services, follower):
 
 def test_chain_endpoint_and_health_probe(client, auth, services):
     client.post("/v1/compounds", json=story.compound(), headers=auth["official"])
-    from audit.chain import Sealer
-    Sealer(services).seal_now()
+    from audit.sealer import Sealer
+    Sealer(services, services.settings, services.governance.clock).seal_now()
     chain = client.get("/v1/audit/chain", headers=auth["auditor"]).json()
     assert chain["head"] == chain["chained"] == 1 and chain["seals"] == 1
     detailed = client.get("/health", headers=auth["auditor"]).json()
@@ -262,5 +267,5 @@ def test_resolve_uses_the_recording_time_not_the_time_of_fact(services, clock):
     log recorded it, so an auditor sees what could have been published."""
     services.governance.register_compound(**story.compound(), at=datetime(2020, 1, 1,
                                                                           tzinfo=timezone.utc))
-    assert audit.resolve(services, "2021-01-01T00:00:00Z").position == 0
-    assert audit.resolve(services, datetime.now(timezone.utc).isoformat()).position == 1
+    assert cut_at(services, "2021-01-01T00:00:00Z").position == 0
+    assert cut_at(services, datetime.now(timezone.utc).isoformat()).position == 1

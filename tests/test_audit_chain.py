@@ -7,9 +7,13 @@ import json
 
 import pytest
 
-from audit.chain import (GENESIS, Chain, Sealer, canonical_bytes, chain_digest,
-                               events_table, position_column, record)
-from audit import replay as audit
+from audit.chain import Chain, events_table, position_column
+from audit.hashing import GENESIS, canonical_bytes, chain_digest, record
+from audit.sealer import Sealer
+from audit.cuts import BadInput, cut_at
+from audit.export import export
+from audit.log import compound_as_of
+from audit.verify import seals_from_lines, verify
 from service_layer.bootstrap import Services
 from tests import story
 
@@ -28,7 +32,7 @@ def _write_log(services: Services, compounds: int = 3, whistles: int = 3, first:
 
 def _sealed(services: Services) -> int:
     head = _write_log(services)
-    sealer = Sealer(services, every_events=4)
+    sealer = Sealer(services, services.settings, services.governance.clock, every_events=4)
     sealer.tick()
     sealer.seal_now()
     assert Chain.of(services).head()[0] == head
@@ -64,7 +68,7 @@ def test_digest_is_defined_by_the_canonical_bytes():
 
 def test_untouched_log_verifies(services):
     head = _sealed(services)
-    result = audit.verify(services)
+    result = verify(services)
     assert result.ok, result.findings
     assert (result.events, result.head, result.chained, result.unchained) == (head, head, head, 0)
     assert result.seals_checked >= 3
@@ -76,7 +80,7 @@ def test_untouched_log_verifies(services):
 def test_events_after_the_chain_are_unchained_not_broken(services):
     head = _sealed(services)
     _write_log(services, compounds=1, whistles=1, first=50)
-    result = audit.verify(services)
+    result = verify(services)
     assert result.ok and result.unchained == 2 and result.chained == head
 
 
@@ -85,7 +89,7 @@ def test_edited_payload_is_named(services):
     state = _state(services, 5)
     state["description"] = "Nothing to see here"
     _sql(services, "UPDATE {t} SET state = ? WHERE {p} = ?", (json.dumps(state).encode(), 5))
-    result = audit.verify(services)
+    result = verify(services)
     assert not result.ok
     assert result.first.position == 5 and result.first.kind == "edited"
     # the seal after it notices too, but nothing before 5 is blamed
@@ -96,14 +100,14 @@ def test_edited_topic_or_version_is_named(services):
     _sealed(services)
     _sql(services, "UPDATE {t} SET topic = ? WHERE {p} = ?",
          ("domain.compound:Compound.IssueResolved", 3))
-    result = audit.verify(services)
+    result = verify(services)
     assert (result.first.position, result.first.kind) == (3, "edited")
 
 
 def test_deleted_event_is_named(services):
     _sealed(services)
     _sql(services, "DELETE FROM {t} WHERE {p} = ?", (6,))
-    result = audit.verify(services)
+    result = verify(services)
     assert (result.first.position, result.first.kind) == (6, "deleted")
     edited = [f for f in result.findings if f.kind == "edited"]
     assert not edited  # re-anchoring: the events after 6 are not blamed
@@ -112,7 +116,7 @@ def test_deleted_event_is_named(services):
 def test_deleted_last_event_is_named(services):
     head = _sealed(services)
     _sql(services, "DELETE FROM {t} WHERE {p} = ?", (head,))
-    result = audit.verify(services)
+    result = verify(services)
     assert (result.first.position, result.first.kind) == (head, "deleted")
 
 
@@ -122,7 +126,7 @@ def test_reordered_events_are_named(services):
     _sql(services, "UPDATE {t} SET {p} = ? WHERE {p} = ?", (990001, 4))
     _sql(services, "UPDATE {t} SET {p} = ? WHERE {p} = ?", (4, 7))
     _sql(services, "UPDATE {t} SET {p} = ? WHERE {p} = ?", (7, 990001))
-    result = audit.verify(services)
+    result = verify(services)
     assert result.first.position == 4
     assert {f.position for f in result.findings if f.kind == "edited"} == {4, 7}
 
@@ -142,7 +146,7 @@ def test_event_inserted_into_the_past_is_named(services):
     cols = f"{pos}, originator_id, originator_version, topic, state"
     _sql(services, f"INSERT INTO {{t}} ({cols}) VALUES (?, ?, ?, ?, ?)",
          (5, oid, version, forged[2], json.dumps(state).encode()))
-    result = audit.verify(services)
+    result = verify(services)
     assert (result.first.position, result.first.kind) == (5, "edited")
     assert result.head == head + 1
 
@@ -177,13 +181,13 @@ def test_event_inserted_into_a_gap_is_named(services):
     """Positions have legitimate gaps; the chain remembers they were gaps."""
     _write_log(services)
     gap = _leave_a_gap(services)
-    Sealer(services).seal_now()
-    assert audit.verify(services).ok  # a gap is not a deletion
+    Sealer(services, services.settings, services.governance.clock).seal_now()
+    assert verify(services).ok  # a gap is not a deletion
     forged = _row(services, 2)
     cols = f"{position_column(services)}, originator_id, originator_version, topic, state"
     _sql(services, f"INSERT INTO {{t}} ({cols}) VALUES (?, ?, ?, ?, ?)",
          (gap, forged[0], 999, forged[2], bytes(forged[3])))
-    result = audit.verify(services)
+    result = verify(services)
     assert (result.first.position, result.first.kind) == (gap, "inserted")
     # and the seal covering it no longer matches
     assert {f.kind for f in result.findings[1:]} <= {"seal"}
@@ -194,22 +198,22 @@ def test_a_rewritten_chain_is_caught_by_seals_kept_outside(services, tmp_path):
     seals table); an export taken earlier, or the Kafka seals, still disagree."""
     _sealed(services)
     before = tmp_path / "before.jsonl"
-    audit.export(services, before)
+    export(services, before)
     state = _state(services, 8)
     state["description"] = "rewritten history"
     _sql(services, "UPDATE {t} SET state = ? WHERE {p} = ?", (json.dumps(state).encode(), 8))
     chain = Chain.of(services)
     services.db.execute(f"DELETE FROM {chain.chain}")
     services.db.execute(f"DELETE FROM {chain.seals}")
-    Sealer(services).seal_now()
-    assert audit.verify(services).ok  # the database agrees with itself...
+    Sealer(services, services.settings, services.governance.clock).seal_now()
+    assert verify(services).ok  # the database agrees with itself...
     with open(before, encoding="utf-8") as f:
-        result = audit.verify(services, audit.seals_from_lines(f, "before"))
+        result = verify(services, seals_from_lines(f, "before"))
     assert (result.first.position, result.first.kind) == (8, "edited")  # ...not with the export
     # Seals alone (no event copies) bound the break between two seals.
     seals = [json.dumps({"position": p, "digest": d}) for p, d in
              [(3, _digest_in(before, 3)), (12, _digest_in(before, 12))]]
-    result = audit.verify(services, audit.seals_from_lines(seals, "seals"))
+    result = verify(services, seals_from_lines(seals, "seals"))
     assert [(f.position, f.kind) for f in result.findings] == [(12, "seal")]
     assert "after position 3" in result.findings[0].detail
 
@@ -226,7 +230,7 @@ def _digest_in(path, position: int) -> str:
 def test_export_lines_are_canonical_and_chain_from_genesis(services, tmp_path):
     head = _sealed(services)
     out = tmp_path / "log.jsonl"
-    count, digest = audit.export(services, out)
+    count, digest = export(services, out)
     lines = out.read_text(encoding="utf-8").splitlines()
     assert count == len(lines) == head
     previous = GENESIS
@@ -240,7 +244,7 @@ def test_export_lines_are_canonical_and_chain_from_genesis(services, tmp_path):
     assert digest == previous == Chain.of(services).head()[1]
     # A partial export continues from the chain's digest at --after.
     part = tmp_path / "part.jsonl"
-    audit.export(services, part, after=5)
+    export(services, part, after=5)
     first = json.loads(part.read_text(encoding="utf-8").splitlines()[0])
     assert first["position"] == 6 and first["prev"] == Chain.of(services).digest_at(5)
     assert first["digest"] == json.loads(lines[5])["digest"]
@@ -248,7 +252,8 @@ def test_export_lines_are_canonical_and_chain_from_genesis(services, tmp_path):
 
 def test_sealer_seals_every_n_events_and_on_time(services, clock):
     _write_log(services, compounds=2, whistles=4)  # 10 events
-    sealer = Sealer(services, every_events=3, every_seconds=3600)
+    sealer = Sealer(services, services.settings, services.governance.clock,
+                    every_events=3, every_seconds=3600)
     made = sealer.tick()
     assert [s.position for s in made] == [3, 6, 9]
     assert sealer.tick() == []  # one event left over, the minute is not up
@@ -260,11 +265,13 @@ def test_sealer_seals_every_n_events_and_on_time(services, clock):
     assert [s.position for s in Chain.of(services).stored_seals()] == [3, 6, 9, 10]
     # A new Sealer (a restart) counts the events since the last seal.
     _write_log(services, compounds=1, whistles=1, first=50)
-    assert Sealer(services, every_events=2).tick()[0].position == 12
+    assert Sealer(services, services.settings, services.governance.clock,
+                  every_events=2).tick()[0].position == 12
 
 
 def test_sealer_runs_in_the_background(services):
-    sealer = Sealer(services, every_events=1, poll_seconds=0.01)
+    sealer = Sealer(services, services.settings, services.governance.clock,
+                    every_events=1, poll_seconds=0.01)
     sealer.start()
     try:
         head = _write_log(services, compounds=1, whistles=1)
@@ -286,13 +293,13 @@ def test_time_travel_resolves_to_the_last_event_recorded_before(services):
     middle = datetime.now(timezone.utc)
     time.sleep(0.01)
     _write_log(services, compounds=1, whistles=2)  # HD-000 again: two more whistles
-    assert audit.resolve(services, middle.isoformat()).position == 2
-    assert audit.resolve(services, "1").position == 1
-    compound, cut = audit.compound_as_of(services, "HD-000", middle.isoformat())
+    assert cut_at(services, middle.isoformat()).position == 2
+    assert cut_at(services, "1").position == 1
+    compound, cut = compound_as_of(services, "HD-000", middle.isoformat())
     assert compound.version == 2 and cut.position == 2
-    with pytest.raises(audit.BadInput):
-        audit.resolve(services, "yesterday")
-    assert audit.resolve(services, "2000-01-01T00:00:00Z").position == 0
+    with pytest.raises(BadInput):
+        cut_at(services, "yesterday")
+    assert cut_at(services, "2000-01-01T00:00:00Z").position == 0
 
 
 def test_the_worked_example_in_docs_audit_md():

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from audit.chain import Sealer, events_table, position_column
+from audit.chain import events_table, position_column
+from audit.sealer import Sealer
 from tests import story
 from tests.test_audit_api import District, settle
 
@@ -58,7 +59,7 @@ def _edit(services, position: int, description: str) -> None:
 
 def test_verify_export_agrees_with_audit_verify(services, database_url, tmp_path):
     _log(services)
-    Sealer(services, every_events=5).tick()
+    Sealer(services, services.settings, services.governance.clock, every_events=5).tick()
     before = tmp_path / "before.jsonl"
 
     # Intact: everyone agrees it is intact.
@@ -115,7 +116,7 @@ def test_verify_export_agrees_with_audit_verify(services, database_url, tmp_path
 
 def test_partial_export_verifies_from_its_start(services, database_url, tmp_path):
     _log(services)
-    Sealer(services).seal_now()
+    Sealer(services, services.settings, services.governance.clock).seal_now()
     out = tmp_path / "part.jsonl"
     done = redwhistle("export", "--out", str(out), "--after", "5", database_url=database_url)
     assert done.returncode == 0 and "exported 7 events" in done.stdout, done.stdout

@@ -9,8 +9,10 @@ import sys
 import uuid
 from pathlib import Path
 
-from audit.chain import Chain, Sealer, read_seals_topic, seals_topic
-from audit import replay as audit
+from audit.chain import Chain
+from audit.kafka_seals import read_seals_topic, seals_topic
+from audit.sealer import Sealer
+from audit import verify
 from service_layer.bootstrap import bootstrap
 from adapters.settings import Settings
 from tests.test_audit_cli import _edit, _log
@@ -25,13 +27,13 @@ def test_kafka_seals_catch_a_rewritten_chain(database_url, kafka_bootstrap, cloc
     services = bootstrap(settings, clock=clock)
     try:
         _log(services)  # 12 events
-        sealer = Sealer(services, every_events=4)
+        sealer = Sealer(services, services.settings, services.governance.clock, every_events=4)
         made = sealer.tick()
         assert [s.position for s in made] == [4, 8, 12]
         chain = Chain.of(services)
         assert chain.stored_seals(unpublished=True) == []
-        published = read_seals_topic(services)
-        assert seals_topic(services) == f"{prefix}.seals"
+        published = read_seals_topic(services.settings)
+        assert seals_topic(services.settings) == f"{prefix}.seals"
         assert [(s.position, s.digest) for s in published] == \
             [(s.position, s.digest) for s in made]
 
@@ -40,10 +42,10 @@ def test_kafka_seals_catch_a_rewritten_chain(database_url, kafka_bootstrap, cloc
         services.db.execute(f"DELETE FROM {chain.chain}")
         services.db.execute(f"DELETE FROM {chain.seals}")
         sealer.stop()
-        Sealer(services, every_events=4).tick()
-        assert audit.verify(services).ok  # the database agrees with itself
+        Sealer(services, services.settings, services.governance.clock, every_events=4).tick()
+        assert verify.verify(services).ok  # the database agrees with itself
 
-        result = audit.verify(services, audit._seal_lines(read_seals_topic(services)))
+        result = verify.verify(services, verify._seal_lines(read_seals_topic(services.settings)))
         assert (result.first.position, result.first.kind) == (8, "seal")
         assert "after position 4" in result.first.detail
 
@@ -69,7 +71,7 @@ def test_sealing_goes_on_while_the_broker_is_down(tmp_path, clock):
     services = bootstrap(settings, clock=clock)
     try:
         _log(services, compounds=1)
-        sealer = Sealer(services, every_events=2)
+        sealer = Sealer(services, services.settings, services.governance.clock, every_events=2)
         assert [s.position for s in sealer.tick()] == [2, 4]
         # kept, and marked for publication once the broker answers
         assert [s.position for s in Chain.of(services).stored_seals(unpublished=True)] == [2, 4]

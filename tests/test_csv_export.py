@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 
-from audit import replay as audit
+from audit import replay
 from tests import story
 from tests.test_dashboard import URL, Story, at
 
@@ -70,12 +70,12 @@ def test_an_auditor_compares_at_the_published_decimals(client, auth, services, t
         "after": s.position})
     path = tmp_path / "published.csv"
     path.write_bytes(got.content)
-    query = audit.query_named("dashboard")
-    figure = audit.view_as_of(services, "dashboard", None,
+    query = replay.query_named("dashboard")
+    figure = replay.view_as_of(services, "dashboard", None,
                               {"from": "2026-05-01", "to": "2026-06-01", "by": "street"},
                               now=services.governance.clock().isoformat())
     rows = query.rows(figure["figure"])
-    assert audit.compare_csv("dashboard", rows, path, list(query.columns)) == []
+    assert replay.compare_csv("dashboard", rows, path, list(query.columns)) == []
     path.write_bytes(got.content.replace(b",0.3333,", b",0.3334,"))
-    [difference] = audit.compare_csv("dashboard", rows, path, list(query.columns))
+    [difference] = replay.compare_csv("dashboard", rows, path, list(query.columns))
     assert "response_rate: published '0.3334'" in difference.detail

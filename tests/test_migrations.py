@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from cli.main import main
-from audit.chain import Sealer
+from audit.sealer import Sealer
 from adapters.eventstore import RedWhistle
-from audit.replay import verify
+from audit.verify import verify
 from service_layer.bootstrap import bootstrap
 from adapters.migrate import migrate, migration_ids
 from adapters.settings import Settings, eventsourcing_env
@@ -156,7 +156,8 @@ def test_database_of_release_0_1_upgrades_in_place(database_url: str, monkeypatc
             read = client.get(f"/v1/compounds/HU-001/issues/{body['issue_id']}", headers=admin)
             assert read.status_code == 200
         assert services.app.recorder.max_notification_id() == 3
-        assert Sealer(services, publish=False).seal_now().position == 3
+        assert Sealer(services, services.settings, services.governance.clock,
+                      publish=False).seal_now().position == 3
         assert verify(services).ok
     finally:
         services.close()

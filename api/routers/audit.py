@@ -22,13 +22,12 @@ from fastapi.responses import JSONResponse, Response
 
 from api import presenters
 from api.auth import role, services
-from api.errors import invalid, problem
 from api.readmodels import csv_response, wants_csv
 from api.schemas import CodeInPath
 from api.responses import (ChainState, CompoundAsOf, CompoundLog, Figure, LogPage,
                            ViewQueries, Verification, read)
 from audit.chain import Chain
-from audit import replay as audit
+from audit import log, replay, verify as verification
 from service_layer.bootstrap import Services
 from adapters.limits import MAX_POSITION
 from service_layer.tokens import Principal
@@ -43,20 +42,16 @@ RESERVED = ("as_of", "now", "format")
 _building = threading.Lock()
 
 
-def _bad(field: str, exc: Exception) -> Response:
-    return invalid([{"field": field, "reason": str(exc)}])
-
-
 @router.get("/events", response_model=None, responses=read(LogPage))
 def events(after: int = Query(0, ge=0, le=MAX_POSITION), limit: int = Query(100, ge=1, le=1000),
            _: Principal = Depends(auditor), svc: Services = Depends(services)) -> dict:
-    return audit.log_page(svc, after, limit)
+    return log.log_page(svc, after, limit)
 
 
 @router.get("/compounds/{code}/events", response_model=None, responses=read(CompoundLog))
 def compound_events(code: CodeInPath, _: Principal = Depends(auditor),
                     svc: Services = Depends(services)) -> dict:
-    return {"code": code, "events": audit.compound_events(svc, code)}
+    return {"code": code, "events": log.compound_events(svc, code)}
 
 
 @router.get("/compounds/{code}", response_model=None, responses=read(CompoundAsOf))
@@ -64,17 +59,14 @@ def compound_as_of(code: CodeInPath,
                    as_of: str = Query(..., description="ISO time or log position"),
                    _: Principal = Depends(auditor),
                    svc: Services = Depends(services)) -> Response:
-    try:
-        compound, cut = audit.compound_as_of(svc, code, as_of)
-    except audit.BadInput as exc:
-        return _bad(exc.field or "as_of", exc)
+    compound, cut = log.compound_as_of(svc, code, as_of)
     return presenters.json_response(dict(presenters.compound(compound), **cut.as_json()))
 
 
 @router.get("/views", response_model=None, responses=read(ViewQueries))
 def view_queries(_: Principal = Depends(auditor)) -> dict:
     return {"views": [{"name": q.name, "params": sorted(q.params), "required": list(q.required),
-                       "doc": q.doc} for q in audit.queries().values()]}
+                       "doc": q.doc} for q in replay.queries().values()]}
 
 
 @router.get("/views/{name}", response_model=None, responses=read(Figure, csv=True))
@@ -84,15 +76,10 @@ def view_as_of(name: str, request: Request, as_of: str | None = Query(None),
                _: Principal = Depends(auditor),
                svc: Services = Depends(services)) -> Any:
     params = {k: v for k, v in request.query_params.items() if k not in RESERVED}
-    try:
-        with _building:
-            figure = audit.view_as_of(svc, name, as_of, params, now=now)
-    except audit.BadInput as exc:
-        if str(exc).startswith("unknown view query"):
-            return problem(404, str(exc))
-        return _bad(exc.field or "query", exc)
+    with _building:
+        figure = replay.view_as_of(svc, name, as_of, params, now=now)
     if wants_csv(request):
-        query = audit.query_named(name)
+        query = replay.query_named(name)
         return csv_response(query.rows(figure["figure"]), f"{name}-{figure['position']}.csv",
                             list(query.columns) if query.columns else None)
     return presenters.json_response(figure)
@@ -110,7 +97,7 @@ def chain_state(_: Principal = Depends(auditor), svc: Services = Depends(service
 
 @router.get("/verify", response_model=None, responses=read(Verification))
 def verify(_: Principal = Depends(auditor), svc: Services = Depends(services)) -> Response:
-    result = audit.verify(svc)
+    result = verification.verify(svc)
     body = {"ok": result.ok, "head": result.head, "chained": result.chained,
             "events": result.events, "unchained": result.unchained,
             "seals_checked": result.seals_checked, "digest": result.digest,

@@ -1,6 +1,6 @@
 """Reading the dashboard: `response_rates` over the live tables or any scratch
-build of them, and `response_rates_as_of` for the figures as recorded by a
-past moment. Definitions: docs/dashboard.md.
+build of them (audit/replay.py `dashboard_as_of` builds one as of a past
+moment). Definitions: docs/dashboard.md.
 
 A range [from, to) is cut into whole local days, read from a few rollup rows
 a key (dashboard_calendar.py), plus at most two part-days at its ends, read
@@ -12,12 +12,10 @@ turns, so the database works while Python does: a query by compound is some
 """
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime, time
 from typing import Any
 
-from projections.feed import drop, rebuild, tracked_position
-from audit.chain import Chain
+from projections.feed import tracked_position
 from projections.dashboard.view import DIMENSIONS, DashboardView
 from projections.dashboard.calendar import LOCAL_TZ, split, to_us
 from projections.dashboard import cdf
@@ -166,28 +164,3 @@ def _row(key: str, c: list[int], w: tuple[float, float, float]) -> dict[str, Any
                 satisfaction_rate=satisfaction, first_satisfied=first_satisfied,
                 first_contact_satisfaction_rate=_rate(first_satisfied, rated), open=open_,
                 overdue=unmet - not_yet_due, escalated=escalated, three_rates_score=score)
-
-
-# -- as of a past moment ---------------------------------------------------------
-def response_rates_as_of(services: Services, from_: datetime, to: datetime, by: str,
-                         when: datetime,
-                         weights: tuple[float, float, float] = DEFAULT_THREE_RATES_WEIGHTS
-                         ) -> tuple[list[dict[str, Any]], int]:
-    """The dashboard as it stood at `when`: the view is built into scratch
-    tables from the events recorded by then, queried with `overdue` judged at
-    `when`, and dropped. Returns (rows, position)."""
-    # The auditors' one mapping of a moment to a position: the hash chain
-    # keeps each event's store time, indexed.
-    position = Chain.of(services).position_at(when)
-    prefix = f"asof{uuid.uuid4().hex[:10]}_"
-    try:
-        if position:
-            rebuild(services, VIEW, prefix, until=position)
-        else:  # nothing recorded yet: empty tables, not the whole log
-            with services.db.transaction() as cur:
-                VIEW.create_tables(services.db, cur, prefix)
-        rows, _ = query(services, prefix, from_, to, by, when, weights)
-        return rows, position
-    finally:
-        drop(services, VIEW, prefix)
-
