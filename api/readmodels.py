@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import services
 from projections.rankings.view import half_up
 from projections.registry import all_views
-from projections.runner import TooManyWaiters, ViewsWatch
+from projections.feed import TooManyWaiters, ViewsWatch
 from service_layer.bootstrap import Services
 
 

@@ -34,7 +34,7 @@ def background_workers(services: Services) -> list:
     from audit.chain import Sealer
     from service_layer.deadline_watcher import DeadlineWatcher
     from projections.registry import all_views
-    from projections.runner import ViewsFollower
+    from projections.feed import ViewsFollower
     return [ViewsFollower(services, all_views()), DeadlineWatcher(services),
             Sealer(services, every_events=1000, every_seconds=60)]
 

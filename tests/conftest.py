@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from projections.registry import all_views
-from projections.runner import ViewsFollower
+from projections.feed import ViewsFollower
 from service_layer.bootstrap import Services, bootstrap
 from adapters.db import scratch_schema
 from adapters.settings import Settings

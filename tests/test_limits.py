@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from bench.ingest_bench import Server
 from projections.registry import all_views
-from projections.runner import create_view_tables
+from projections.feed import create_view_tables
 from service_layer.bootstrap import bootstrap
 from adapters.settings import Settings
 from tests import story
@@ -179,7 +179,7 @@ def test_many_waiters_do_not_hold_up_a_whistle(waiting_client):
         extra = client.get(f"/v1/rankings/2026?after={head}", headers=admin)
         assert extra.status_code == 503 and extra.headers["Retry-After"]
         # the views catch up: every waiter is answered
-        from projections.runner import ViewsFollower
+        from projections.feed import ViewsFollower
         ViewsFollower(services, all_views()).catch_up()
         started = time.monotonic()
         answers = [w.result(timeout=10) for w in waiters]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from projections.feed import drop, feed, rebuild, table_rows
 from projections.moments import moment
 from projections.open311.view import Open311View
-from projections.runner import create_view_tables
+from projections.feed import create_view_tables
 from service_layer.demo import load_demo
 
 

@@ -62,7 +62,7 @@ def test_killed_follower_restarts_to_the_same_rows_as_a_rebuild(services, settin
         reached = {v.name: tracked_position(services.db, cur, v.name) for v in views}
     assert 0 < reached[views[0].name] < last, reached  # killed mid-stream
 
-    from projections.runner import ViewsFollower
+    from projections.feed import ViewsFollower
     ViewsFollower(services, views).catch_up()  # the restart
     for view in views:
         rebuild(services, view, prefix="fresh_")

@@ -24,7 +24,7 @@ from api.responses import OPEN_ERRORS, Health, Ready, read
 from consumers.relay import relay_lag
 from audit.chain import chain_health
 from projections.registry import all_views
-from projections.runner import views_position
+from projections.feed import views_position
 from projections.set_aside import count as set_aside_count
 from service_layer.bootstrap import Services
 

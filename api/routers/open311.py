@@ -24,7 +24,7 @@ from api.auth import READERS, check_grid, check_street
 from domain.exceptions import ConflictingRepeat, RuleBroken, UnknownFact
 from projections.moments import local, moment, parse_moment
 from projections.open311.view import Open311View
-from projections.runner import wait_for_views
+from projections.feed import wait_for_views
 from service_layer.bootstrap import Services
 from service_layer.contacts import FIELDS as CONTACT_FIELDS, Contacts
 from service_layer.governance import InvalidField, TooMuchContention
