@@ -40,7 +40,7 @@ async def fresh(request: Request,
                                         f"{head}: pass the position a write returned")
     watch = getattr(request.app.state, "views_watch", None)
     if watch is None:
-        watch = request.app.state.views_watch = ViewsWatch(svc, all_views(),
+        watch = request.app.state.views_watch = ViewsWatch(svc.log, all_views(),
                                                            svc.settings.max_waiters)
     try:
         reached = await watch.wait(after, timeout=5.0)

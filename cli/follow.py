@@ -35,7 +35,7 @@ def background_workers(services: Services) -> list:
     from service_layer.deadline_watcher import DeadlineWatcher
     from projections.registry import all_views
     from projections.feed import ViewsFollower
-    return [ViewsFollower(services, all_views()), DeadlineWatcher(services),
+    return [ViewsFollower(services.log, all_views()), DeadlineWatcher(services.log, services.governance),
             Sealer(services, every_events=1000, every_seconds=60)]
 
 

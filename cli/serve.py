@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.demo:
             demo(services)
-        create_view_tables(services, all_views())  # readers may come before the follower
+        create_view_tables(services.log, all_views())  # readers may come before the follower
     finally:
         services.close()
     # The follower is the serve process's child, not a worker's: one for all.

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from adapters.eventstore import RedWhistle
+from adapters.eventstore import Log, RedWhistle
 from adapters.db import Database
 from service_layer.governance import Clock, Governance, utcnow
 from adapters.migrate import migrate
@@ -18,6 +18,7 @@ class Services:
     db: Database
     governance: Governance
     tokens: Tokens
+    log: Log  # what views, audit and the relay read the log through
     extras: dict = field(default_factory=dict)  # per-feature singletons (e.g. read models)
 
     def close(self) -> None:
@@ -38,4 +39,5 @@ def bootstrap(settings: Settings | None = None, clock: Clock = utcnow,
         raise
     db = Database(app)
     return Services(settings=settings, app=app, db=db,
-                    governance=Governance(app, settings, clock), tokens=Tokens(db, clock))
+                    governance=Governance(app, settings, clock), tokens=Tokens(db, clock),
+                    log=Log(app, db))

@@ -93,7 +93,7 @@ def services(settings: Settings, clock: FakeClock) -> Iterator[Services]:
 def follower(services: Services) -> ViewsFollower:
     """The live views, as `serve` runs them; tests may call catch_up() to be
     sure every view has processed the log."""
-    follower = ViewsFollower(services, all_views())
+    follower = ViewsFollower(services.log, all_views())
     services.extras["follower"] = follower
     return follower
 

@@ -56,18 +56,8 @@ RUNTIME = ("domain", "adapters", "service_layer", "projections", "audit", "consu
 # (docs/rearrangement-plan.md). Delete lines as the steps are done.
 PENDING: set[tuple[str, str]] = {
     # step "one narrow interface to the log": Services -> Log (db + eventstore)
-    ("projections.feed", "imports service_layer.bootstrap"),
-    ("projections.agenda.view", "imports service_layer.bootstrap"),
-    ("projections.rankings.view", "imports service_layer.bootstrap"),
-    ("projections.dashboard.query", "imports service_layer.bootstrap"),
     ("audit.chain", "imports service_layer.bootstrap"),
     ("audit.replay", "imports service_layer.bootstrap"),
-    ("consumers.relay", "imports service_layer.bootstrap"),
-    ("service_layer.deadline_watcher", "imports service_layer.bootstrap"),
-    ("projections.set_aside", "imports service_layer.bootstrap"),
-    ("projections.issues.query", "imports service_layer.bootstrap"),
-    # step "errors mapped in one place": a view raises no use case's error
-    ("projections.issues.query", "imports service_layer.governance"),
     # step "one as-of mechanism": response_rates_as_of moves into audit
     ("projections.dashboard.query", "imports audit.chain"),
     # step "Services.extras is no registry"

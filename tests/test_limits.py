@@ -142,7 +142,7 @@ def answered_max(answered: list, head: int) -> int:
 def waiting_client(database_url, clock):
     """The API without a follower, so the views stay where they are."""
     services = bootstrap(Settings(database_url=database_url, max_waiters=80), clock=clock)
-    create_view_tables(services, all_views())
+    create_view_tables(services.log, all_views())
     admin = {"Authorization": "Bearer " + services.tokens.create(role="admin", name="a")}
     try:
         with TestClient(create_app(services)) as client:
@@ -180,7 +180,7 @@ def test_many_waiters_do_not_hold_up_a_whistle(waiting_client):
         assert extra.status_code == 503 and extra.headers["Retry-After"]
         # the views catch up: every waiter is answered
         from projections.feed import ViewsFollower
-        ViewsFollower(services, all_views()).catch_up()
+        ViewsFollower(services.log, all_views()).catch_up()
         started = time.monotonic()
         answers = [w.result(timeout=10) for w in waiters]
         assert time.monotonic() - started < 5.0
@@ -239,7 +239,7 @@ def test_with_the_store_down_callers_get_503_and_health_answers(postgres_schema,
     url = postgres_schema.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
     assert url != postgres_schema
     services = bootstrap(Settings(database_url=url, connect_timeout=1), clock=clock)
-    create_view_tables(services, all_views())
+    create_view_tables(services.log, all_views())
     admin = {"Authorization": "Bearer " + services.tokens.create(role="admin", name="a")}
     try:
         with TestClient(create_app(services)) as client:

@@ -195,7 +195,7 @@ def test_views_create_their_tables_together_on_postgres(postgres_schema: str) ->
         def start(services) -> None:
             ready.wait()
             try:
-                create_view_tables(services, all_views())
+                create_view_tables(services.log, all_views())
             except BaseException as exc:  # noqa: BLE001 (reported below)
                 failures.append(exc)
 

@@ -48,7 +48,7 @@ def test_every_stored_event_is_published_where_it_belongs(services, clock, kafka
     b = whistle(g, "HD-2", ["police"])
     assert relay_lag(services)["positions_behind"] == services.app.recorder.max_notification_id()
 
-    relay = Relay(services)
+    relay = Relay(services.log, services.settings)
     relay.catch_up()
     relay.close()
     # The rest is published by a new relay: it must learn from its own tables
@@ -60,7 +60,7 @@ def test_every_stored_event_is_published_where_it_belongs(services, clock, kafka
     clock.advance(hours=25)
     assert g.escalate_due("HD-1", a).created  # urban management never reported in
     assert g.escalate_due("HD-2", b).created  # nor did the police
-    relay = Relay(services, batch_size=3)
+    relay = Relay(services.log, services.settings, batch_size=3)
     relay.catch_up()
     relay.close()
 
@@ -124,7 +124,8 @@ from consumers.relay import Relay
 from service_layer.bootstrap import bootstrap
 # Dies as a SIGKILL would: after the broker acknowledged, before the position is stored.
 Relay.commit = lambda self, position, memory: os._exit(9)
-Relay(bootstrap()).catch_up()
+services = bootstrap()
+Relay(services.log, services.settings).catch_up()
 """
 
 
@@ -142,7 +143,7 @@ def test_a_relay_killed_between_publish_and_commit_causes_duplicates_only(
     assert len(read_topic(kafka_bootstrap, topic)) == 5  # published...
     assert relay_lag(services)["position"] == 0  # ...but not recorded as such
 
-    relay = Relay(services)
+    relay = Relay(services.log, services.settings)
     relay.catch_up()
     relay.close()
     published = envelopes(read_topic(kafka_bootstrap, topic))
@@ -170,7 +171,7 @@ def test_whistles_blown_while_the_broker_is_down_are_delivered_when_it_returns(
     # Short client timeouts so a dead broker is noticed in seconds.
     config = fast_config(settings, delivery_timeout_ms=3000, request_timeout_ms=2000,
                          max_block_ms=2000, bootstrap_timeout_ms=1500)
-    relay = Relay(services, config, poll_interval=0.02, max_backoff=1.0)
+    relay = Relay(services.log, services.settings, config, poll_interval=0.02, max_backoff=1.0)
     caplog.set_level(logging.INFO, logger="redwhistle")
     try:
         with TestClient(create_app(services)) as api:

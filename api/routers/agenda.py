@@ -56,7 +56,7 @@ def compound_agenda(code: CodeInPath, request: Request, meeting_on: MeetingOn,
                     who: Principal = Depends(role(*READERS)), __: None = Depends(fresh),
                     svc: Services = Depends(services)) -> Any:
     check_sees_compound(who, svc, code)
-    agenda = agenda_for_compound(svc, "", code, meeting_on,
+    agenda = agenda_for_compound(svc.log, "", code, meeting_on,
                                  owners=who.role not in STAFF_NAMES_HIDDEN_FROM)
     return _answer(request, _for(who, agenda), f"agenda-{code}-{meeting_on.isoformat()}.csv")
 
@@ -66,7 +66,7 @@ def compound_agenda(code: CodeInPath, request: Request, meeting_on: MeetingOn,
 def community_agenda(community: NameInPath, request: Request, meeting_on: MeetingOn,
                      who: Principal = Depends(role(*READERS)), __: None = Depends(fresh),
                      svc: Services = Depends(services)) -> Any:
-    agenda = agenda_for_community(svc, "", community, meeting_on,
+    agenda = agenda_for_community(svc.log, "", community, meeting_on,
                                   owners=who.role not in STAFF_NAMES_HIDDEN_FROM,
                                   within=_within(who))
     return _answer(request, _for(who, agenda),

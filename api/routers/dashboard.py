@@ -64,7 +64,8 @@ def response_rates(
         raise InvalidField("to", "must be later than from")
     if as_of is None:
         now = svc.governance.clock()
-        rows, position = query(svc, "", start, end, by, now)
+        rows, position = query(svc.log, "", start, end, by, now,
+                               svc.settings.departments)
     else:
         now = _bound("as_of", as_of)
         with _as_of_turn:

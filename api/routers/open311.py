@@ -225,7 +225,7 @@ def _create(svc: Services, fmt: str, request: Request, form: dict[str, str],
     if outcome.created:
         # Most clients read their request back at once and know nothing of our
         # `?after=`: the answer waits (briefly) until the view shows it.
-        wait_for_views(svc, [_VIEW], outcome.position, timeout=1.0)
+        wait_for_views(svc.log, [_VIEW], outcome.position, timeout=1.0)
     issue = outcome.body
     return o311.render(fmt, "service_requests", [dict(
         service_request_id=issue_id,

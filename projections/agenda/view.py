@@ -28,7 +28,7 @@ from domain.exceptions import UnknownFact
 from projections.feed import Batch, View
 from projections.bulk import index_name, insert_rows, update_rows, where_in
 from projections.moments import api_moment, day_start, moment, show_day, show_moment
-from service_layer.bootstrap import Services
+from adapters.eventstore import Log
 from adapters.db import Cursor, Database
 
 RECURRING_WINDOW_DAYS = 90
@@ -234,32 +234,32 @@ class AgendaView(View):
 
 
 # -- reading -----------------------------------------------------------------
-def _tables(services: Services, prefix: str) -> dict[str, str]:
+def _tables(log: Log, prefix: str) -> dict[str, str]:
     view = AgendaView()
-    return {b: view.table(services.db, prefix, b) for b in view.tables}
+    return {b: view.table(log.db, prefix, b) for b in view.tables}
 
 
 def _as_date(meeting_on: date | str) -> date:
     return meeting_on if isinstance(meeting_on, date) else date.fromisoformat(meeting_on)
 
 
-def _begin_read(services: Services, cur: Cursor) -> None:
+def _begin_read(log: Log, cur: Cursor) -> None:
     # One snapshot for every query of an agenda, so a batch committed by the
     # follower between two queries cannot mix two states.
-    if services.db.is_postgres:
+    if log.db.is_postgres:
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
 
-def agenda_for_compound(services: Services, prefix: str, code: str,
+def agenda_for_compound(log: Log, prefix: str, code: str,
                         meeting_on: date | str, owners: bool = True) -> dict[str, Any]:
     """The agenda of one compound for a meeting on `meeting_on`, from the
     agenda tables under `prefix` ("" for the live view); without `owners`,
     decisions do not name the person who owns them."""
     day = _as_date(meeting_on)
     cutoff = moment(day_start(day))
-    t = _tables(services, prefix)
-    with services.db.transaction(commit=False) as cur:
-        _begin_read(services, cur)
+    t = _tables(log, prefix)
+    with log.db.transaction(commit=False) as cur:
+        _begin_read(log, cur)
         cur.execute(f"SELECT code, name, street, community, registered_at FROM {t['compounds']} "
                     "WHERE code = ?", (code,))
         found = cur.fetchall()
@@ -267,13 +267,13 @@ def agenda_for_compound(services: Services, prefix: str, code: str,
             raise UnknownFact(f"compound {code} is not registered")
         _, name, street, community, registered_at = found[0]
         known = {code: name} if registered_at < cutoff else {}
-        items = _evaluate(services.db, cur, t, [code], known, day, owners)
+        items = _evaluate(log.db, cur, t, [code], known, day, owners)
     return dict(scope="compound", compound_code=code, compound_name=name, street=street,
                 community=community, meeting_on=day.isoformat(), as_of=api_moment(cutoff),
                 items=items)
 
 
-def agenda_for_community(services: Services, prefix: str, community: str,
+def agenda_for_community(log: Log, prefix: str, community: str,
                          meeting_on: date | str, owners: bool = True,
                          within: Callable[[str, str], bool] | None = None) -> dict[str, Any]:
     """The union of the agendas of a community's compounds, each item naming
@@ -281,16 +281,16 @@ def agenda_for_community(services: Services, prefix: str, community: str,
     reader may see."""
     day = _as_date(meeting_on)
     cutoff = moment(day_start(day))
-    t = _tables(services, prefix)
-    with services.db.transaction(commit=False) as cur:
-        _begin_read(services, cur)
+    t = _tables(log, prefix)
+    with log.db.transaction(commit=False) as cur:
+        _begin_read(log, cur)
         cur.execute(f"SELECT code, name, registered_at, street FROM {t['compounds']} "
                     "WHERE community = ? ORDER BY code", (community,))
         found = [row[:3] for row in cur.fetchall() if within is None or within(row[0], row[3])]
         if not found:
             raise UnknownFact(f"community {community} has no registered compound")
         compounds = {code: name for code, name, registered_at in found if registered_at < cutoff}
-        items = _evaluate(services.db, cur, t, [code for code, _, _ in found], compounds, day,
+        items = _evaluate(log.db, cur, t, [code for code, _, _ in found], compounds, day,
                           owners)
     return dict(scope="community", community=community, compounds=sorted(compounds),
                 meeting_on=day.isoformat(), as_of=api_moment(cutoff), items=items)

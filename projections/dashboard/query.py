@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import uuid
 from datetime import date, datetime, time
+from collections.abc import Sequence
 from typing import Any
 
 from projections.feed import drop, rebuild, tracked_position
@@ -25,7 +26,8 @@ from projections.dashboard import cdf
 from projections.dashboard import running
 from projections.dashboard.percentiles import Percentiles, periods_union
 from projections.dashboard.rows import COUNTS, row_measures
-from service_layer.bootstrap import Services
+from adapters.db import Database
+from adapters.eventstore import Log
 from adapters.limits import check_day, check_moment
 
 VIEW = DashboardView()
@@ -69,21 +71,22 @@ def parse_bound(text: str) -> datetime:
 
 
 # -- the query ------------------------------------------------------------------
-def response_rates(services: Services, prefix: str, from_: datetime, to: datetime, by: str,
-                   now: datetime) -> list[dict[str, Any]]:
+def response_rates(log: Log, prefix: str, from_: datetime, to: datetime, by: str,
+                   now: datetime, departments: Sequence[str] = ()) -> list[dict[str, Any]]:
     """One row per key over whistles blown in [from_, to), `overdue` judged at
     `now`, from the dashboard tables built under `prefix` ("" is live)."""
-    return query(services, prefix, from_, to, by, now)[0]
+    return query(log, prefix, from_, to, by, now, departments)[0]
 
 
-def query(services: Services, prefix: str, from_: datetime, to: datetime, by: str,
-          now: datetime) -> tuple[list[dict[str, Any]], int]:
-    """`response_rates` and the log position the tables had reached."""
+def query(log: Log, prefix: str, from_: datetime, to: datetime, by: str,
+          now: datetime, departments: Sequence[str] = ()) -> tuple[list[dict[str, Any]], int]:
+    """`response_rates` and the log position the tables had reached. By
+    department, every one of `departments` has a row, summoned or not."""
     if by not in DIMENSIONS:
         raise ValueError(f"by must be one of {', '.join(DIMENSIONS)}")
     if not from_ < to:
         raise ValueError("from must be earlier than to")
-    db = services.db
+    db = log.db
     t = VIEW.names(db, prefix)
     w = weights()
     with db.transaction(commit=False) as cur:
@@ -108,8 +111,7 @@ def query(services: Services, prefix: str, from_: datetime, to: datetime, by: st
             counts = {key: c for key, *c in sent.fetchall()}
             _check_width(by, counts)
             ranks.send()
-            keys = set(counts) | (set(services.settings.departments) if by == "department"
-                                  else set())
+            keys = set(counts) | (set(departments) if by == "department" else set())
             zero = [0] * (len(COUNTS) + 1)
             rows = [_row(k, counts.get(k, zero), w) for k in sorted(keys)]
             found = ranks.result()
@@ -183,12 +185,24 @@ def _row(key: str, c: list[int], w: tuple[float, float, float]) -> dict[str, Any
                 overdue=unmet - not_yet_due, escalated=escalated, three_rates_score=score)
 
 
+# -- the deadline watcher's candidates --------------------------------------------
+def due(db: Database, prefix: str, now_us: int) -> list[tuple[str, str]]:
+    """(compound, issue_id) pairs with a deadline passed by `now_us` whose
+    escalation the view has not yet seen recorded (`watch_due`, kept by a
+    partial index holding only those)."""
+    table = VIEW.table(db, prefix, "summonses")
+    return [(r[0], r[1]) for r in db.fetchall(
+        f"SELECT DISTINCT compound, issue_id FROM {table} WHERE watch_due <= ? "
+        "ORDER BY compound, issue_id", (now_us,))]
+
+
 # -- as of a past moment ---------------------------------------------------------
-def response_rates_as_of(services: Services, from_: datetime, to: datetime, by: str,
+def response_rates_as_of(services: Any, from_: datetime, to: datetime, by: str,
                          when: datetime) -> tuple[list[dict[str, Any]], int]:
     """The dashboard as it stood at `when`: the view is built into scratch
     tables from the events recorded by then, queried with `overdue` judged at
-    `when`, and dropped. Returns (rows, position)."""
+    `when`, and dropped. Returns (rows, position). `services`: what
+    `Chain.of` takes, until this moves into audit (rearrangement B8)."""
     # The auditors' one mapping of a moment to a position: the hash chain
     # keeps each event's store time, indexed.
     position = Chain.of(services).position_at(when)
@@ -199,7 +213,7 @@ def response_rates_as_of(services: Services, from_: datetime, to: datetime, by: 
         else:  # nothing recorded yet: empty tables, not the whole log
             with services.db.transaction() as cur:
                 VIEW.create_tables(services.db, cur, prefix)
-        rows, _ = query(services, prefix, from_, to, by, when)
+        rows, _ = query(services, prefix, from_, to, by, when, services.settings.departments)
         return rows, position
     finally:
         drop(services, VIEW, prefix)

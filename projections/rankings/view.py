@@ -5,7 +5,7 @@ their party organisation), the street and district evaluations, satisfaction
 surveys and incidents with the company they were charged to, and every
 whistle with the company that served the compound when it was blown, the number
 of departments it summoned, and the report-ins, and per year and company the
-summonses and those reported in time. `rankings(services, prefix, year)`
+summonses and those reported in time. `rankings(log, prefix, year)`
 computes the year's table, gold list, black list and revoked titles from
 these tables alone; docs/rankings.md states the rules word for word.
 
@@ -25,7 +25,7 @@ from domain.compound import Compound
 from projections.feed import Batch, View
 from projections.bulk import index_name, insert_rows, update_rows, upsert, where_in
 from projections.moments import local_year, moment
-from service_layer.bootstrap import Services
+from adapters.eventstore import Log
 from adapters.db import Cursor, Database
 
 PASS_MARK = 80.0  # survey average and street evaluation must reach it
@@ -256,9 +256,9 @@ class RankingsView(View):
 
 
 # -- reading -----------------------------------------------------------------
-def _tables(services: Services, prefix: str) -> dict[str, str]:
+def _tables(log: Log, prefix: str) -> dict[str, str]:
     view = RankingsView()
-    return {b: view.table(services.db, prefix, b) for b in view.tables}
+    return {b: view.table(log.db, prefix, b) for b in view.tables}
 
 
 def _level(row: tuple | None) -> dict[str, float] | None:
@@ -358,13 +358,13 @@ def _incident_reason(incident: dict[str, str]) -> str:
             f"{incident['occurred_on']} in compound {incident['compound_code']}")
 
 
-def rankings(services: Services, prefix: str, year: int) -> dict[str, Any]:
+def rankings(log: Log, prefix: str, year: int) -> dict[str, Any]:
     """The year's rankings from the rankings tables under `prefix` ("" for
     the live view): every company, the gold list, the black list and the
     titles revoked this year."""
-    view = _tables(services, prefix)
-    with services.db.transaction(commit=False) as cur:
-        if services.db.is_postgres:
+    view = _tables(log, prefix)
+    with log.db.transaction(commit=False) as cur:
+        if log.db.is_postgres:
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         companies = _year(cur, view, year)
         previous = _year(cur, view, year - 1)
