@@ -96,8 +96,7 @@ def read_raw(services: Any, batch: int = 1000) -> tuple[int, float]:
 
 
 def chain(services: Any) -> tuple[int, float]:
-    from audit.chain import Chain
-    c = Chain.of(services)
+    c = services.chain
     services.db.execute(f"DELETE FROM {c.chain}")
     t0 = time.perf_counter()
     n = c.advance().count

@@ -12,8 +12,8 @@ import logging
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Any
 
+from eventsourcing.application import Application
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
@@ -227,7 +227,7 @@ def _describe(exc: Exception) -> str:
     return text if text.startswith(name) else f"{name}: {text}" if text else name
 
 
-def lag_of(app, store: RelayStore) -> dict:
+def lag_of(app: Application, store: RelayStore) -> dict:
     position, published_at = store.position()
     head = app.recorder.max_notification_id() or 0
     seconds = 0.0
@@ -242,9 +242,6 @@ def lag_of(app, store: RelayStore) -> dict:
             "seconds_behind": round(seconds, 3), "last_published_at": published_at}
 
 
-def relay_lag(services: Any) -> dict:
+def relay_lag(app: Application, store: RelayStore) -> dict:
     """For GET /v1/health: how far the relay is behind the log."""
-    store = services.extras.get("relay_store")
-    if store is None:
-        store = services.extras["relay_store"] = RelayStore(services.db, services.app)
-    return lag_of(services.app, store)
+    return lag_of(app, store)

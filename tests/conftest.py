@@ -94,7 +94,7 @@ def follower(services: Services) -> ViewsFollower:
     """The live views, as `serve` runs them; tests may call catch_up() to be
     sure every view has processed the log."""
     follower = ViewsFollower(services.log, all_views())
-    services.extras["follower"] = follower
+    services.follower = follower
     return follower
 
 

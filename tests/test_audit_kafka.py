@@ -9,7 +9,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from audit.chain import Chain, Sealer, read_seals_topic, seals_topic
+from audit.chain import Sealer, read_seals_topic, seals_topic
 from audit import replay as audit
 from service_layer.bootstrap import bootstrap
 from adapters.settings import Settings
@@ -28,7 +28,7 @@ def test_kafka_seals_catch_a_rewritten_chain(database_url, kafka_bootstrap, cloc
         sealer = Sealer(services, every_events=4)
         made = sealer.tick()
         assert [s.position for s in made] == [4, 8, 12]
-        chain = Chain.of(services)
+        chain = services.chain
         assert chain.stored_seals(unpublished=True) == []
         published = read_seals_topic(services)
         assert seals_topic(services) == f"{prefix}.seals"
@@ -72,6 +72,6 @@ def test_sealing_goes_on_while_the_broker_is_down(tmp_path, clock):
         sealer = Sealer(services, every_events=2)
         assert [s.position for s in sealer.tick()] == [2, 4]
         # kept, and marked for publication once the broker answers
-        assert [s.position for s in Chain.of(services).stored_seals(unpublished=True)] == [2, 4]
+        assert [s.position for s in services.chain.stored_seals(unpublished=True)] == [2, 4]
     finally:
         services.close()

@@ -46,7 +46,7 @@ def test_every_stored_event_is_published_where_it_belongs(services, clock, kafka
                                 ends_on="2028-01-01")
     a = whistle(g, "HD-1", ["fire", "urban_management"])
     b = whistle(g, "HD-2", ["police"])
-    assert relay_lag(services)["positions_behind"] == services.app.recorder.max_notification_id()
+    assert relay_lag(services.app, services.relay_store)["positions_behind"] == services.app.recorder.max_notification_id()
 
     relay = Relay(services.log, services.settings)
     relay.catch_up()
@@ -67,7 +67,7 @@ def test_every_stored_event_is_published_where_it_belongs(services, clock, kafka
     stored = [(n.id, services.app.mapper.to_domain_event(n))
               for n in services.app.recorder.select_notifications(start=1, limit=1000)]
     head = stored[-1][0]
-    assert relay_lag(services) | {"last_published_at": None} == {
+    assert relay_lag(services.app, services.relay_store) | {"last_published_at": None} == {
         "position": head, "head": head, "positions_behind": 0, "seconds_behind": 0.0,
         "last_published_at": None}
 
@@ -141,7 +141,7 @@ def test_a_relay_killed_between_publish_and_commit_causes_duplicates_only(
     assert crashed.returncode == 9, crashed.stderr.decode()[-2000:]
     topic = f"{services.settings.topic_prefix}.summons.fire"
     assert len(read_topic(kafka_bootstrap, topic)) == 5  # published...
-    assert relay_lag(services)["position"] == 0  # ...but not recorded as such
+    assert relay_lag(services.app, services.relay_store)["position"] == 0  # ...but not recorded as such
 
     relay = Relay(services.log, services.settings)
     relay.catch_up()
@@ -192,7 +192,7 @@ def test_whistles_blown_while_the_broker_is_down_are_delivered_when_it_returns(
             own_broker.stop()
             during = [blow() for _ in range(10)]  # the API does not need the broker
             wait_for(lambda: "unavailable" in caplog.text, 20, "the relay to log the outage")
-            assert relay_lag(services)["positions_behind"] >= 10
+            assert relay_lag(services.app, services.relay_store)["positions_behind"] >= 10
 
             own_broker.start()  # same port, but empty: Tansu kept it all in memory
             wait_for(lambda: relay.position == relay.head(), 30, "the relay to catch up")

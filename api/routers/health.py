@@ -34,7 +34,7 @@ router = APIRouter(tags=["health"])
 # the relay's lag; a failing probe shows as an error, it does not fail /health.
 # Shown only to the roles of DETAILED.
 # Shown only to the roles of DETAILED.
-PROBES: list = [("relay", relay_lag), ("audit", chain_health), ("set_aside", lambda svc: set_aside_count(svc.log))]
+PROBES: list = [("relay", lambda svc: relay_lag(svc.app, svc.relay_store)), ("audit", chain_health), ("set_aside", lambda svc: set_aside_count(svc.log))]
 DETAILED = ("admin", "auditor")
 TIME_LIMIT = 1.0  # seconds for the store's answer
 
@@ -107,7 +107,7 @@ async def ready(request: Request, svc: Services = Depends(services)) -> Response
         body["relay"] = "not configured"
     else:
         try:
-            lag = await _in_time(request, "relay", lambda: relay_lag(svc))
+            lag = await _in_time(request, "relay", lambda: relay_lag(svc.app, svc.relay_store))
             body["relay"] = {k: lag[k] for k in ("positions_behind", "seconds_behind")}
         except Exception as exc:  # noqa: BLE001
             body["relay"] = {"error": str(exc) or type(exc).__name__}

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from projections.feed import drop, rebuild, tracked_position
-from audit.chain import Chain
 from projections.dashboard.view import DIMENSIONS, DashboardView
 from projections.dashboard.calendar import LOCAL_TZ, split, to_us
 from projections.dashboard import cdf
@@ -201,11 +200,11 @@ def response_rates_as_of(services: Any, from_: datetime, to: datetime, by: str,
                          when: datetime) -> tuple[list[dict[str, Any]], int]:
     """The dashboard as it stood at `when`: the view is built into scratch
     tables from the events recorded by then, queried with `overdue` judged at
-    `when`, and dropped. Returns (rows, position). `services`: what
-    `Chain.of` takes, until this moves into audit (rearrangement B8)."""
+    `when`, and dropped. Returns (rows, position). `services`: for its
+    chain and departments, until this moves into audit (rearrangement B8)."""
     # The auditors' one mapping of a moment to a position: the hash chain
     # keeps each event's store time, indexed.
-    position = Chain.of(services).position_at(when)
+    position = services.chain.position_at(when)
     prefix = f"asof{uuid.uuid4().hex[:10]}_"
     try:
         if position:
