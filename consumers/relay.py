@@ -17,6 +17,7 @@ from eventsourcing.application import Application
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from adapters.background import Background
 from adapters.kafka import KafkaConfig, ensure_topics, idempotent, make_producer
 from consumers.envelope import Message, route
 from consumers.relay_store import BatchMemory, RelayStore
@@ -26,10 +27,14 @@ from adapters.settings import Settings
 logger = logging.getLogger("redwhistle.relay")
 
 
-class Relay:
+class Relay(Background):
+    name = "relay"
+    join_timeout = 30.0
+
     def __init__(self, log: Log, settings: Settings, config: KafkaConfig | None = None, *,
                  name: str = "kafka", batch_size: int = 500, poll_interval: float = 0.05,
                  max_backoff: float = 30.0, lag_log_every: float = 30.0) -> None:
+        super().__init__(poll_interval)
         self.app = log.app
         self.config = config or KafkaConfig.from_settings(settings)
         self.store = RelayStore(log.db, log.app, name)
@@ -152,18 +157,11 @@ class Relay:
             doorbell.close()
 
     # -- as a background part of another process (tests, `serve`) -------------
-    def start(self) -> "Relay":
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self.run, args=(self._stop,), name="relay",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
         self._stop.set()
-        if self.doorbell:
+        if self.doorbell:  # it may be waiting for an insert
             self.doorbell.ring()
-        self._thread.join(timeout=30)
+        super().stop()
 
     def _failed(self, why: str, backoff: float) -> None:
         self.disconnect()

@@ -28,6 +28,7 @@ from domain.exceptions import UnknownFact
 from projections.feed import Batch, View
 from projections.bulk import index_name, insert_rows, update_rows, where_in
 from projections.moments import api_moment, day_start, moment, show_day, show_moment
+from projections.codes import CODES, missing, remember
 from adapters.eventstore import Log
 from adapters.db import Cursor, Database
 
@@ -53,10 +54,6 @@ PRIORITIES = {
 CSV_COLUMNS = ["order", "compound_code", "compound_name", "priority", "kind", "refers_to",
                "issue_id", "category", "urgency", "meeting_id", "decision", "departments",
                "due", "reason"]
-
-# uuid5(code) is deterministic, so an originator id names one compound for
-# ever, in any database and under any prefix: a process-wide cache is safe.
-_CODES: dict[UUID, str] = {}
 
 # The events an agenda is made of; any other is skipped unread.
 _FOLDED = frozenset({
@@ -133,12 +130,12 @@ class AgendaView(View):
     def _codes(self, db: Database, cur: Cursor, table: str,
                events: list[tuple[int, Any]]) -> None:
         """Fills the cache with the codes of the compounds the events name."""
-        missing = {e.originator_id for _, e in events if e.originator_id not in _CODES}
-        missing -= {e.originator_id for _, e in events if type(e) is Compound.Registered}
-        for where, params in where_in(db, "id", sorted(str(i) for i in missing)):
+        unknown = missing(e.originator_id for _, e in events)
+        unknown -= {e.originator_id for _, e in events if type(e) is Compound.Registered}
+        for where, params in where_in(db, "id", sorted(str(i) for i in unknown)):
             cur.execute(f"SELECT id, code FROM {table} WHERE {where}", params)
             for id_, code in cur.fetchall():
-                _CODES[UUID(id_)] = code
+                remember(UUID(id_), code)
 
     def apply(self, db: Database, cur: Cursor, prefix: str, batch: Batch) -> None:
         # A quarter of the log (progress notes, ratings) changes no agenda:
@@ -161,11 +158,11 @@ class AgendaView(View):
         for pos, e in events:
             kind = type(e)
             if kind is Compound.Registered:
-                _CODES[e.originator_id] = e.code
+                remember(e.originator_id, e.code)
                 rows["compounds"].append((e.code, str(e.originator_id), e.name, e.district,
                                           e.street, e.community, moment(e.at)))
                 continue
-            code = _CODES[e.originator_id]
+            code = CODES[e.originator_id]
             if kind is Compound.WhistleBlown:
                 new_issues[(code, e.issue_id)] = [
                     code, e.issue_id, e.category, e.description, e.urgency,

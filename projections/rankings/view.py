@@ -25,6 +25,7 @@ from domain.compound import Compound
 from projections.feed import Batch, View
 from projections.bulk import index_name, insert_rows, update_rows, upsert, where_in
 from projections.moments import local_year, moment
+from projections.codes import CODES, remember
 from adapters.eventstore import Log
 from adapters.db import Cursor, Database
 
@@ -38,9 +39,6 @@ CSV_COLUMNS = (["rank", "code", "name", "eligible", "reasons", "gold", "black", 
                + [f"district_{d}" for d in DIMENSIONS] + ["district_total"]
                + ["composite", "survey_average", "surveys", "respondents", "summonses",
                   "reported_in_time", "response_rate", "party_organisation", "incidents"])
-
-_COMPOUNDS: dict[UUID, str] = {}  # originator id -> code; uuid5(code) never changes
-_COMPANIES: dict[UUID, str] = {}
 
 # The events a ranking is made of; any other is skipped unread.
 _FOLDED = frozenset({
@@ -131,21 +129,21 @@ class RankingsView(View):
             if kind is Compound.Registered or kind is PropertyCompany.Registered:
                 registered.add(e.originator_id)
             elif kind is Compound.WhistleBlown or (isinstance(e, Compound.Event)
-                                                   and e.originator_id not in _COMPOUNDS):
+                                                   and e.originator_id not in CODES):
                 compounds.add(e.originator_id)  # its serving company, or its code
-            elif isinstance(e, PropertyCompany.Event) and e.originator_id not in _COMPANIES:
+            elif isinstance(e, PropertyCompany.Event) and e.originator_id not in CODES:
                 companies.add(e.originator_id)
         serving: dict[UUID, str | None] = {}
         for where, params in where_in(db, "id", sorted(str(i) for i in compounds - registered)):
             cur.execute(f"SELECT id, code, company_code FROM {t['compounds']} WHERE {where}",
                         params)
             for id_, code, company in cur.fetchall():
-                _COMPOUNDS[UUID(id_)] = code
+                remember(UUID(id_), code)
                 serving[UUID(id_)] = company
         for where, params in where_in(db, "id", sorted(str(i) for i in companies - registered)):
             cur.execute(f"SELECT id, code FROM {t['companies']} WHERE {where}", params)
             for id_, code in cur.fetchall():
-                _COMPANIES[UUID(id_)] = code
+                remember(UUID(id_), code)
         return serving
 
     def _responses(self, db: Database, cur: Cursor, t: dict[str, str], whistles: list[tuple],
@@ -188,11 +186,11 @@ class RankingsView(View):
             kind = type(e)
             if isinstance(e, Compound.Event):
                 if kind is Compound.Registered:
-                    _COMPOUNDS[e.originator_id] = e.code
+                    remember(e.originator_id, e.code)
                     serving[e.originator_id] = None
                     new_compounds[e.originator_id] = [str(e.originator_id), e.code, None]
                     continue
-                code = _COMPOUNDS[e.originator_id]
+                code = CODES[e.originator_id]
                 if kind is Compound.WhistleBlown:
                     rows["whistles"].append((code, e.issue_id, serving[e.originator_id],
                                              local_year(e.at), len(e.departments),
@@ -213,11 +211,11 @@ class RankingsView(View):
                                               int(str(e.occurred_on)[:4]), e.company_code))
             elif isinstance(e, PropertyCompany.Event):
                 if kind is PropertyCompany.Registered:
-                    _COMPANIES[e.originator_id] = e.code
+                    remember(e.originator_id, e.code)
                     new_companies[e.originator_id] = [e.code, str(e.originator_id), e.name,
                                                       int(bool(e.party_organisation)), None]
                     continue
-                code = _COMPANIES[e.originator_id]
+                code = CODES[e.originator_id]
                 if kind is PropertyCompany.PartyOrganisationEstablished:
                     if e.originator_id in new_companies:
                         new_companies[e.originator_id][4] = str(e.established_on)
