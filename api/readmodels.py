@@ -22,7 +22,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import services
-from projections.rankings.view import half_up
+from projections.rankings.query import half_up
 from projections.registry import all_views
 from projections.feed import TooManyWaiters, ViewsWatch
 from service_layer.bootstrap import Services

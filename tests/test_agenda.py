@@ -8,7 +8,8 @@ import io
 
 import pytest
 
-from projections.agenda.view import AgendaView, agenda_for_community, agenda_for_compound
+from projections.agenda.query import agenda_for_community, agenda_for_compound
+from projections.agenda.view import AgendaView
 from projections.feed import drop, rebuild
 from tests import story
 

@@ -10,7 +10,8 @@ import uuid
 import pytest
 
 from projections.feed import drop, rebuild
-from projections.rankings.view import RankingsView, rankings
+from projections.rankings.query import rankings
+from projections.rankings.view import RankingsView
 from tests import story
 
 CST = "+08:00"

@@ -11,7 +11,7 @@ from api.presenters import STAFF_NAMES_HIDDEN_FROM, json_response
 from api.readmodels import csv_response, fresh, wants_csv
 from api.schemas import CodeInPath, Day, NameInPath
 from api.responses import VIEW_ERRORS, Agenda, read
-from projections.agenda.view import CSV_COLUMNS, agenda_for_community, agenda_for_compound, agenda_rows
+from projections.agenda.query import CSV_COLUMNS, agenda_for_community, agenda_for_compound, agenda_rows
 from service_layer.bootstrap import Services
 from service_layer.tokens import Principal
 

@@ -9,7 +9,7 @@ from api.auth import READERS, role, services
 from api.presenters import json_response
 from api.readmodels import csv_response, fresh, wants_csv
 from api.responses import VIEW_ERRORS, Rankings, read
-from projections.rankings.view import CSV_COLUMNS, ranking_rows, rankings
+from projections.rankings.query import CSV_COLUMNS, ranking_rows, rankings
 from service_layer.bootstrap import Services
 from service_layer.tokens import Principal
 
