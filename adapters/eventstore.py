@@ -5,7 +5,8 @@ one sequence of positions and one hash chain for auditors to follow.
 """
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import InfrastructureFactory
@@ -15,6 +16,9 @@ from psycopg.sql import SQL, Composed
 from domain.company import PropertyCompany
 from domain.compound import Compound
 from adapters.settings import Settings, eventsourcing_env
+
+if TYPE_CHECKING:
+    from adapters.db import Database
 
 # Milliseconds, for the API's connections (Settings.statement_timeout).
 STATEMENT_TIMEOUT = "RW_STATEMENT_TIMEOUT_MS"
@@ -52,6 +56,15 @@ class RedWhistle(Application):
             if statement_ms:
                 pool.kwargs["options"] = f"-c statement_timeout={statement_ms}"
         return factory
+
+
+@dataclass(frozen=True)
+class Log:
+    """The one narrow interface views, audit and the relay read the log
+    through: the application (its recorder and mapper) and the database
+    handle. Not the composition root, which is for entry points only."""
+    app: RedWhistle
+    db: Database
 
 
 def render_statements_once(recorder: Any) -> None:

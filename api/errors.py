@@ -24,6 +24,7 @@ from api.limits import is_unreachable
 from audit.cuts import BadInput, UnknownQuery
 from domain.exceptions import ConflictingRepeat, RuleBroken, UnknownFact
 from service_layer.governance import InvalidField, TooMuchContention
+from projections.errors import BadFilter
 from service_layer.store.group_commit import EventTooLarge
 
 log = logging.getLogger("redwhistle.api")
@@ -141,7 +142,7 @@ async def _rule(_: Request, exc: RuleBroken) -> Response:
     return problem(409, str(exc), kind=kind, rule=str(exc))
 
 
-async def _invalid_field(_: Request, exc: InvalidField) -> Response:
+async def _invalid_field(_: Request, exc: InvalidField | BadFilter) -> Response:
     return invalid([{"field": exc.field, "reason": exc.reason}])
 
 
@@ -185,6 +186,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(InvalidField, _invalid_field)
     app.add_exception_handler(UnknownQuery, _unknown_query)  # a BadInput: before it
     app.add_exception_handler(BadInput, _bad_input)
+    app.add_exception_handler(BadFilter, _invalid_field)
     app.add_exception_handler(TooMuchContention, _contention)
     app.add_exception_handler(EventTooLarge, _too_large)
     for error in STORE_UNAVAILABLE:

@@ -22,9 +22,9 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import services
-from projections.rankings.view import half_up
+from projections.rankings.query import half_up
 from projections.registry import all_views
-from projections.runner import TooManyWaiters, ViewsWatch
+from projections.feed import TooManyWaiters, ViewsWatch
 from service_layer.bootstrap import Services
 
 
@@ -40,7 +40,7 @@ async def fresh(request: Request,
                                         f"{head}: pass the position a write returned")
     watch = getattr(request.app.state, "views_watch", None)
     if watch is None:
-        watch = request.app.state.views_watch = ViewsWatch(svc, all_views(),
+        watch = request.app.state.views_watch = ViewsWatch(svc.log, all_views(),
                                                            svc.settings.max_waiters)
     try:
         reached = await watch.wait(after, timeout=5.0)

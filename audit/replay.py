@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.limits import CODE, check_day, check_name, check_year
+from adapters.settings import Settings
 from audit.cuts import BadInput, UnknownQuery, cut_at, parse_cut
 from audit.hashing import canonical_json
 from projections.feed import View, drop, rebuild, tracked_position
@@ -106,9 +107,10 @@ def _dashboard_queries() -> list[Query]:
     def run(log: Any, prefix: str, now: datetime, **p: Any) -> Any:
         if not p["from"] < p["to"]:
             raise BadInput("to must be later than from", "query")
-        # the published figures' weights (Settings), as the dashboard answers them
-        return dq.response_rates(log, prefix, p["from"], p["to"],
-                                 p.get("by", "department"), now,
+        # the published figures' departments and weights, as the dashboard's (`log`
+        # is the Services here, until audit reads a Log: rearrangement B10)
+        return dq.response_rates(log, prefix, p["from"], p["to"], p.get("by", "department"),
+                                 now, log.settings.departments,
                                  log.settings.three_rates_weights)
 
     def by(value: str) -> str:
@@ -122,7 +124,7 @@ def _dashboard_queries() -> list[Query]:
 
 
 def _agenda_queries() -> list[Query]:
-    from projections.agenda import view as agenda
+    from projections.agenda import query as agenda
 
     def compound(log: Any, prefix: str, now: datetime, **p: Any) -> Any:
         return agenda.agenda_for_compound(log, prefix, p["code"], p["meeting_on"])
@@ -140,7 +142,7 @@ def _agenda_queries() -> list[Query]:
 
 
 def _rankings_queries() -> list[Query]:
-    from projections.rankings import view as rankings
+    from projections.rankings import query as rankings
 
     def run(log: Any, prefix: str, now: datetime, **p: Any) -> Any:
         return rankings.rankings(log, prefix, p["year"])
@@ -212,14 +214,15 @@ def view_as_of(log: Any, name: str, as_of: str | None,
 
 
 def dashboard_as_of(log: Any, from_: datetime, to: datetime, by: str, when: datetime,
-                    weights: tuple[float, float, float]) -> tuple[list[dict[str, Any]], int]:
+                    settings: Settings) -> tuple[list[dict[str, Any]], int]:
     """The dashboard as it stood at `when` (GET /v1/dashboard/response-rates
     ?as_of=): built from the events recorded by then, with `overdue` judged at
     `when`. Returns (rows, position)."""
     from projections.dashboard import query as dq
     cut = cut_at(log, when)
     with scratch(log, [dq.VIEW], cut.position) as prefix:
-        rows, _ = dq.query(log, prefix, from_, to, by, when, weights)
+        rows, _ = dq.query(log, prefix, from_, to, by, when, settings.departments,
+                           settings.three_rates_weights)
     return rows, cut.position
 
 
@@ -349,7 +352,7 @@ def _same_cell(a: str, b: str) -> bool:
         return False
     _, dot, decimals = b.strip().partition(".")
     if dot and decimals.isdigit() and len(decimals) < 9:
-        from projections.rankings.view import half_up  # the API's rounding
+        from projections.rankings.query import half_up  # the API's rounding
         mine = half_up(mine, len(decimals))
     return math.isclose(mine, theirs, rel_tol=1e-9, abs_tol=1e-9)
 

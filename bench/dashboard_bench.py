@@ -228,13 +228,13 @@ def verify(services: Services, n: int, seed: int) -> None:
             households=100, kind="old", management_mode="professional", at=START)
     for h in histories(n, seed + 1, list(where)):
         play(services, h)
-    rebuild(services, VIEW, "va_")
+    rebuild(services.log, VIEW, "va_")
     load(services, "vb_", n, seed + 1, where)
     checked = 0
     for by in ("department", "street", "community", "compound"):
         for name, (f, to) in RANGES.items():
-            a = query(services, "va_", f, to, by, END)[0]
-            b = query(services, "vb_", f, to, by, END)[0]
+            a = query(services.log, "va_", f, to, by, END)[0]
+            b = query(services.log, "vb_", f, to, by, END)[0]
             if a != b:
                 bad = next((x, y) for x, y in zip(a, b) if x != y)
                 raise SystemExit(f"bulk loader differs from the events for by={by}, {name}: "
@@ -277,7 +277,7 @@ def measure(services: Services, engine: str, n: int, rows: int, repeat: int) -> 
     for by in ("department", "street", "community", "compound"):
         for name, (f, to) in RANGES.items():
             with _collected_as_served():
-                p50, p99 = _timed(lambda: query(services, "", f, to, by, END), repeat)
+                p50, p99 = _timed(lambda: query(services.log, "", f, to, by, END), repeat)
             params = (to_us(f), to_us(to))
             b50, b99 = _timed(lambda: db.fetchall(
                 f"SELECT COUNT(*) FROM {table} WHERE blown >= ? AND blown < ?", params), repeat)

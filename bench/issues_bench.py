@@ -68,7 +68,7 @@ def load(services: Services, n: int, seed: int = 7) -> None:
         for i in range(0, n, 50_000):
             insert_rows(db, cur, t["issues"], ISSUE_COLUMNS, issues[i:i + 50_000])
         insert_rows(db, cur, t["summonses"], SUMMONS_COLUMNS, summonses)
-    analyze(services, VIEW)
+    analyze(services.log, VIEW)
     if not db.is_postgres:
         db.execute("ANALYZE")
 
@@ -102,13 +102,13 @@ def measure(services: Services, engine: str, n: int, repeat: int) -> list[dict]:
               encode_cursor("issues", "blown", tuple(deep_key)))]
     out = []
     for name, filters, sort, cursor in cases:
-        p50, p99 = _timed(lambda: list_issues(services, filters, Conditions(), sort, 50,
+        p50, p99 = _timed(lambda: list_issues(services.log, filters, Conditions(), sort, 50,
                                               cursor, now, department=filters.get("department")),
                           repeat)
         b50, b99 = _timed(lambda: db.fetchall(
             f"SELECT * FROM {table} ORDER BY blown_at, compound, issue_id LIMIT 50"), repeat)
         out.append(_row(f"GET /v1/issues {name}", engine, n, p50, p99, b50, b99))
-    p50, p99 = _timed(lambda: list_inbox(services, "fire", {}, Conditions(), "due", 50, None, now),
+    p50, p99 = _timed(lambda: list_inbox(services.log, "fire", {}, Conditions(), "due", 50, None, now),
                       repeat)
     stable = VIEW.table(db, "", "summonses")
     b50, b99 = _timed(lambda: db.fetchall(

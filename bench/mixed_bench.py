@@ -192,7 +192,7 @@ def read_log_only() -> None:
     services = bootstrap()
     n = 0
     try:
-        for batch in read_log(services, 0, 1000):
+        for batch in read_log(services.log, 0, 1000):
             n += len(batch)
     finally:
         services.close()

@@ -281,7 +281,7 @@ def publish_rate(bootstrap: str, base_url: str, events: int) -> dict[str, Any]:
                                           topic_prefix=prefix))
         try:
             _store_whistles(services, events)
-            relay = Relay(services)
+            relay = Relay(services.log, services.settings)
             relay.producer()  # connect and create topics outside the timing
             stored = relay.head()
             t0 = time.perf_counter()

@@ -82,7 +82,7 @@ def load_city(services: Any, events: int, seed: int) -> dict[str, float]:
 def read_decoded(services: Any, batch: int = 1000) -> tuple[int, float]:
     from projections.feed import read_log
     t0, n = time.perf_counter(), 0
-    for got in read_log(services, 0, batch):
+    for got in read_log(services.log, 0, batch):
         n += len(got)
     return n, time.perf_counter() - t0
 
@@ -96,8 +96,7 @@ def read_raw(services: Any, batch: int = 1000) -> tuple[int, float]:
 
 
 def chain(services: Any) -> tuple[int, float]:
-    from audit.chain import Chain
-    c = Chain.of(services)
+    c = services.chain
     services.db.execute(f"DELETE FROM {c.chain}")
     t0 = time.perf_counter()
     n = c.advance().count
@@ -116,19 +115,19 @@ def replay(services: Any, names: list[str] | None) -> dict[str, tuple[int, float
         prefix = scratch_prefix()
         try:
             t0 = time.perf_counter()
-            rebuild(services, view, prefix)
+            rebuild(services.log, view, prefix)
             out[view.name] = (services.app.recorder.max_notification_id() or 0,
                               time.perf_counter() - t0)
         finally:
-            drop(services, view, prefix)
+            drop(services.log, view, prefix)
     prefix = scratch_prefix()
     try:
         t0 = time.perf_counter()
-        rebuild(services, views, prefix)
+        rebuild(services.log, views, prefix)
         out["*"] = (0, time.perf_counter() - t0)
     finally:
         for view in views:
-            drop(services, view, prefix)
+            drop(services.log, view, prefix)
     return out
 
 

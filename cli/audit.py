@@ -184,7 +184,6 @@ def run_verify(services, args: argparse.Namespace) -> int:  # type: ignore[no-un
 
 @_with_services
 def run_export(services, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from audit.chain import Chain
     from audit import cuts, export
     if args.after < 0:
         raise cuts.BadInput("--after must be a position >= 0")
@@ -194,7 +193,7 @@ def run_export(services, args: argparse.Namespace) -> int:  # type: ignore[no-un
         count, digest = export.export(services, args.out, args.after, bar)
     print(f"exported {count} events after position {args.after} to {args.out}; "
           f"last digest {digest}")
-    chain = Chain.of(services)
+    chain = services.chain
     head, stored = chain.head()
     if head > args.after and count:
         exported = _digest_at(args.out, head)
@@ -230,7 +229,6 @@ def run_seal(services, args: argparse.Namespace) -> int:  # type: ignore[no-unty
 
 @_with_services
 def run_seals(services, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from audit.chain import Chain
     from audit.kafka_seals import read_seals_topic
     from audit import cuts, export
     if args.from_kafka is not None:
@@ -241,7 +239,7 @@ def run_seals(services, args: argparse.Namespace) -> int:  # type: ignore[no-unt
         except LookupError as exc:
             raise cuts.BadInput(str(exc)) from None
     else:
-        seals = Chain.of(services).stored_seals()
+        seals = services.chain.stored_seals()
     count = export.write_seals(seals, args.out)
     print(f"wrote {count} seals to {args.out}")
     return 0

@@ -34,8 +34,9 @@ def background_workers(services: Services) -> list:
     from audit.sealer import Sealer
     from service_layer.deadline_watcher import DeadlineWatcher
     from projections.registry import all_views
-    from projections.runner import ViewsFollower
-    return [ViewsFollower(services, all_views()), DeadlineWatcher(services),
+    from projections.feed import ViewsFollower
+    return [ViewsFollower(services.log, all_views()),
+            DeadlineWatcher(services.log, services.governance),
             Sealer(services, services.settings, services.governance.clock,
                    every_events=1000, every_seconds=60)]
 

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         with Progress(total=services.app.recorder.max_notification_id(), unit="positions") as bar:
             # one read of the log feeds them all
-            position = rebuild(services, chosen, progress=lambda p: bar("rebuild", p))
+            position = rebuild(services.log, chosen, progress=lambda p: bar("rebuild", p))
         print(f"{', '.join(v.name for v in chosen)}: rebuilt to position {position} "
               f"in {time.perf_counter() - started:.1f} s")
         return 0

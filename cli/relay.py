@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             print(f"redwhistle: {exc}", file=sys.stderr)
             return 2
-        relay = Relay(services, config, batch_size=args.batch_size,
+        relay = Relay(services.log, services.settings, config, batch_size=args.batch_size,
                       poll_interval=args.poll_interval, lag_log_every=args.lag_log_every)
         if args.once:
             try:

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
     from cli.follow import FollowProcess
     from projections.registry import all_views
-    from projections.runner import create_view_tables
+    from projections.feed import create_view_tables
     if args.workers < 1:
         print("redwhistle: --workers must be at least 1", file=sys.stderr)
         return 2
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.demo:
             demo(services)
-        create_view_tables(services, all_views())  # readers may come before the follower
+        create_view_tables(services.log, all_views())  # readers may come before the follower
     finally:
         services.close()
     # The follower is the serve process's child, not a worker's: one for all.

@@ -13,25 +13,32 @@ import threading
 import time
 from datetime import datetime, timezone
 
+from eventsourcing.application import Application
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from adapters.background import Background
 from adapters.kafka import KafkaConfig, ensure_topics, idempotent, make_producer
 from consumers.envelope import Message, route
 from consumers.relay_store import BatchMemory, RelayStore
-from service_layer.bootstrap import Services
+from adapters.eventstore import Log
+from adapters.settings import Settings
 
-log = logging.getLogger("redwhistle.relay")
+logger = logging.getLogger("redwhistle.relay")
 
 
-class Relay:
-    def __init__(self, services: Services, config: KafkaConfig | None = None, *,
+class Relay(Background):
+    name = "relay"
+    join_timeout = 30.0
+
+    def __init__(self, log: Log, settings: Settings, config: KafkaConfig | None = None, *,
                  name: str = "kafka", batch_size: int = 500, poll_interval: float = 0.05,
                  max_backoff: float = 30.0, lag_log_every: float = 30.0) -> None:
-        self.app = services.app
-        self.config = config or KafkaConfig.from_settings(services.settings)
-        self.store = RelayStore(services.db, services.app, name)
-        self.departments = services.settings.departments
+        super().__init__(poll_interval)
+        self.app = log.app
+        self.config = config or KafkaConfig.from_settings(settings)
+        self.store = RelayStore(log.db, log.app, name)
+        self.departments = settings.departments
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
@@ -56,9 +63,9 @@ class Relay:
                 producer.close(timeout=0)
                 raise
             self._topics = set(wanted)
-            log.info("connected to Kafka at %s (idempotent producer: %s), publishing from "
-                     "position %d", self.config.bootstrap_servers, idempotent(producer),
-                     self.position)
+            logger.info("connected to Kafka at %s (idempotent producer: %s), publishing from "
+                        "position %d", self.config.bootstrap_servers, idempotent(producer),
+                        self.position)
             self._producer = producer
         return self._producer
 
@@ -133,11 +140,11 @@ class Relay:
                     self._failed(f"Kafka at {self.config.bootstrap_servers} is unavailable "
                                  f"({_describe(exc)})", backoff)
                 except Exception as exc:  # noqa: BLE001 - e.g. the database restarting; keep trying
-                    log.exception("relay failed at position %d", self.position)
+                    logger.exception("relay failed at position %d", self.position)
                     self._failed(f"relay error ({type(exc).__name__})", backoff)
                 else:
                     if backoff > 0.5:
-                        log.info("Kafka is back; published up to position %d", self.position)
+                        logger.info("Kafka is back; published up to position %d", self.position)
                     backoff = 0.5
                     self._log_lag()
                     if published < self.batch_size:
@@ -150,33 +157,26 @@ class Relay:
             doorbell.close()
 
     # -- as a background part of another process (tests, `serve`) -------------
-    def start(self) -> "Relay":
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self.run, args=(self._stop,), name="relay",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
         self._stop.set()
-        if self.doorbell:
+        if self.doorbell:  # it may be waiting for an insert
             self.doorbell.ring()
-        self._thread.join(timeout=30)
+        super().stop()
 
     def _failed(self, why: str, backoff: float) -> None:
         self.disconnect()
         # Forget the unacknowledged batch: it is read again from the stored position.
         self.position = self.store.position()[0]
         behind = self.head() - self.position
-        log.warning("%s; %d positions waiting; retrying in %.1f s", why, behind, backoff)
+        logger.warning("%s; %d positions waiting; retrying in %.1f s", why, behind, backoff)
 
     def _log_lag(self) -> None:
         now = time.monotonic()
         if now - self._last_lag_log >= self.lag_log_every:
             self._last_lag_log = now
             lag = lag_of(self.app, self.store)
-            log.info("relay lag: %d positions, %.1f s behind (position %d of %d)",
-                     lag["positions_behind"], lag["seconds_behind"], lag["position"], lag["head"])
+            logger.info("relay lag: %d positions, %.1f s behind (position %d of %d)",
+                        lag["positions_behind"], lag["seconds_behind"], lag["position"], lag["head"])
 
 
 class Doorbell:
@@ -203,7 +203,7 @@ class Doorbell:
                         for _ in conn.notifies(timeout=0.5, stop_after=1):
                             self._rung.set()
             except Exception as exc:  # noqa: BLE001 - polling still works meanwhile
-                log.debug("LISTEN failed (%s); polling only until it reconnects", exc)
+                logger.debug("LISTEN failed (%s); polling only until it reconnects", exc)
                 self._closed.wait(1.0)
 
     def clear(self) -> None:
@@ -225,7 +225,7 @@ def _describe(exc: Exception) -> str:
     return text if text.startswith(name) else f"{name}: {text}" if text else name
 
 
-def lag_of(app, store: RelayStore) -> dict:
+def lag_of(app: Application, store: RelayStore) -> dict:
     position, published_at = store.position()
     head = app.recorder.max_notification_id() or 0
     seconds = 0.0
@@ -240,9 +240,6 @@ def lag_of(app, store: RelayStore) -> dict:
             "seconds_behind": round(seconds, 3), "last_published_at": published_at}
 
 
-def relay_lag(services: Services) -> dict:
+def relay_lag(app: Application, store: RelayStore) -> dict:
     """For GET /v1/health: how far the relay is behind the log."""
-    store = services.extras.get("relay_store")
-    if store is None:
-        store = services.extras["relay_store"] = RelayStore(services.db, services.app)
-    return lag_of(services.app, store)
+    return lag_of(app, store)

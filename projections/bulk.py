@@ -46,19 +46,6 @@ def _records(table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> tu
     return f"json_populate_recordset(NULL::{table}, ?::json) AS v", [payload]
 
 
-def json_rows(alias: str, columns: Sequence[tuple[str, str]],
-              rows: Sequence[Sequence]) -> tuple[str, list]:
-    """A PostgreSQL FROM item `alias` with the rows as columns of the given
-    (name, type), plus `i`, each row's place in `rows` from 0, and its one
-    parameter. For rows that belong to no table (a query's own list of
-    keys): the JSON holds arrays, which encode in a fifth of the time of
-    objects, one key per value."""
-    values = ", ".join(f"(e.v->>{n})::{kind} AS {name}" for n, (name, kind) in enumerate(columns))
-    return (f"(SELECT (e.i - 1)::int AS i, {values} "
-            f"FROM json_array_elements(?::json) WITH ORDINALITY AS e(v, i)) {alias}",
-            [_ENCODE(rows)])
-
-
 def insert_rows(db: Database, cur: Cursor, table: str, columns: Sequence[str],
                 rows: Sequence[Sequence]) -> None:
     """INSERTs many rows."""

@@ -11,15 +11,18 @@ view (projections/set_aside.py) rather than stopping it.
 """
 from __future__ import annotations
 
+import asyncio
 import gc
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from projections import set_aside
-from service_layer.bootstrap import Services
+from adapters.background import Background
+from adapters.eventstore import Log
 from adapters.db import Cursor, Database
 from adapters.limits import EARLIEST, FIRST_MOMENT, LAST_MOMENT, LATEST
 from adapters.migrate import hold_tables_lock
@@ -98,11 +101,11 @@ def set_position(db: Database, cur: Cursor, key: str, position: int) -> None:
                 "ON CONFLICT (view) DO UPDATE SET position = excluded.position", (key, position))
 
 
-def read_log(services: Services, after: int, limit: int = 1000,
+def read_log(log: Log, after: int, limit: int = 1000,
              until: int | None = None) -> Iterator[list[tuple[int, Any]]]:
     """Decoded events after `after`, in batches of at most `limit`, up to and
     including `until` when given. Positions have gaps: never assume +1."""
-    recorder, mapper = services.app.recorder, services.app.mapper
+    recorder, mapper = log.app.recorder, log.app.mapper
     while True:
         notifications = recorder.select_notifications(start=after, limit=limit, stop=until,
                                                       inclusive_of_start=False)
@@ -182,7 +185,7 @@ def _apply(db: Database, cur: Cursor, views: list[View], keys: list[str], prefix
         set_position(db, cur, key, batch[-1][0])
 
 
-def feed(services: Services, views: View | Sequence[View], prefix: str = "",
+def feed(log: Log, views: View | Sequence[View], prefix: str = "",
          until: int | None = None, batch_size: int = 1000,
          progress: Callable[[int], None] | None = None) -> int:
     """Brings views up to date with the log (or up to `until`) and returns the
@@ -190,7 +193,7 @@ def feed(services: Services, views: View | Sequence[View], prefix: str = "",
     them; each batch commits together with every view's tracking row, and a
     view behind the others gets only the events it has not seen. `progress`
     is told the position reached after each batch."""
-    db, views = services.db, _as_list(views)
+    db, views = log.db, _as_list(views)
     keys = [prefix + v.name for v in views]
     with db.transaction() as cur:
         for key in keys:
@@ -198,7 +201,7 @@ def feed(services: Services, views: View | Sequence[View], prefix: str = "",
                         "ON CONFLICT (view) DO NOTHING", (key,))
         after = min(tracked_position(db, cur, key) for key in keys) if keys else 0
     start = after
-    for batch in read_log(services, after, batch_size, until):
+    for batch in read_log(log, after, batch_size, until):
         try:
             _in_window(batch)
             with db.transaction() as cur:
@@ -241,10 +244,10 @@ def _fewer_collections() -> Iterator[None]:
                 gc.set_threshold(*_gc_saved)
 
 
-def rebuild(services: Services, views: View | Sequence[View], prefix: str = "",
+def rebuild(log: Log, views: View | Sequence[View], prefix: str = "",
             until: int | None = None, progress: Callable[[int], None] | None = None) -> int:
     """Drops the views' tables and builds them again from the start of the log."""
-    db, views = services.db, _as_list(views)
+    db, views = log.db, _as_list(views)
     with db.transaction() as cur:
         hold_tables_lock(db, cur)
         for view in views:
@@ -254,13 +257,13 @@ def rebuild(services: Services, views: View | Sequence[View], prefix: str = "",
             set_position(db, cur, prefix + view.name, 0)
             set_aside.forget(db, cur, prefix, view.name)
     with _fewer_collections():
-        position = feed(services, views, prefix, until, batch_size=REBUILD_BATCH,
+        position = feed(log, views, prefix, until, batch_size=REBUILD_BATCH,
                         progress=progress)
-    analyze(services, views, prefix)
+    analyze(log, views, prefix)
     return position
 
 
-def analyze(services: Services, views: View | Sequence[View], prefix: str = "") -> None:
+def analyze(log: Log, views: View | Sequence[View], prefix: str = "") -> None:
     """VACUUM (ANALYZE) of the views' tables on PostgreSQL. Tables filled from
     empty have no statistics until autovacuum comes round, and the planner
     meanwhile guesses their sizes: the first reads after a rebuild (a
@@ -269,7 +272,7 @@ def analyze(services: Services, views: View | Sequence[View], prefix: str = "") 
     the table too: a month of a megacity's dashboard by community was read
     row by row from all of `summonses` (0.5 s) instead of from an index. One
     table at a time, outside any transaction, as VACUUM must run."""
-    db = services.db
+    db = log.db
     if not db.is_postgres:
         # SQLite never gathers statistics by itself, so its tables plan alike
         # whether rebuilt or followed; gathering them only here would make a
@@ -280,21 +283,128 @@ def analyze(services: Services, views: View | Sequence[View], prefix: str = "") 
             db.outside_transaction(f"VACUUM (ANALYZE) {view.table(db, prefix, base)}")
 
 
-def drop(services: Services, view: View, prefix: str) -> None:
+def drop(log: Log, view: View, prefix: str) -> None:
     """Removes a scratch build (tables and tracking row)."""
-    db = services.db
+    db = log.db
     with db.transaction() as cur:
         view.drop_tables(db, cur, prefix)
         cur.execute(f"DELETE FROM {tracking_table(db)} WHERE view = ?", (prefix + view.name,))
         set_aside.forget(db, cur, prefix, view.name)
 
 
-def table_rows(services: Services, view: View, prefix: str = "") -> dict[str, list[tuple]]:
+def table_rows(log: Log, view: View, prefix: str = "") -> dict[str, list[tuple]]:
     """Every row of every table of a view, sorted, for row-by-row comparison."""
-    db = services.db
+    db = log.db
     out = {}
     with db.transaction(commit=False) as cur:
         for base in view.tables:
             cur.execute(f"SELECT * FROM {view.table(db, prefix, base)}")
             out[base] = sorted(cur.fetchall(), key=repr)
     return out
+
+# Following the log. The follower polls rather than listens: SQLite has no
+# notifications, and a short poll keeps a write visible in the views well
+# within a second on either engine. `redwhistle follow` runs the follower in a
+# process of its own (started by `serve`), so readers ask the database, not
+# the follower, how far the views are: `views_position` and `wait_for_views`
+# work from any process.
+
+
+def create_view_tables(log: Log, views: Sequence[View]) -> None:
+    """The live views' tables, so readers find them before the follower has run."""
+    with log.db.transaction() as cur:
+        hold_tables_lock(log.db, cur)  # serve and follow start together
+        for view in views:
+            view.create_tables(log.db, cur, "")
+
+
+def views_position(log: Log, views: Sequence[View]) -> int:
+    """The lowest position the given live views have reached."""
+    db = log.db
+    with db.transaction(commit=False) as cur:
+        return min((tracked_position(db, cur, v.name) for v in views), default=0)
+
+
+def wait_for_views(log: Log, views: Sequence[View], position: int,
+                   timeout: float = 5.0) -> bool:
+    """Read-your-writes: True once every view has reached `position`."""
+    deadline = time.monotonic() + timeout
+    while views_position(log, views) < position:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+class TooManyWaiters(RuntimeError):
+    """More readers wait for the views than the process parks (HTTP 503)."""
+
+
+class ViewsWatch:
+    """Read-your-writes for the API without a thread per waiting reader: the
+    waiters park on the event loop, and one poller asks the database how far
+    the views are (one query per tick, however many wait) and wakes those
+    whose position is reached. At most `limit` wait at once."""
+
+    def __init__(self, log: Log, views: Sequence[View], limit: int,
+                 interval: float = 0.01) -> None:
+        self.log = log
+        self.views = views
+        self.limit = limit
+        self.interval = interval
+        self._waiters: dict[asyncio.Future, int] = {}
+        self._poller: asyncio.Task | None = None
+
+    async def wait(self, position: int, timeout: float) -> bool:
+        """True once every view has reached `position`; False after `timeout`."""
+        if len(self._waiters) >= self.limit:
+            raise TooManyWaiters(f"{len(self._waiters)} readers already wait for the views")
+        loop = asyncio.get_running_loop()
+        reached = loop.create_future()
+        self._waiters[reached] = position
+        if self._poller is None or self._poller.done() or self._poller.get_loop() is not loop:
+            self._poller = loop.create_task(self._poll())
+        try:
+            return await asyncio.wait_for(reached, timeout)
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            self._waiters.pop(reached, None)
+
+    async def _poll(self) -> None:
+        while self._waiters:
+            try:
+                # In a thread of its own: the query must not stall the loop.
+                at = await asyncio.to_thread(views_position, self.log, self.views)
+            except Exception as exc:  # noqa: BLE001 - each waiter hears of it
+                for waiter in list(self._waiters):
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+                return
+            for waiter, position in list(self._waiters.items()):
+                if position <= at and not waiter.done():
+                    waiter.set_result(True)
+            await asyncio.sleep(self.interval)
+
+
+class ViewsFollower(Background):
+    name = "views-follower"
+
+    def __init__(self, log: Log, views: list[View], interval: float = 0.05) -> None:
+        super().__init__(interval)
+        self.log = log
+        self.views = views
+        self._feeding = threading.Lock()
+        create_view_tables(log, views)
+
+    def catch_up(self) -> None:
+        with self._feeding:  # the thread and a caller (a test, a CLI) take turns
+            feed(self.log, self.views)
+
+    tick = catch_up
+
+    def position(self) -> int:
+        return views_position(self.log, self.views)
+
+    def wait_for(self, position: int, timeout: float = 5.0) -> bool:
+        return wait_for_views(self.log, self.views, position, timeout)

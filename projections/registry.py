@@ -1,5 +1,8 @@
 """The live views, by name. `redwhistle project --rebuild NAME|all`, the
-follower in `serve` and the auditors' replay all take them from here."""
+follower in `serve` and the auditors' replay all take them from here.
+
+A module apart from projections/feed.py: it imports the views, which import
+the feed, so in feed.py it would be a cycle."""
 from __future__ import annotations
 
 from projections.feed import View

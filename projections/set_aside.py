@@ -20,10 +20,10 @@ from typing import Any
 
 from eventsourcing.utils import get_topic
 
-from service_layer.bootstrap import Services
+from adapters.eventstore import Log
 from adapters.db import Cursor, Database
 
-log = logging.getLogger("redwhistle.views")
+logger = logging.getLogger("redwhistle.views")
 
 TABLE = "rw_set_aside"
 ERROR_CHARS = 1000  # of the error's text kept
@@ -64,24 +64,24 @@ def record(db: Database, cur: Cursor, prefix: str, view: str, position: int, eve
                 "ON CONFLICT (prefix, view, position) DO UPDATE SET topic = excluded.topic, "
                 "error = excluded.error, recorded_at = excluded.recorded_at",
                 (prefix, view, position, topic, error, now))
-    log.error("view %s%s set aside the event at position %d (%s): %s",
-              prefix, view, position, topic, error)
+    logger.error("view %s%s set aside the event at position %d (%s): %s",
+                 prefix, view, position, topic, error)
 
 
 def forget(db: Database, cur: Cursor, prefix: str, view: str) -> None:
     cur.execute(f"DELETE FROM {db.table(TABLE)} WHERE prefix = ? AND view = ?", (prefix, view))
 
 
-def set_aside(services: Services, prefix: str = "") -> list[dict[str, Any]]:
+def set_aside(log: Log, prefix: str = "") -> list[dict[str, Any]]:
     """What the views built under `prefix` ("" is live) set aside, in log order."""
-    db = services.db
+    db = log.db
     rows = db.fetchall(f"SELECT view, position, topic, error, recorded_at FROM {db.table(TABLE)} "
                        "WHERE prefix = ? ORDER BY position, view", (prefix,))
     return [dict(view=v, position=int(p), topic=t, error=e, recorded_at=r)
             for v, p, t, e, r in rows]
 
 
-def count(services: Services) -> int:
+def count(log: Log) -> int:
     """Events the live views set aside (GET /health shows it)."""
-    db = services.db
+    db = log.db
     return int(db.fetchall(f"SELECT count(*) FROM {db.table(TABLE)} WHERE prefix = ''")[0][0])

@@ -1,14 +1,20 @@
 """Wires the service layer together from settings; the one place that does."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from adapters.eventstore import RedWhistle
+from adapters.eventstore import Log, RedWhistle
+from consumers.relay_store import RelayStore
 from adapters.db import Database
 from service_layer.governance import Clock, Governance, utcnow
 from adapters.migrate import migrate
 from adapters.settings import Settings
+from service_layer.contacts import Contacts
 from service_layer.tokens import Tokens
+
+if TYPE_CHECKING:
+    from audit.chain import Chain
 
 
 @dataclass
@@ -18,7 +24,20 @@ class Services:
     db: Database
     governance: Governance
     tokens: Tokens
-    extras: dict = field(default_factory=dict)  # per-feature singletons (e.g. read models)
+    log: Log  # what views, audit and the relay read the log through
+    # One of each per process: the chain's lock serialises advancing it, the
+    # relay store caches what the relay has routed.
+    chain: Chain
+    relay_store: RelayStore
+    contacts: Contacts
+    # The live views' follower when this process runs one (tests, `follow`).
+    follower: Any = None
+
+    @property
+    def extras(self) -> dict:
+        """Only for audit's `Chain.of` until it takes `services.chain` (the
+        audit branch of issue 12); nothing else may use it."""
+        return {"audit_chain": self.chain}
 
     def close(self) -> None:
         self.app.close()
@@ -36,6 +55,11 @@ def bootstrap(settings: Settings | None = None, clock: Clock = utcnow,
     except BaseException:
         app.close()
         raise
+    # Imported here: audit/chain.py imports this module for its annotations.
+    from audit.chain import Chain
     db = Database(app)
+    log = Log(app, db)
     return Services(settings=settings, app=app, db=db,
-                    governance=Governance(app, settings, clock), tokens=Tokens(db, clock))
+                    governance=Governance(app, settings, clock), tokens=Tokens(db, clock),
+                    log=log, chain=Chain(log), relay_store=RelayStore(db, app),
+                    contacts=Contacts(db))

@@ -14,37 +14,37 @@ from __future__ import annotations
 
 import logging
 
-from projections.dashboard.view import DashboardView
 from projections.dashboard.calendar import to_us
+from projections.dashboard.query import due
 from adapters.background import Background
-from service_layer.bootstrap import Services
+from adapters.eventstore import Log
+from service_layer.governance import Governance
 
-log = logging.getLogger("redwhistle.deadlines")
+logger = logging.getLogger("redwhistle.deadlines")
 
 
 class DeadlineWatcher(Background):
     name = "deadline-watcher"
 
-    def __init__(self, services: Services, interval: float = 30.0, prefix: str = "") -> None:
+    def __init__(self, log: Log, governance: Governance, interval: float = 30.0,
+                 prefix: str = "") -> None:
         super().__init__(interval)
-        self.services = services
-        self.table = DashboardView().table(services.db, prefix, "summonses")
+        self.log = log
+        self.governance = governance
+        self.prefix = prefix
 
     def candidates(self) -> list[tuple[str, str]]:
         """(compound, issue) pairs with a deadline passed and its escalation
         not yet seen in the view."""
-        now = to_us(self.services.governance.clock())
-        return [(r[0], r[1]) for r in self.services.db.fetchall(
-            f"SELECT DISTINCT compound, issue_id FROM {self.table} WHERE watch_due <= ? "
-            "ORDER BY compound, issue_id", (now,))]
+        return due(self.log.db, self.prefix, to_us(self.governance.clock()))
 
     def tick(self) -> int:
         """One pass; returns how many issues had escalations recorded."""
         escalated = 0
         for code, issue_id in self.candidates():
             try:
-                if self.services.governance.escalate_due(code, issue_id).created:
+                if self.governance.escalate_due(code, issue_id).created:
                     escalated += 1
             except Exception:  # noqa: BLE001 - one bad issue must not stop the others
-                log.exception("escalating issue %s of compound %s failed", issue_id, code)
+                logger.exception("escalating issue %s of compound %s failed", issue_id, code)
         return escalated

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from projections.registry import all_views
-from projections.runner import ViewsFollower
+from projections.feed import ViewsFollower
 from service_layer.bootstrap import Services, bootstrap
 from adapters.db import scratch_schema
 from adapters.settings import Settings
@@ -93,8 +93,8 @@ def services(settings: Settings, clock: FakeClock) -> Iterator[Services]:
 def follower(services: Services) -> ViewsFollower:
     """The live views, as `serve` runs them; tests may call catch_up() to be
     sure every view has processed the log."""
-    follower = ViewsFollower(services, all_views())
-    services.extras["follower"] = follower
+    follower = ViewsFollower(services.log, all_views())
+    services.follower = follower
     return follower
 
 

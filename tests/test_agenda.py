@@ -8,7 +8,8 @@ import io
 
 import pytest
 
-from projections.agenda.view import AgendaView, agenda_for_community, agenda_for_compound
+from projections.agenda.query import agenda_for_community, agenda_for_compound
+from projections.agenda.view import AgendaView
 from projections.feed import drop, rebuild
 from tests import story
 
@@ -319,13 +320,13 @@ def test_scratch_build_as_of_a_past_position(history, services):
     ids = build_district(h)
     live = h.agenda("/v1/communities/Huayuan/agenda", "2026-05-20")
     view = AgendaView()
-    assert rebuild(services, view, prefix="scratch_") == h.position
-    again = agenda_for_community(services, "scratch_", "Huayuan", "2026-05-20")
+    assert rebuild(services.log, view, prefix="scratch_") == h.position
+    again = agenda_for_community(services.log, "scratch_", "Huayuan", "2026-05-20")
     assert again == live
-    rebuild(services, view, prefix="past_", until=ids["before_meetings"])
-    past = agenda_for_compound(services, "past_", "HD-001", "2026-05-20")["items"]
+    rebuild(services.log, view, prefix="past_", until=ids["before_meetings"])
+    past = agenda_for_compound(services.log, "past_", "HD-001", "2026-05-20")["items"]
     assert [i["kind"] for i in past] == [k for k, _, _ in EXPECTED_HD001 if k != "decision_due"]
-    drop(services, view, "scratch_")
-    drop(services, view, "past_")
+    drop(services.log, view, "scratch_")
+    drop(services.log, view, "past_")
     with pytest.raises(Exception):
-        agenda_for_compound(services, "past_", "HD-001", "2026-05-20")
+        agenda_for_compound(services.log, "past_", "HD-001", "2026-05-20")

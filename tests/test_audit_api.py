@@ -170,17 +170,18 @@ def settle(services, follower) -> None:
 
 def _live(services, follower, now: datetime) -> dict:
     """Every figure as the live views show it."""
-    from projections.agenda.view import agenda_for_community, agenda_for_compound
+    from projections.agenda.query import agenda_for_community, agenda_for_compound
     from projections.dashboard.query import parse_bound, response_rates
-    from projections.rankings.view import rankings
+    from projections.rankings.query import rankings
     settle(services, follower)
     lo, hi = parse_bound("2026-03-01"), parse_bound("2026-04-01")
     return jsonable_encoder(dict(
-        dashboard={by: response_rates(services, "", lo, hi, by, now)
+        dashboard={by: response_rates(services.log, "", lo, hi, by, now,
+                                      services.settings.departments)
                    for by in ("department", "compound")},
-        agenda=agenda_for_compound(services, "", "HD-001", "2026-03-20"),
-        community=agenda_for_community(services, "", "Huayuan", "2026-03-20"),
-        rankings=rankings(services, "", 2026)))
+        agenda=agenda_for_compound(services.log, "", "HD-001", "2026-03-20"),
+        community=agenda_for_community(services.log, "", "Huayuan", "2026-03-20"),
+        rankings=rankings(services.log, "", 2026)))
 
 
 def _as_of(client, auth, moment: datetime, now: datetime) -> dict:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from audit.chain import Chain, events_table, position_column
+from audit.chain import events_table, position_column
 from audit.hashing import GENESIS, canonical_bytes, chain_digest, record
 from audit.sealer import Sealer
 from audit.cuts import BadInput, cut_at
@@ -35,7 +35,7 @@ def _sealed(services: Services) -> int:
     sealer = Sealer(services, services.settings, services.governance.clock, every_events=4)
     sealer.tick()
     sealer.seal_now()
-    assert Chain.of(services).head()[0] == head
+    assert services.chain.head()[0] == head
     return head
 
 
@@ -73,8 +73,8 @@ def test_untouched_log_verifies(services):
     assert (result.events, result.head, result.chained, result.unchained) == (head, head, head, 0)
     assert result.seals_checked >= 3
     # The chain is a pure function of the log: advancing again changes nothing.
-    assert Chain.of(services).advance().count == 0
-    assert result.digest == Chain.of(services).head()[1]
+    assert services.chain.advance().count == 0
+    assert result.digest == services.chain.head()[1]
 
 
 def test_events_after_the_chain_are_unchained_not_broken(services):
@@ -202,7 +202,7 @@ def test_a_rewritten_chain_is_caught_by_seals_kept_outside(services, tmp_path):
     state = _state(services, 8)
     state["description"] = "rewritten history"
     _sql(services, "UPDATE {t} SET state = ? WHERE {p} = ?", (json.dumps(state).encode(), 8))
-    chain = Chain.of(services)
+    chain = services.chain
     services.db.execute(f"DELETE FROM {chain.chain}")
     services.db.execute(f"DELETE FROM {chain.seals}")
     Sealer(services, services.settings, services.governance.clock).seal_now()
@@ -241,12 +241,12 @@ def test_export_lines_are_canonical_and_chain_from_genesis(services, tmp_path):
         assert body["prev"] == previous
         assert body["digest"] == chain_digest(previous, canonical_bytes(body))
         previous = body["digest"]
-    assert digest == previous == Chain.of(services).head()[1]
+    assert digest == previous == services.chain.head()[1]
     # A partial export continues from the chain's digest at --after.
     part = tmp_path / "part.jsonl"
     export(services, part, after=5)
     first = json.loads(part.read_text(encoding="utf-8").splitlines()[0])
-    assert first["position"] == 6 and first["prev"] == Chain.of(services).digest_at(5)
+    assert first["position"] == 6 and first["prev"] == services.chain.digest_at(5)
     assert first["digest"] == json.loads(lines[5])["digest"]
 
 
@@ -262,7 +262,7 @@ def test_sealer_seals_every_n_events_and_on_time(services, clock):
     time.sleep(0.01)
     assert [s.position for s in sealer.tick()] == [10]
     assert sealer.tick() == []  # nothing new: no seal
-    assert [s.position for s in Chain.of(services).stored_seals()] == [3, 6, 9, 10]
+    assert [s.position for s in services.chain.stored_seals()] == [3, 6, 9, 10]
     # A new Sealer (a restart) counts the events since the last seal.
     _write_log(services, compounds=1, whistles=1, first=50)
     assert Sealer(services, services.settings, services.governance.clock,
@@ -277,8 +277,8 @@ def test_sealer_runs_in_the_background(services):
         head = _write_log(services, compounds=1, whistles=1)
         import time
         deadline = time.monotonic() + 10
-        while Chain.of(services).last_seal() is None or \
-                Chain.of(services).last_seal().position < head:
+        while services.chain.last_seal() is None or \
+                services.chain.last_seal().position < head:
             assert time.monotonic() < deadline, "the sealer did not seal"
             time.sleep(0.02)
     finally:

@@ -9,7 +9,6 @@ import sys
 import uuid
 from pathlib import Path
 
-from audit.chain import Chain
 from audit.kafka_seals import read_seals_topic, seals_topic
 from audit.sealer import Sealer
 from audit import verify
@@ -30,7 +29,7 @@ def test_kafka_seals_catch_a_rewritten_chain(database_url, kafka_bootstrap, cloc
         sealer = Sealer(services, services.settings, services.governance.clock, every_events=4)
         made = sealer.tick()
         assert [s.position for s in made] == [4, 8, 12]
-        chain = Chain.of(services)
+        chain = services.chain
         assert chain.stored_seals(unpublished=True) == []
         published = read_seals_topic(services.settings)
         assert seals_topic(services.settings) == f"{prefix}.seals"
@@ -74,6 +73,6 @@ def test_sealing_goes_on_while_the_broker_is_down(tmp_path, clock):
         sealer = Sealer(services, services.settings, services.governance.clock, every_events=2)
         assert [s.position for s in sealer.tick()] == [2, 4]
         # kept, and marked for publication once the broker answers
-        assert [s.position for s in Chain.of(services).stored_seals(unpublished=True)] == [2, 4]
+        assert [s.position for s in services.chain.stored_seals(unpublished=True)] == [2, 4]
     finally:
         services.close()

@@ -421,7 +421,7 @@ def test_incremental_rollups_equal_set_based(services, follower, clock, monkeypa
         cur.execute(f"SELECT SUM(reopened), SUM(escalated), SUM(1 - open), "
                     f"SUM(CASE WHEN reported_at IS NULL THEN 1 ELSE 0 END) FROM {t['summonses']}")
         assert all(n > 0 for n in cur.fetchone())  # the story reached every kind of event
-    rebuild(services, view, "chk_")
+    rebuild(services.log, view, "chk_")
     with db.transaction() as cur:
         view.rebuild_rollups(db, cur, "chk_")
     c = view.names(db, "chk_")
@@ -434,9 +434,9 @@ def test_incremental_rollups_equal_set_based(services, follower, clock, monkeypa
     # them, so their old contribution is taken back as the new one goes in.
     with db.transaction() as cur:
         view.create_tables(db, cur, "inc_")
-    feed(services, view, "inc_", batch_size=7)
+    feed(services.log, view, "inc_", batch_size=7)
     assert stored_rollups(services, view, "inc_") == stored_rollups(services, view, "chk_")
-    drop(services, view, "inc_")
+    drop(services.log, view, "inc_")
     with db.transaction(commit=False) as cur:
         cur.execute(f"SELECT {', '.join(SUMMONS_COLUMNS)} FROM {t['summonses']}")
         rows = [dict(zip(SUMMONS_COLUMNS, r)) for r in cur.fetchall()]
@@ -456,8 +456,8 @@ def test_incremental_rollups_equal_set_based(services, follower, clock, monkeypa
                           ("2026-02-12T00:00:00+08:00", "2026-03-23T06:00:00+08:00"),
                           ("2025-12-31T00:00:00+08:00", "2027-01-01T00:00:00+08:00")]:
                 f_, to_ = datetime.fromisoformat(f), datetime.fromisoformat(to)
-                live = query(services, "", f_, to_, by, now)[0]
-                assert live == query(services, "chk_", f_, to_, by, now)[0]
+                live = query(services.log, "", f_, to_, by, now)[0]
+                assert live == query(services.log, "chk_", f_, to_, by, now)[0]
                 assert [r for r in live if r["issues"]] == brute_force(rows, by, f_, to_, now)
     # Mid-rebuild the rollups are stale and the query reads every row instead.
     with db.transaction() as cur:
@@ -469,14 +469,14 @@ def test_incremental_rollups_equal_set_based(services, follower, clock, monkeypa
     assert "chk_rw_dashboard_summonses_issue" in index_names(services)
     for by in ("department", "street", "community", "compound"):
         f_, to_ = datetime(2026, 1, 30, tzinfo=timezone.utc), datetime(2026, 5, 1, tzinfo=LOCAL_TZ)
-        assert query(services, "chk_", f_, to_, by, now) == query(services, "", f_, to_, by, now)
+        assert query(services.log, "chk_", f_, to_, by, now) == query(services.log, "", f_, to_, by, now)
     # Settling builds the dropped indexes and the rollups again.
     with db.transaction() as cur:
         view.settle(db, cur, "chk_")
     assert stored_rollups(services, view, "chk_") == stored_rollups(services, view, "")
-    assert query(services, "chk_", f_, to_, by, now) == query(services, "", f_, to_, by, now)
+    assert query(services.log, "chk_", f_, to_, by, now) == query(services.log, "", f_, to_, by, now)
     assert deferred <= index_names(services)
-    drop(services, view, "chk_")
+    drop(services.log, view, "chk_")
 
 
 def index_names(services) -> set[str]:

@@ -105,7 +105,7 @@ def test_tables_of_earlier_versions_settle_on_first_start(services, follower, cl
     follower.catch_up()
     view, db = DashboardView(), services.db
     f, to, now = blown - timedelta(days=1), blown + timedelta(days=40), blown + timedelta(days=50)
-    expected = query(services, "", f, to, "compound", now)[0]
+    expected = query(services.log, "", f, to, "compound", now)[0]
     assert (expected[0]["median_minutes_to_report"], expected[0]["p90_minutes_to_report"]) \
         == (70, 9000)
     t = view.names(db, "")
@@ -120,8 +120,8 @@ def test_tables_of_earlier_versions_settle_on_first_start(services, follower, cl
         for table in old:  # gone
             cur.execute(f"CREATE TABLE {table} (n INTEGER)")
             cur.execute(f"DROP TABLE {table}")
-    assert query(services, "", f, to, "compound", now)[0] == expected  # read row by row
+    assert query(services.log, "", f, to, "compound", now)[0] == expected  # read row by row
     with db.transaction() as cur:
         view.settle(db, cur, "")
         assert not view.stale(db, cur, "")
-    assert query(services, "", f, to, "compound", now)[0] == expected
+    assert query(services.log, "", f, to, "compound", now)[0] == expected

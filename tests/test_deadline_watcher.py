@@ -17,7 +17,7 @@ MAY = {"from": "2026-05-01", "to": "2026-05-09"}
 
 def escalations(services) -> list[tuple[str, str]]:
     """(issue, key) of every IssueEscalated in the log."""
-    return [(e.issue_id, e.key) for batch in read_log(services, 0) for _, e in batch
+    return [(e.issue_id, e.key) for batch in read_log(services.log, 0) for _, e in batch
             if isinstance(e, Compound.IssueEscalated)]
 
 
@@ -46,7 +46,7 @@ def test_escalates_once_then_again_at_the_next_deadline(client, auth, clock, ser
     path = f"/v1/compounds/HD-001/issues/{issue}"
     client.post(f"{path}/reports", json={"department": "fire", "officer": "Li"},
                 headers=auth["fire"])
-    watcher = DeadlineWatcher(services)
+    watcher = DeadlineWatcher(services.log, services.governance)
     settle(services, follower)
     clock.advance(hours=23, minutes=59)
     assert watcher.candidates() == [] and watcher.tick() == 0
@@ -70,7 +70,7 @@ def test_escalates_once_then_again_at_the_next_deadline(client, auth, clock, ser
     settle(services, follower)
     assert watcher.tick() == 1
     settle(services, follower)
-    assert DeadlineWatcher(services).tick() == 0  # a restarted watcher finds nothing to do
+    assert DeadlineWatcher(services.log, services.governance).tick() == 0  # a restarted watcher finds nothing to do
     state = client.get(path, headers=auth["viewer"]).json()
     assert state["level"] == "city"
     assert [e["key"] for e in state["escalations"]] == ["not_reported:police", "not_resolved:0"]
@@ -85,7 +85,7 @@ def test_a_reopened_issue_has_a_new_resolution_deadline(client, auth, clock, ser
                             ("resolution", {"department": "fire", "how": "x"}, "fire"),
                             ("ratings", {"rating": "unsatisfied"}, "grid_worker")]:
         assert client.post(f"{path}/{step}", json=body, headers=auth[who]).status_code == 201
-    watcher = DeadlineWatcher(services)
+    watcher = DeadlineWatcher(services.log, services.governance)
     clock.advance(days=6, hours=23)
     settle(services, follower)
     assert watcher.tick() == 0  # reopened at 1 May 09:00: resolution due 8 May 09:00
@@ -108,13 +108,13 @@ def test_restart_records_nothing_twice(services, clock, follower):
         issues.append(body["issue_id"])
     clock.advance(days=2)
     follower.catch_up()
-    assert DeadlineWatcher(services).tick() == 3
+    assert DeadlineWatcher(services.log, services.governance).tick() == 3
     # Restarted before the view has seen the escalations: it asks again, and
     # the compounds say there is nothing left to record.
-    stale = DeadlineWatcher(services)
+    stale = DeadlineWatcher(services.log, services.governance)
     assert len(stale.candidates()) == 3 and stale.tick() == 0
     follower.catch_up()
-    assert DeadlineWatcher(services).candidates() == []
+    assert DeadlineWatcher(services.log, services.governance).candidates() == []
     assert sorted(escalations(services)) == sorted(
         (i, f"not_reported:{d}") for i in issues for d in ("fire", "police"))
 
@@ -125,7 +125,7 @@ def test_two_watchers_at_once_still_once(client, auth, clock, services, settings
     settle(services, follower)
     other = bootstrap(settings, clock=clock)  # a second process: its own pool and locks
     try:
-        watchers = [DeadlineWatcher(services), DeadlineWatcher(other)]
+        watchers = [DeadlineWatcher(services.log, services.governance), DeadlineWatcher(other.log, other.governance)]
         barrier, done = threading.Barrier(2), []
 
         def run(w: DeadlineWatcher) -> None:
@@ -154,7 +154,7 @@ def test_two_watchers_at_once_still_once(client, auth, clock, services, settings
 def test_runs_in_the_background(client, auth, clock, services, follower):
     issue = setup_issue(client, auth)
     clock.advance(days=1)
-    watcher = DeadlineWatcher(services, interval=0.05)
+    watcher = DeadlineWatcher(services.log, services.governance, interval=0.05)
     watcher.start()
     try:
         deadline = time.monotonic() + 10

@@ -33,7 +33,7 @@ def _publish(services, department: str, n: int, partitions: int = 3) -> list[str
     """Blows n whistles at one department and relays them; returns issue ids in order."""
     register(services.governance, "HD-1")
     issues = [whistle(services.governance, "HD-1", [department]) for _ in range(n)]
-    relay = Relay(services, fast_config(services.settings, partitions=partitions))
+    relay = Relay(services.log, services.settings, fast_config(services.settings, partitions=partitions))
     relay.catch_up()
     relay.close()
     return issues
@@ -63,7 +63,7 @@ def test_a_failing_sink_is_retried_and_offsets_follow_the_sink(services, tmp_pat
     # A sink that never recovers: the consumer stops before summons 3 and
     # commits only what was taken, so a successor starts exactly there.
     more = [whistle(services.governance, "HD-1", ["fire"]) for _ in range(3)]
-    relay = Relay(services, config)
+    relay = Relay(services.log, services.settings, config)
     relay.catch_up()
     relay.close()
     stuck_at = more[1]
@@ -194,7 +194,7 @@ def test_consume_command_writes_jsonl_once_per_summons_across_restarts(services,
     assert code == 0, err[-2000:]
 
     later = [whistle(services.governance, "HD-1", ["fire"]) for _ in range(2)]
-    relay = Relay(services, fast_config(services.settings))
+    relay = Relay(services.log, services.settings, fast_config(services.settings))
     relay.position = 0  # republish everything: the consumer must drop what it has seen
     relay.catch_up()
     relay.close()

@@ -174,14 +174,14 @@ def test_poison_is_set_aside_and_views_go_on(poison, client, auth, services, dat
                       params=dict(after=after)).status_code == 200
     assert time.monotonic() - started < 5
 
-    aside = set_aside(services)
+    aside = set_aside(services.log)
     assert {(a["view"], a["position"]) for a in aside} == {(v, poison_at) for v in expected}
     assert all(a["error"] and a["topic"].startswith("domain.") for a in aside)
     assert client.get("/health", headers=auth["auditor"]).json()["set_aside"] == len(expected)
 
     # a rebuild goes through, and finds the same events to set aside
-    assert rebuild(services, all_views()) == after
-    assert {(a["view"], a["position"]) for a in set_aside(services)} == \
+    assert rebuild(services.log, all_views()) == after
+    assert {(a["view"], a["position"]) for a in set_aside(services.log)} == \
         {(v, poison_at) for v in expected}
     rates = client.get("/v1/dashboard/response-rates", headers=auth["viewer"],
                        params={"from": "2026-05-01", "to": "2026-05-02"})
@@ -213,11 +213,11 @@ def test_transient_errors_stop_the_batch_and_set_nothing_aside(error, services):
     assert transient(error)
     _whistle_ready(services)
     with pytest.raises(Exception) as raised:  # the library may wrap the driver's error
-        feed(services, Failing(error))
+        feed(services.log, Failing(error))
     assert error in (raised.value, raised.value.__cause__)
     with services.db.transaction(commit=False) as cur:
         assert tracked_position(services.db, cur, "failing") == 0
-    assert set_aside(services) == []
+    assert set_aside(services.log) == []
 
 
 def test_content_errors_are_not_transient():
@@ -235,10 +235,10 @@ def test_one_bad_event_among_many_is_found_and_only_it_set_aside(services):
     seen = Picky(poison=17)
     services.db.execute(f"CREATE TABLE {seen.table(services.db, '', 'seen')} "
                         "(pos BIGINT PRIMARY KEY)")
-    assert feed(services, seen) == 40
+    assert feed(services.log, seen) == 40
     assert seen.positions(services) == [p for p in range(1, 41) if p != 17]
-    assert [(a["view"], a["position"]) for a in set_aside(services)] == [("picky", 17)]
-    assert "ValueError: cannot fold 17" in set_aside(services)[0]["error"]
+    assert [(a["view"], a["position"]) for a in set_aside(services.log)] == [("picky", 17)]
+    assert "ValueError: cannot fold 17" in set_aside(services.log)[0]["error"]
 
 
 class Picky(View):

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from bench.ingest_bench import Server
 from projections.registry import all_views
-from projections.runner import create_view_tables
+from projections.feed import create_view_tables
 from service_layer.bootstrap import bootstrap
 from adapters.settings import Settings
 from tests import story
@@ -142,7 +142,7 @@ def answered_max(answered: list, head: int) -> int:
 def waiting_client(database_url, clock):
     """The API without a follower, so the views stay where they are."""
     services = bootstrap(Settings(database_url=database_url, max_waiters=80), clock=clock)
-    create_view_tables(services, all_views())
+    create_view_tables(services.log, all_views())
     admin = {"Authorization": "Bearer " + services.tokens.create(role="admin", name="a")}
     try:
         with TestClient(create_app(services)) as client:
@@ -179,8 +179,8 @@ def test_many_waiters_do_not_hold_up_a_whistle(waiting_client):
         extra = client.get(f"/v1/rankings/2026?after={head}", headers=admin)
         assert extra.status_code == 503 and extra.headers["Retry-After"]
         # the views catch up: every waiter is answered
-        from projections.runner import ViewsFollower
-        ViewsFollower(services, all_views()).catch_up()
+        from projections.feed import ViewsFollower
+        ViewsFollower(services.log, all_views()).catch_up()
         started = time.monotonic()
         answers = [w.result(timeout=10) for w in waiters]
         assert time.monotonic() - started < 5.0
@@ -239,7 +239,7 @@ def test_with_the_store_down_callers_get_503_and_health_answers(postgres_schema,
     url = postgres_schema.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
     assert url != postgres_schema
     services = bootstrap(Settings(database_url=url, connect_timeout=1), clock=clock)
-    create_view_tables(services, all_views())
+    create_view_tables(services.log, all_views())
     admin = {"Authorization": "Bearer " + services.tokens.create(role="admin", name="a")}
     try:
         with TestClient(create_app(services)) as client:

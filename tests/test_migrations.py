@@ -186,7 +186,7 @@ def test_views_create_their_tables_together_on_postgres(postgres_schema: str) ->
     """serve and follow (or several followers) create the views' tables at
     once on a store whose views are new: one at a time, under the lock."""
     from projections.registry import all_views
-    from projections.runner import create_view_tables
+    from projections.feed import create_view_tables
     each = [bootstrap(Settings(database_url=postgres_schema + "&pool_size=1"))
             for _ in range(6)]
     try:
@@ -196,7 +196,7 @@ def test_views_create_their_tables_together_on_postgres(postgres_schema: str) ->
         def start(services) -> None:
             ready.wait()
             try:
-                create_view_tables(services, all_views())
+                create_view_tables(services.log, all_views())
             except BaseException as exc:  # noqa: BLE001 (reported below)
                 failures.append(exc)
 

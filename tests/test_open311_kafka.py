@@ -34,7 +34,7 @@ def test_open311_request_summons_the_routed_departments(services, follower, auth
             headers={"Idempotency-Key": "call-1"})
         assert r.status_code == 201, r.text
         issue_id = r.json()[0]["service_request_id"]
-    relay = Relay(services)
+    relay = Relay(services.log, services.settings)
     relay.catch_up()
     relay.close()
     prefix = services.settings.topic_prefix

@@ -5,16 +5,16 @@ from __future__ import annotations
 from projections.feed import drop, feed, rebuild, table_rows
 from projections.moments import moment
 from projections.open311.view import Open311View
-from projections.runner import create_view_tables
+from projections.feed import create_view_tables
 from service_layer.demo import load_demo
 
 
 def test_followed_equals_rebuilt_and_the_aggregates(services, clock):
     g, view = services.governance, Open311View()
-    create_view_tables(services, [view])
+    create_view_tables(services.log, [view])
     count = load_demo(services, clock())
-    feed(services, view)
-    codes = sorted(r[1] for r in table_rows(services, view)["compounds"])
+    feed(services.log, view)
+    codes = sorted(r[1] for r in table_rows(services.log, view)["compounds"])
     assert len(codes) == count
     g.locate_compound(codes[0], latitude=39.9, longitude=116.3, address="A 路 1 号",
                       zipcode="100080")
@@ -24,14 +24,14 @@ def test_followed_equals_rebuilt_and_the_aggregates(services, clock):
         view.create_tables(services.db, cur, "")
         cur.execute(f"UPDATE {services.db.table('rw_tracking')} SET position = 0 "
                     "WHERE view = 'open311'")
-    feed(services, view, batch_size=7)  # an issue's events fall in different batches
+    feed(services.log, view, batch_size=7)  # an issue's events fall in different batches
     try:
-        rebuild(services, view, prefix="re_")
-        assert table_rows(services, view) == table_rows(services, view, "re_")
+        rebuild(services.log, view, prefix="re_")
+        assert table_rows(services.log, view) == table_rows(services.log, view, "re_")
     finally:
-        drop(services, view, "re_")
+        drop(services.log, view, "re_")
 
-    rows = {r[1]: r for r in table_rows(services, view)["requests"]}
+    rows = {r[1]: r for r in table_rows(services.log, view)["requests"]}
     issues = [(c, i) for c in map(g.compound, codes) for i in c.issues.values()]
     assert len(rows) == len(issues) > 100
     for compound, issue in issues:
@@ -43,6 +43,6 @@ def test_followed_equals_rebuilt_and_the_aggregates(services, clock):
         notes += [(r["at"], r["how"]) for r in issue["resolutions"]]
         if notes and not issue["reopened"]:
             assert row[7] == max(notes, key=lambda n: n[0])[1]
-    located = {r[1]: r for r in table_rows(services, view)["compounds"]}[codes[0]]
+    located = {r[1]: r for r in table_rows(services.log, view)["compounds"]}[codes[0]]
     assert located[4:] == (39.91, 116.31, None, None)
 

@@ -50,7 +50,7 @@ def _demo(services, clock) -> int:
 def test_rebuild_calls_back_with_the_positions_reached(services, clock):
     head = _demo(services, clock)
     seen: list[int] = []
-    assert rebuild(services, all_views(), "progress_", progress=seen.append) == head
+    assert rebuild(services.log, all_views(), "progress_", progress=seen.append) == head
     assert seen and seen == sorted(seen) and seen[-1] == head
 
 

@@ -46,8 +46,8 @@ def test_a_view_behind_the_others_gets_only_what_it_has_not_seen(services, log):
         for view in (ahead, behind):
             view.create_tables(services.db, cur, "")
     middle = log[len(log) // 2]
-    assert feed(services, ahead, until=middle, batch_size=13) == middle
-    assert feed(services, [ahead, behind], batch_size=50) == log[-1]
+    assert feed(services.log, ahead, until=middle, batch_size=13) == middle
+    assert feed(services.log, [ahead, behind], batch_size=50) == log[-1]
     assert ahead.positions(services) == behind.positions(services) == log
     with services.db.transaction(commit=False) as cur:
         assert tracked_position(services.db, cur, "seen_behind") == log[-1]
@@ -56,7 +56,7 @@ def test_a_view_behind_the_others_gets_only_what_it_has_not_seen(services, log):
 def test_a_rebuild_in_large_batches_feeds_every_event_once(services, log, monkeypatch):
     monkeypatch.setattr(base, "REBUILD_BATCH", 64)  # several batches of the demo's log
     views = [Seen("seen_one"), Seen("seen_two")]
-    assert rebuild(services, views, prefix="re_") == log[-1]
+    assert rebuild(services.log, views, prefix="re_") == log[-1]
     for view in views:
         assert view.positions(services, "re_") == log
 
@@ -66,7 +66,7 @@ def test_a_rebuild_leaves_the_planner_statistics_of_every_table_it_built(service
     # Autovacuum would gather them only later: till then the planner guesses
     # the tables' sizes, and the first reads after a rebuild planned badly.
     views = all_views()
-    rebuild(services, views)
+    rebuild(services.log, views)
     db = services.db
     tables = {view.table(db, "", b).split(".")[-1]: view.table(db, "", b)
               for view in views for b in view.tables}

@@ -30,7 +30,7 @@ with services.db.transaction() as cur:
         v.create_tables(services.db, cur, "")
 print("ready", flush=True)
 for v in views:
-    feed(services, v, batch_size=7)
+    feed(services.log, v, batch_size=7)
 time.sleep(60)
 """
 
@@ -62,11 +62,11 @@ def test_killed_follower_restarts_to_the_same_rows_as_a_rebuild(services, settin
         reached = {v.name: tracked_position(services.db, cur, v.name) for v in views}
     assert 0 < reached[views[0].name] < last, reached  # killed mid-stream
 
-    from projections.runner import ViewsFollower
-    ViewsFollower(services, views).catch_up()  # the restart
+    from projections.feed import ViewsFollower
+    ViewsFollower(services.log, views).catch_up()  # the restart
     for view in views:
-        rebuild(services, view, prefix="fresh_")
+        rebuild(services.log, view, prefix="fresh_")
         try:
-            assert table_rows(services, view) == table_rows(services, view, "fresh_"), view.name
+            assert table_rows(services.log, view) == table_rows(services.log, view, "fresh_"), view.name
         finally:
-            drop(services, view, "fresh_")
+            drop(services.log, view, "fresh_")

@@ -385,27 +385,27 @@ def test_followed_rebuilt_and_small_batches_agree(services, follower):
     g.escalate_due("HD-001", ids[0], at=step(60))
     follower.catch_up()
     issues, dashboard = IssuesView(), DashboardView()
-    states = {(r[1], r[2]): r[3] for r in table_rows(services, issues)["summonses"]}
+    states = {(r[1], r[2]): r[3] for r in table_rows(services.log, issues)["summonses"]}
     assert states[(ids[0], "police")] == states[(ids[1], "fire")] == "ended"
     assert states[(ids[4], "fire")] == "closed" and len(states) == 14
-    kept = {(r[1], r[2]) for r in table_rows(services, dashboard)["summonses"]}
+    kept = {(r[1], r[2]) for r in table_rows(services.log, dashboard)["summonses"]}
     assert len(kept) == 10 and (ids[0], "police") not in kept and (ids[1], "water") in kept
-    rebuild(services, [issues, dashboard], "chk_")
+    rebuild(services.log, [issues, dashboard], "chk_")
     with services.db.transaction() as cur:
         dashboard.rebuild_rollups(services.db, cur, "chk_")
-    assert table_rows(services, issues, "chk_") == table_rows(services, issues, "")
+    assert table_rows(services.log, issues, "chk_") == table_rows(services.log, issues, "")
     assert stored_rollups(services, dashboard, "chk_") == stored_rollups(services, dashboard, "")
-    assert table_rows(services, dashboard, "chk_")["summonses"] == \
-        table_rows(services, dashboard, "")["summonses"]
+    assert table_rows(services.log, dashboard, "chk_")["summonses"] == \
+        table_rows(services.log, dashboard, "")["summonses"]
     with services.db.transaction() as cur:
         issues.create_tables(services.db, cur, "inc_")
         dashboard.create_tables(services.db, cur, "inc_")
-    feed(services, [issues, dashboard], "inc_", batch_size=3)
-    assert table_rows(services, issues, "inc_") == table_rows(services, issues, "")
+    feed(services.log, [issues, dashboard], "inc_", batch_size=3)
+    assert table_rows(services.log, issues, "inc_") == table_rows(services.log, issues, "")
     assert stored_rollups(services, dashboard, "inc_") == stored_rollups(services, dashboard, "")
     for prefix in ("chk_", "inc_"):
-        drop(services, issues, prefix)
-        drop(services, dashboard, prefix)
+        drop(services.log, issues, prefix)
+        drop(services.log, dashboard, prefix)
 
 
 def test_the_agenda_drops_duplicates_and_ended_summonses(desk, auth, clock):

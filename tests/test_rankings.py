@@ -10,7 +10,8 @@ import uuid
 import pytest
 
 from projections.feed import drop, rebuild
-from projections.rankings.view import RankingsView, rankings
+from projections.rankings.query import rankings
+from projections.rankings.view import RankingsView
 from tests import story
 
 CST = "+08:00"
@@ -266,9 +267,9 @@ def test_scratch_build_gives_the_published_rankings(history, services):
     build(h)
     published = h.get(2025).json()
     view = RankingsView()
-    rebuild(services, view, prefix="scratch_")
-    assert rankings(services, "scratch_", 2025) == published
-    drop(services, view, "scratch_")
+    rebuild(services.log, view, prefix="scratch_")
+    assert rankings(services.log, "scratch_", 2025) == published
+    drop(services.log, view, "scratch_")
 
 
 def test_a_view_built_before_the_response_counts_gets_them_on_start(history, services):
@@ -277,11 +278,11 @@ def test_a_view_built_before_the_response_counts_gets_them_on_start(history, ser
     published = h.get(2025).json()
     assert any(c["response_rate"] is not None for c in published["companies"])
     view, db = RankingsView(), services.db
-    rebuild(services, view, prefix="old_")
+    rebuild(services.log, view, prefix="old_")
     with db.transaction() as cur:
         cur.execute(f"DROP TABLE {view.table(db, 'old_', 'responses')}")
     for _ in range(2):  # a second start must not count them again
         with db.transaction() as cur:
             view.create_tables(db, cur, "old_")
-    assert rankings(services, "old_", 2025) == published
-    drop(services, view, "old_")
+    assert rankings(services.log, "old_", 2025) == published
+    drop(services.log, view, "old_")

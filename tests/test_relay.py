@@ -46,9 +46,9 @@ def test_every_stored_event_is_published_where_it_belongs(services, clock, kafka
                                 ends_on="2028-01-01")
     a = whistle(g, "HD-1", ["fire", "urban_management"])
     b = whistle(g, "HD-2", ["police"])
-    assert relay_lag(services)["positions_behind"] == services.app.recorder.max_notification_id()
+    assert relay_lag(services.app, services.relay_store)["positions_behind"] == services.app.recorder.max_notification_id()
 
-    relay = Relay(services)
+    relay = Relay(services.log, services.settings)
     relay.catch_up()
     relay.close()
     # The rest is published by a new relay: it must learn from its own tables
@@ -60,14 +60,14 @@ def test_every_stored_event_is_published_where_it_belongs(services, clock, kafka
     clock.advance(hours=25)
     assert g.escalate_due("HD-1", a).created  # urban management never reported in
     assert g.escalate_due("HD-2", b).created  # nor did the police
-    relay = Relay(services, batch_size=3)
+    relay = Relay(services.log, services.settings, batch_size=3)
     relay.catch_up()
     relay.close()
 
     stored = [(n.id, services.app.mapper.to_domain_event(n))
               for n in services.app.recorder.select_notifications(start=1, limit=1000)]
     head = stored[-1][0]
-    assert relay_lag(services) | {"last_published_at": None} == {
+    assert relay_lag(services.app, services.relay_store) | {"last_published_at": None} == {
         "position": head, "head": head, "positions_behind": 0, "seconds_behind": 0.0,
         "last_published_at": None}
 
@@ -124,7 +124,8 @@ from consumers.relay import Relay
 from service_layer.bootstrap import bootstrap
 # Dies as a SIGKILL would: after the broker acknowledged, before the position is stored.
 Relay.commit = lambda self, position, memory: os._exit(9)
-Relay(bootstrap()).catch_up()
+services = bootstrap()
+Relay(services.log, services.settings).catch_up()
 """
 
 
@@ -140,9 +141,9 @@ def test_a_relay_killed_between_publish_and_commit_causes_duplicates_only(
     assert crashed.returncode == 9, crashed.stderr.decode()[-2000:]
     topic = f"{services.settings.topic_prefix}.summons.fire"
     assert len(read_topic(kafka_bootstrap, topic)) == 5  # published...
-    assert relay_lag(services)["position"] == 0  # ...but not recorded as such
+    assert relay_lag(services.app, services.relay_store)["position"] == 0  # ...but not recorded as such
 
-    relay = Relay(services)
+    relay = Relay(services.log, services.settings)
     relay.catch_up()
     relay.close()
     published = envelopes(read_topic(kafka_bootstrap, topic))
@@ -170,7 +171,7 @@ def test_whistles_blown_while_the_broker_is_down_are_delivered_when_it_returns(
     # Short client timeouts so a dead broker is noticed in seconds.
     config = fast_config(settings, delivery_timeout_ms=3000, request_timeout_ms=2000,
                          max_block_ms=2000, bootstrap_timeout_ms=1500)
-    relay = Relay(services, config, poll_interval=0.02, max_backoff=1.0)
+    relay = Relay(services.log, services.settings, config, poll_interval=0.02, max_backoff=1.0)
     caplog.set_level(logging.INFO, logger="redwhistle")
     try:
         with TestClient(create_app(services)) as api:
@@ -191,7 +192,7 @@ def test_whistles_blown_while_the_broker_is_down_are_delivered_when_it_returns(
             own_broker.stop()
             during = [blow() for _ in range(10)]  # the API does not need the broker
             wait_for(lambda: "unavailable" in caplog.text, 20, "the relay to log the outage")
-            assert relay_lag(services)["positions_behind"] >= 10
+            assert relay_lag(services.app, services.relay_store)["positions_behind"] >= 10
 
             own_broker.start()  # same port, but empty: Tansu kept it all in memory
             wait_for(lambda: relay.position == relay.head(), 30, "the relay to catch up")

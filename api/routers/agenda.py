@@ -11,7 +11,7 @@ from api.presenters import STAFF_NAMES_HIDDEN_FROM, json_response
 from api.readmodels import csv_response, fresh, wants_csv
 from api.schemas import CodeInPath, Day, NameInPath
 from api.responses import VIEW_ERRORS, Agenda, read
-from projections.agenda.view import CSV_COLUMNS, agenda_for_community, agenda_for_compound, agenda_rows
+from projections.agenda.query import CSV_COLUMNS, agenda_for_community, agenda_for_compound, agenda_rows
 from service_layer.bootstrap import Services
 from service_layer.tokens import Principal
 
@@ -56,7 +56,7 @@ def compound_agenda(code: CodeInPath, request: Request, meeting_on: MeetingOn,
                     who: Principal = Depends(role(*READERS)), __: None = Depends(fresh),
                     svc: Services = Depends(services)) -> Any:
     check_sees_compound(who, svc, code)
-    agenda = agenda_for_compound(svc, "", code, meeting_on,
+    agenda = agenda_for_compound(svc.log, "", code, meeting_on,
                                  owners=who.role not in STAFF_NAMES_HIDDEN_FROM)
     return _answer(request, _for(who, agenda), f"agenda-{code}-{meeting_on.isoformat()}.csv")
 
@@ -66,7 +66,7 @@ def compound_agenda(code: CodeInPath, request: Request, meeting_on: MeetingOn,
 def community_agenda(community: NameInPath, request: Request, meeting_on: MeetingOn,
                      who: Principal = Depends(role(*READERS)), __: None = Depends(fresh),
                      svc: Services = Depends(services)) -> Any:
-    agenda = agenda_for_community(svc, "", community, meeting_on,
+    agenda = agenda_for_community(svc.log, "", community, meeting_on,
                                   owners=who.role not in STAFF_NAMES_HIDDEN_FROM,
                                   within=_within(who))
     return _answer(request, _for(who, agenda),

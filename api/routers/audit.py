@@ -26,7 +26,6 @@ from api.readmodels import csv_response, wants_csv
 from api.schemas import CodeInPath
 from api.responses import (ChainState, CompoundAsOf, CompoundLog, Figure, LogPage,
                            ViewQueries, Verification, read)
-from audit.chain import Chain
 from audit import log, replay, verify as verification
 from service_layer.bootstrap import Services
 from adapters.limits import MAX_POSITION
@@ -87,7 +86,7 @@ def view_as_of(name: str, request: Request, as_of: str | None = Query(None),
 
 @router.get("/chain", response_model=None, responses=read(ChainState))
 def chain_state(_: Principal = Depends(auditor), svc: Services = Depends(services)) -> dict:
-    chain = Chain.of(svc)
+    chain = svc.chain
     position, digest = chain.head()
     seals = chain.stored_seals()
     return {"head": svc.app.recorder.max_notification_id() or 0, "chained": position,

@@ -66,11 +66,11 @@ def response_rates(
     w = svc.settings.three_rates_weights
     if as_of is None:
         now = svc.governance.clock()
-        rows, position = query(svc, "", start, end, by, now, w)
+        rows, position = query(svc.log, "", start, end, by, now, svc.settings.departments, w)
     else:
         now = _bound("as_of", as_of)
         with _as_of_turn:
-            rows, position = dashboard_as_of(svc, start, end, by, now, w)
+            rows, position = dashboard_as_of(svc, start, end, by, now, svc.settings)
     if wants_csv(request):
         return csv_response(rows, csv_name(by, start, end, now if as_of else None), COLUMNS)
     return json_response({

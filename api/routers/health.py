@@ -24,7 +24,7 @@ from api.responses import OPEN_ERRORS, Health, Ready, read
 from consumers.relay import relay_lag
 from audit.sealer import chain_health
 from projections.registry import all_views
-from projections.runner import views_position
+from projections.feed import views_position
 from projections.set_aside import count as set_aside_count
 from service_layer.bootstrap import Services
 
@@ -34,7 +34,7 @@ router = APIRouter(tags=["health"])
 # the relay's lag; a failing probe shows as an error, it does not fail /health.
 # Shown only to the roles of DETAILED.
 # Shown only to the roles of DETAILED.
-PROBES: list = [("relay", relay_lag), ("audit", chain_health), ("set_aside", set_aside_count)]
+PROBES: list = [("relay", lambda svc: relay_lag(svc.app, svc.relay_store)), ("audit", chain_health), ("set_aside", lambda svc: set_aside_count(svc.log))]
 DETAILED = ("admin", "auditor")
 TIME_LIMIT = 1.0  # seconds for the store's answer
 
@@ -99,7 +99,7 @@ async def ready(request: Request, svc: Services = Depends(services)) -> Response
                        ready=False, store="unreachable")
     body: dict = {"ready": True, "store": "reachable"}
     try:
-        views = await _in_time(request, "views", lambda: views_position(svc, all_views()))
+        views = await _in_time(request, "views", lambda: views_position(svc.log, all_views()))
         body["views"] = {"positions_behind": max(0, head - views)}
     except Exception as exc:  # noqa: BLE001 - reported, the store itself answered
         body["views"] = {"error": str(exc) or type(exc).__name__}
@@ -107,7 +107,7 @@ async def ready(request: Request, svc: Services = Depends(services)) -> Response
         body["relay"] = "not configured"
     else:
         try:
-            lag = await _in_time(request, "relay", lambda: relay_lag(svc))
+            lag = await _in_time(request, "relay", lambda: relay_lag(svc.app, svc.relay_store))
             body["relay"] = {k: lag[k] for k in ("positions_behind", "seconds_behind")}
         except Exception as exc:  # noqa: BLE001
             body["relay"] = {"error": str(exc) or type(exc).__name__}

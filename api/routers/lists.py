@@ -133,12 +133,12 @@ def issues(request: Request, filters: dict = Depends(issue_filters), sort: Issue
            svc: Services = Depends(services)) -> Response:
     _no_search_for_viewer(who, filters)
     now = _now(svc)
-    scope = issue_scope(who, tables(svc)["summonses"])
+    scope = issue_scope(who, tables(svc.log)["summonses"])
     summoning = None
     if who.role == "department" and filters["department"] in (None, who.department):
         # Its scope is "summoned by it": the department every row must have.
         scope, summoning = Conditions(), who.department
-    items, next_cursor = list_issues(svc, filters, scope, sort, limit, cursor, now,
+    items, next_cursor = list_issues(svc.log, filters, scope, sort, limit, cursor, now,
                                      department=summoning)
     return _answer(request, who, items, next_cursor, now, "issues.csv")
 
@@ -156,8 +156,8 @@ def inbox(department: CodeInPath, request: Request, filters: dict = Depends(issu
     now = _now(svc)
     # A department reads only its own inbox, whose rows all summoned it.
     scope = (Conditions() if who.role == "department"
-             else issue_scope(who, tables(svc)["summonses"]))
-    items, next_cursor = list_inbox(svc, department, filters, scope, sort, limit, cursor, now)
+             else issue_scope(who, tables(svc.log)["summonses"]))
+    items, next_cursor = list_inbox(svc.log, department, filters, scope, sort, limit, cursor, now)
     return _answer(request, who, items, next_cursor, now, f"inbox-{department}.csv")
 
 
@@ -169,7 +169,7 @@ def compounds(district: str | None = Word(), street: str | None = Word(),
               svc: Services = Depends(services)) -> Response:
     _names(district=district, street=street, community=community, q=q)
     filters = dict(district=district, street=street, community=community, q=q)
-    items, next_cursor = list_compounds(svc, filters, compound_scope(who), limit, cursor)
+    items, next_cursor = list_compounds(svc.log, filters, compound_scope(who), limit, cursor)
     return json_response({"items": items, "next_cursor": next_cursor})
 
 
@@ -177,7 +177,7 @@ def compounds(district: str | None = Word(), street: str | None = Word(),
 def companies(limit: int = Limit, cursor: str | None = Query(None, max_length=2000),
               _: Principal = Depends(reader), __: None = Depends(fresh),
               svc: Services = Depends(services)) -> Response:
-    items, next_cursor = list_companies(svc, limit, cursor)
+    items, next_cursor = list_companies(svc.log, limit, cursor)
     return json_response({"items": items, "next_cursor": next_cursor})
 
 
@@ -187,7 +187,7 @@ def meetings(code: CodeInPath, who: Principal = Depends(reader), _: None = Depen
     compound = svc.governance.compound(code)
     if not sees_compound(who, compound.street, compound.grids):
         raise unknown_compound(code)  # outside the reader's scope: as if unknown
-    return json_response({"items": list_meetings(svc, code), "next_cursor": None})
+    return json_response({"items": list_meetings(svc.log, code), "next_cursor": None})
 
 
 @router.get("/categories", response_model=None, responses=read(Page))

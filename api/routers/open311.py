@@ -24,9 +24,9 @@ from api.auth import READERS, check_grid, check_street
 from domain.exceptions import ConflictingRepeat, RuleBroken, UnknownFact
 from projections.moments import local, moment, parse_moment
 from projections.open311.view import Open311View
-from projections.runner import wait_for_views
+from projections.feed import wait_for_views
 from service_layer.bootstrap import Services
-from service_layer.contacts import FIELDS as CONTACT_FIELDS, Contacts
+from service_layer.contacts import FIELDS as CONTACT_FIELDS
 from service_layer.governance import InvalidField, TooMuchContention
 from adapters.limits import check_free_text
 from service_layer.tokens import Principal
@@ -220,11 +220,11 @@ def _create(svc: Services, fmt: str, request: Request, form: dict[str, str],
         grid=attributes.get("grid"), building=attributes.get("building"),
         unit=attributes.get("unit"), media_url=media_url)
     contact = {f: _text(form, f, 200) for f in CONTACT_FIELDS}
-    _contacts(svc).keep(issue_id, contact)
+    svc.contacts.keep(issue_id, contact)
     if outcome.created:
         # Most clients read their request back at once and know nothing of our
         # `?after=`: the answer waits (briefly) until the view shows it.
-        wait_for_views(svc, [_VIEW], outcome.position, timeout=1.0)
+        wait_for_views(svc.log, [_VIEW], outcome.position, timeout=1.0)
     issue = outcome.snapshot
     return o311.render(fmt, "service_requests", [dict(
         service_request_id=issue_id,
@@ -235,13 +235,6 @@ def _create(svc: Services, fmt: str, request: Request, form: dict[str, str],
 def _notice(departments: list[str], report_due: datetime, resolve_due: datetime) -> str:
     return (f"已吹哨,召集{o311.department_names(departments)};"
             f"报到时限 {_datetime(report_due)},办结时限 {_datetime(resolve_due)}。")
-
-
-def _contacts(svc: Services) -> Contacts:
-    contacts = svc.extras.get("contacts")
-    if contacts is None:
-        contacts = svc.extras["contacts"] = Contacts(svc.db)
-    return contacts
 
 
 def _tables(svc: Services) -> dict[str, str]:
@@ -417,7 +410,7 @@ def request_one(service_request_id: str, fmt: str, request: Request) -> Response
 
 
 def _requests(svc: Services, who: Principal | None, rows: list[tuple]) -> list[dict[str, Any]]:
-    contacts = (_contacts(svc).of([r[0] for r in rows])
+    contacts = (svc.contacts.of([r[0] for r in rows])
                 if who is not None and who.role in SEES_CONTACTS else None)
     out = []
     for (issue_id, code, category, description, departments, status, notes, requested,

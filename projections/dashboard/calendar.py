@@ -28,7 +28,7 @@ def to_us(at: datetime) -> int:
     return (at - _EPOCH) // timedelta(microseconds=1)
 
 
-def day_start(day: int) -> int:
+def day_start_us(day: int) -> int:
     return day * DAY_US - OFFSET_US
 
 
@@ -82,10 +82,10 @@ def split(from_: datetime, to: datetime, last: int | None
     if first >= end:
         return [(f, t)], []
     rows = []
-    if f < day_start(first):
-        rows.append((f, day_start(first)))
-    if day_start(end) < t:
-        rows.append((day_start(end), t))
+    if f < day_start_us(first):
+        rows.append((f, day_start_us(first)))
+    if day_start_us(end) < t:
+        rows.append((day_start_us(end), t))
     return rows, calendar(first, end, last)
 
 

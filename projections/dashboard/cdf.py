@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
-from projections.dashboard.calendar import day_start, month_day, xun_id
+from projections.dashboard.calendar import day_start_us, month_day, xun_id
 from projections.dashboard.running import RUNNING
 from projections.bulk import insert_rows, upsert
 from adapters.db import Cursor, Database
@@ -225,7 +225,7 @@ def derive(db: Database, cur: Cursor, table: str, summonses: str, dims: tuple[st
     for month in months:
         cur.execute(f"SELECT day, minutes, {', '.join(dims)} FROM {summonses} WHERE blown >= ? "
                     "AND blown < ? AND reported_at IS NOT NULL",
-                    [day_start(month_day(month)), day_start(month_day(month + 1))])
+                    [day_start_us(month_day(month)), day_start_us(month_day(month + 1))])
         found = cur.fetchall()
         for column, dim in enumerate(dims, start=2):
             f = field(dim)

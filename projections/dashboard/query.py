@@ -13,6 +13,7 @@ turns, so the database works while Python does: a query by compound is some
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from collections.abc import Sequence
 from typing import Any
 
 from projections.feed import tracked_position
@@ -22,7 +23,8 @@ from projections.dashboard import cdf
 from projections.dashboard import running
 from projections.dashboard.percentiles import Percentiles, periods_union
 from projections.dashboard.rows import COUNTS, row_measures
-from service_layer.bootstrap import Services
+from adapters.db import Database
+from adapters.eventstore import Log
 from adapters.limits import check_day, check_moment
 from adapters.settings import DEFAULT_THREE_RATES_WEIGHTS
 
@@ -48,25 +50,27 @@ def parse_bound(text: str) -> datetime:
 
 
 # -- the query ------------------------------------------------------------------
-def response_rates(services: Services, prefix: str, from_: datetime, to: datetime, by: str,
-                   now: datetime,
+def response_rates(log: Log, prefix: str, from_: datetime, to: datetime, by: str,
+                   now: datetime, departments: Sequence[str] = (),
                    weights: tuple[float, float, float] = DEFAULT_THREE_RATES_WEIGHTS
                    ) -> list[dict[str, Any]]:
     """One row per key over whistles blown in [from_, to), `overdue` judged at
     `now`, from the dashboard tables built under `prefix` ("" is live)."""
-    return query(services, prefix, from_, to, by, now, weights)[0]
+    return query(log, prefix, from_, to, by, now, departments, weights)[0]
 
 
-def query(services: Services, prefix: str, from_: datetime, to: datetime, by: str,
-          now: datetime, weights: tuple[float, float, float] = DEFAULT_THREE_RATES_WEIGHTS
+def query(log: Log, prefix: str, from_: datetime, to: datetime, by: str,
+          now: datetime, departments: Sequence[str] = (),
+          weights: tuple[float, float, float] = DEFAULT_THREE_RATES_WEIGHTS
           ) -> tuple[list[dict[str, Any]], int]:
-    """`response_rates` and the log position the tables had reached; the
+    """`response_rates` and the log position the tables had reached. By
+    department, every one of `departments` has a row, summoned or not; the
     score weighs the three rates by `weights` (settings.three_rates_weights)."""
     if by not in DIMENSIONS:
         raise ValueError(f"by must be one of {', '.join(DIMENSIONS)}")
     if not from_ < to:
         raise ValueError("from must be earlier than to")
-    db = services.db
+    db = log.db
     t = VIEW.names(db, prefix)
     w = weights
     with db.transaction(commit=False) as cur:
@@ -91,8 +95,7 @@ def query(services: Services, prefix: str, from_: datetime, to: datetime, by: st
             counts = {key: c for key, *c in sent.fetchall()}
             _check_width(by, counts)
             ranks.send()
-            keys = set(counts) | (set(services.settings.departments) if by == "department"
-                                  else set())
+            keys = set(counts) | (set(departments) if by == "department" else set())
             zero = [0] * (len(COUNTS) + 1)
             rows = [_row(k, counts.get(k, zero), w) for k in sorted(keys)]
             found = ranks.result()
@@ -164,3 +167,14 @@ def _row(key: str, c: list[int], w: tuple[float, float, float]) -> dict[str, Any
                 satisfaction_rate=satisfaction, first_satisfied=first_satisfied,
                 first_contact_satisfaction_rate=_rate(first_satisfied, rated), open=open_,
                 overdue=unmet - not_yet_due, escalated=escalated, three_rates_score=score)
+
+
+# -- the deadline watcher's candidates --------------------------------------------
+def due(db: Database, prefix: str, now_us: int) -> list[tuple[str, str]]:
+    """(compound, issue_id) pairs with a deadline passed by `now_us` whose
+    escalation the view has not yet seen recorded (`watch_due`, kept by a
+    partial index holding only those)."""
+    table = VIEW.table(db, prefix, "summonses")
+    return [(r[0], r[1]) for r in db.fetchall(
+        f"SELECT DISTINCT compound, issue_id FROM {table} WHERE watch_due <= ? "
+        "ORDER BY compound, issue_id", (now_us,))]

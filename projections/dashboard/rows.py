@@ -11,10 +11,8 @@ from collections import defaultdict
 from operator import itemgetter
 from typing import Any
 
-from projections.dashboard.calendar import xun_id
+from projections.dashboard.calendar import US, xun_id
 
-
-US = 1_000_000
 GOOD = ("satisfied", "basically_satisfied")
 
 # Counts kept in `rollup`, in this order everywhere.

@@ -24,8 +24,8 @@ from typing import Any
 
 from projections.bulk import where_in
 from projections.issues.view import NO_DUE, IssuesView
-from service_layer.bootstrap import Services
-from service_layer.governance import InvalidField
+from adapters.eventstore import Log
+from projections.errors import BadFilter
 
 ISSUE_SORTS = {"blown": "i.blown_at", "updated": "i.updated_at", "due": "i.due_at"}
 INBOX_SORTS = {"due": "s.due_at", "blown": "s.blown_at"}
@@ -54,9 +54,9 @@ class Conditions:
         return " AND ".join(self.sql) if self.sql else "1 = 1"
 
 
-def tables(services: Services, prefix: str = "") -> dict[str, str]:
+def tables(log: Log, prefix: str = "") -> dict[str, str]:
     view = IssuesView()
-    return {b: view.table(services.db, prefix, b) for b in view.tables}
+    return {b: view.table(log.db, prefix, b) for b in view.tables}
 
 
 def _like(word: str) -> str:
@@ -114,9 +114,9 @@ def decode_cursor(cursor: str, kind: str, sort: str) -> tuple[str, str, str]:
     except (binascii.Error, ValueError, UnicodeDecodeError):
         ok = False
     if not ok:
-        raise InvalidField("cursor", "not a cursor this API gave")
+        raise BadFilter("cursor", "not a cursor this API gave")
     if found[0] != kind or found[1] != sort:
-        raise InvalidField("cursor", f"this cursor pages a {found[0]} list sorted by {found[1]}")
+        raise BadFilter("cursor", f"this cursor pages a {found[0]} list sorted by {found[1]}")
     return found[2], found[3], found[4]
 
 
@@ -145,24 +145,24 @@ SUMMONS_KEYS = ("compound", "issue_id", "department", "state", "summoned_at", "r
                 "extension", "extension_until", "reopened")
 
 
-def list_issues(services: Services, filters: dict[str, Any], scope: Conditions, sort: str,
+def list_issues(log: Log, filters: dict[str, Any], scope: Conditions, sort: str,
                 limit: int, cursor: str | None, now: str, prefix: str = "",
                 department: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
     """`department`: one the rows must have summoned (a department's own
     scope, then left out of `scope`; or else the filter's). Sorted by blown
     time, the page is then read from that department's summonses (see
     `_summons_page`)."""
-    t = tables(services, prefix)
+    t = tables(log, prefix)
     c = Conditions().extend(scope).extend(issue_filters(t, dict(filters, department=None), now))
     column = ISSUE_SORTS[sort.lstrip("-")]
     department = department or filters.get("department")
     if department is not None and column != "i.blown_at":
         c.extend(issue_filters(t, {"department": department}, now))
-    with services.db.transaction(commit=False) as cur:
+    with log.db.transaction(commit=False) as cur:
         if department is not None and column == "i.blown_at":
             keys, more = _summons_page(cur, t, Conditions().add("s.department = ?", department),
                                        c, sort, "s.blown_at", cursor, "issues", limit)
-            items = _issues_by_key(services, cur, t, [k[:2] for k in keys])
+            items = _issues_by_key(log, cur, t, [k[:2] for k in keys])
         else:
             order, column = _page(sort, column, cursor, "issues", c)
             cur.execute(f"SELECT {ISSUE_SELECT}, {column} FROM {t['issues']} i "
@@ -172,24 +172,24 @@ def list_issues(services: Services, filters: dict[str, Any], scope: Conditions, 
             rows = rows[:limit]
             keys = [(r[0], r[1], r[-1]) for r in rows]
             items = [dict(zip(_ISSUE_KEYS, r)) for r in rows]
-        _attach_summonses(services, cur, t, items)
+        _attach_summonses(log, cur, t, items)
     next_cursor = (encode_cursor("issues", sort, (keys[-1][2], keys[-1][0], keys[-1][1]))
                    if more else None)
     return items, next_cursor
 
 
-def list_inbox(services: Services, department: str, filters: dict[str, Any],
+def list_inbox(log: Log, department: str, filters: dict[str, Any],
                scope: Conditions, sort: str, limit: int, cursor: str | None, now: str,
                prefix: str = "") -> tuple[list[dict[str, Any]], str | None]:
-    t = tables(services, prefix)
+    t = tables(log, prefix)
     # Awaiting exactly when a deadline is awaited (projections/issues/view.py):
     # a range of the (department, due_at) index rather than a filter.
     own = Conditions().add("s.department = ?", department).add("s.due_at < ?", NO_DUE)
     c = Conditions().extend(scope).extend(issue_filters(t, dict(filters, department=None), now))
-    with services.db.transaction(commit=False) as cur:
+    with log.db.transaction(commit=False) as cur:
         keys, more = _summons_page(cur, t, own, c, sort, INBOX_SORTS[sort.lstrip("-")], cursor,
                                    "inbox", limit)
-        items = _issues_by_key(services, cur, t, [k[:2] for k in keys])
+        items = _issues_by_key(log, cur, t, [k[:2] for k in keys])
     for item, key in zip(items, keys):
         item["summons"] = _summons_out(dict(zip(SUMMONS_KEYS, key[3])), now)
     next_cursor = (encode_cursor("inbox", sort, (keys[-1][2], keys[-1][0], keys[-1][1]))
@@ -219,10 +219,10 @@ def _summons_page(cur: Any, t: dict[str, str], own: Conditions, of_issue: Condit
     return [(r[0], r[1], r[-1], r[:-1]) for r in rows[:limit]], len(rows) > limit
 
 
-def _issues_by_key(services: Services, cur: Any, t: dict[str, str],
+def _issues_by_key(log: Log, cur: Any, t: dict[str, str],
                    keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    for where, params in where_in(services.db, "i.issue_id", sorted({k[1] for k in keys})):
+    for where, params in where_in(log.db, "i.issue_id", sorted({k[1] for k in keys})):
         cur.execute(f"SELECT {ISSUE_SELECT} FROM {t['issues']} i WHERE {where}", params)
         for r in cur.fetchall():
             found[(r[0], r[1])] = dict(zip(_ISSUE_KEYS, r))
@@ -239,13 +239,13 @@ def _summons_out(s: dict[str, Any], now: str) -> dict[str, Any]:
     return s
 
 
-def _attach_summonses(services: Services, cur: Any, t: dict[str, str],
+def _attach_summonses(log: Log, cur: Any, t: dict[str, str],
                       items: list[dict[str, Any]]) -> None:
     by_key = {(i["compound"], i["issue_id"]): i for i in items}
     for i in items:
         i["departments"] = []
     cols = ", ".join(SUMMONS_KEYS)
-    for where, params in where_in(services.db, "issue_id", sorted({k[1] for k in by_key})):
+    for where, params in where_in(log.db, "issue_id", sorted({k[1] for k in by_key})):
         cur.execute(f"SELECT {cols} FROM {t['summonses']} WHERE {where} "
                     "ORDER BY summoned_at, department", params)
         for r in cur.fetchall():
@@ -275,9 +275,9 @@ def finish_item(item: dict[str, Any], now: str, redact: bool) -> dict[str, Any]:
 
 
 # -- the smaller lists ---------------------------------------------------------
-def list_compounds(services: Services, filters: dict[str, Any], scope: Conditions, limit: int,
+def list_compounds(log: Log, filters: dict[str, Any], scope: Conditions, limit: int,
                    cursor: str | None, prefix: str = "") -> tuple[list[dict], str | None]:
-    t = tables(services, prefix)
+    t = tables(log, prefix)
     c = Conditions().extend(scope)
     for name in ("district", "street", "community"):
         if filters.get(name) is not None:
@@ -289,7 +289,7 @@ def list_compounds(services: Services, filters: dict[str, Any], scope: Condition
         c.add("i.code > ?", decode_cursor(cursor, "compounds", "code")[2])
     cols = ("code", "name", "district", "street", "community", "grids", "households", "kind",
             "management_mode", "registered_at", "company_code", "company_name")
-    rows = services.db.fetchall(
+    rows = log.db.fetchall(
         f"SELECT {', '.join('i.' + x for x in cols)} FROM {t['compounds']} i "
         f"WHERE {c.where()} ORDER BY i.code LIMIT ?", [*c.params, limit + 1])
     items = [dict(zip(cols, r), grids=json.loads(r[5])) for r in rows[:limit]]
@@ -298,13 +298,13 @@ def list_compounds(services: Services, filters: dict[str, Any], scope: Condition
                    if more else None)
 
 
-def list_companies(services: Services, limit: int, cursor: str | None,
+def list_companies(log: Log, limit: int, cursor: str | None,
                    prefix: str = "") -> tuple[list[dict], str | None]:
-    t = tables(services, prefix)
+    t = tables(log, prefix)
     c = Conditions()
     if cursor is not None:
         c.add("code > ?", decode_cursor(cursor, "companies", "code")[2])
-    rows = services.db.fetchall(
+    rows = log.db.fetchall(
         f"SELECT code, name, party_organisation, registered_at FROM {t['companies']} "
         f"WHERE {c.where()} ORDER BY code LIMIT ?", [*c.params, limit + 1])
     items = [dict(code=r[0], name=r[1], party_organisation=bool(r[2]), registered_at=r[3])
@@ -313,13 +313,13 @@ def list_companies(services: Services, limit: int, cursor: str | None,
                    if len(rows) > limit else None)
 
 
-def list_meetings(services: Services, code: str, prefix: str = "") -> list[dict[str, Any]]:
+def list_meetings(log: Log, code: str, prefix: str = "") -> list[dict[str, Any]]:
     """A compound's joint meetings, latest first, each decision with `done`:
     true when the issue it is about is resolved or closed as a duplicate,
     false while that issue is open, null for a decision about no issue (no
     fact says it was carried out)."""
-    t = tables(services, prefix)
-    with services.db.transaction(commit=False) as cur:
+    t = tables(log, prefix)
+    with log.db.transaction(commit=False) as cur:
         cur.execute(f"SELECT meeting_id, held_on, recorded_at, attendees, issues_discussed, "
                     f"decisions FROM {t['meetings']} WHERE compound = ? "
                     "ORDER BY held_on DESC, meeting_id", [code])
@@ -328,7 +328,7 @@ def list_meetings(services: Services, code: str, prefix: str = "") -> list[dict[
                     for r in cur.fetchall()]
         ids = sorted({d["issue_id"] for m in meetings for d in m["decisions"] if d["issue_id"]})
         status: dict[str, str] = {}
-        for where, params in where_in(services.db, "issue_id", ids):
+        for where, params in where_in(log.db, "issue_id", ids):
             cur.execute(f"SELECT issue_id, status FROM {t['issues']} WHERE compound = ? "
                         f"AND {where}", [code, *params])
             status.update(dict(cur.fetchall()))

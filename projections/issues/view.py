@@ -25,6 +25,7 @@ from domain.compound import Compound
 from projections.feed import Batch, View
 from projections.bulk import index_name, upsert, where_in
 from projections.moments import moment
+from projections.codes import CODES, remember
 from adapters.db import Cursor, Database
 
 NO_DUE = "9999-12-31T00:00:00.000000+00:00"
@@ -44,8 +45,6 @@ COMPOUND_COLUMNS = ("code", "id", "name", "district", "street", "community", "gr
 COMPANY_COLUMNS = ("code", "id", "name", "party_organisation", "registered_at")
 MEETING_COLUMNS = ("compound", "meeting_id", "held_on", "recorded_at", "attendees",
                    "issues_discussed", "decisions")
-
-_CODES: dict[UUID, str] = {}  # originator id → compound code (uuid5: safe process-wide)
 
 _FOLDED = frozenset({
     Compound.Registered, Compound.PropertyCompanyContracted, Compound.WhistleBlown,
@@ -188,11 +187,11 @@ class _State:
     def load(self, events: list[Any]) -> None:
         compound_events = [e for e in events if type(e) in _OF_COMPOUND]
         missing = sorted({str(e.originator_id) for e in compound_events
-                          if e.originator_id not in _CODES and type(e) is not Compound.Registered})
+                          if e.originator_id not in CODES and type(e) is not Compound.Registered})
         for row in self._select(self.t["compounds"], ("id", "code"), "id", missing):
-            _CODES[UUID(row["id"])] = row["code"]
-        codes = sorted({_CODES[e.originator_id] for e in compound_events
-                        if e.originator_id in _CODES})
+            remember(UUID(row["id"]), row["code"])
+        codes = sorted({CODES[e.originator_id] for e in compound_events
+                        if e.originator_id in CODES})
         for row in self._select(self.t["compounds"], COMPOUND_COLUMNS, "code", codes):
             self.compounds[row["code"]] = row
         # Only issues blown before the batch have rows to load.
@@ -222,7 +221,7 @@ class _State:
                 company["party_organisation"] = 1
             return
         if kind is Compound.Registered:
-            _CODES[e.originator_id] = e.code
+            remember(e.originator_id, e.code)
             self.compounds[e.code] = dict(
                 code=e.code, id=str(e.originator_id), name=e.name, district=e.district,
                 street=e.street, community=e.community, grids=json.dumps(list(e.grids)),
@@ -230,7 +229,7 @@ class _State:
                 registered_at=at, company_code=None, company_name=None)
             self.changed.add(e.code)
             return
-        code = _CODES[e.originator_id]
+        code = CODES[e.originator_id]
         if kind is Compound.PropertyCompanyContracted:
             self.compounds[code].update(company_code=e.company_code, company_name=e.company_name)
             self.changed.add(code)
