@@ -294,13 +294,15 @@ def measure(services: Services, engine: str, n: int, rows: int, repeat: int) -> 
 
 
 @contextlib.contextmanager
-def scratch(engine: str) -> Iterator[str]:
+def scratch(engine: str, prefix: str = "dash") -> Iterator[str]:
+    """A store of its own for one benchmark run: a temporary SQLite file, or a
+    PostgreSQL schema dropped afterwards."""
     if engine == "sqlite":
         with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite:///{tmp}/bench.sqlite"
         return
     from adapters.db import scratch_schema
-    with scratch_schema(PG_URL, prefix="dash") as url:
+    with scratch_schema(PG_URL, prefix=prefix) as url:
         yield url
 
 

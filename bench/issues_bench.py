@@ -15,14 +15,12 @@ framework's own cost is bench/framework_floor.py's.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 import os
 import random
 import statistics
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from projections.feed import analyze
@@ -32,8 +30,8 @@ from projections.issues.query import Conditions, encode_cursor, list_inbox, list
 from projections.moments import moment
 from service_layer.bootstrap import Services, bootstrap
 from adapters.settings import DEFAULT_CATEGORIES, DEFAULT_DEPARTMENTS, Settings
+from bench.dashboard_bench import scratch
 
-PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 5, 1, tzinfo=timezone.utc)
 TARGET_MS = 50.0
 VIEW = IssuesView()
@@ -128,22 +126,11 @@ def _row(figure: str, engine: str, n: int, p50: float, p99: float, b50: float,
                      f"load average {os.getloadavg()[0]:.1f}")
 
 
-@contextlib.contextmanager
-def scratch(engine: str) -> Iterator[str]:
-    if engine == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite:///{tmp}/bench.sqlite"
-        return
-    from adapters.db import scratch_schema
-    with scratch_schema(PG_URL, prefix="queues") as url:
-        yield url
-
-
 def run(issues: int = 1_000_000, engines: tuple[str, ...] = ("postgres", "sqlite"),
         repeat: int = 30) -> list[dict]:
     out = []
     for engine in engines:
-        with scratch(engine) as url:
+        with scratch(engine, prefix="queues") as url:
             services = bootstrap(Settings(database_url=url, group_commit=False))
             try:
                 load(services, issues)

@@ -38,3 +38,16 @@ def meeting(**over: Any) -> dict[str, Any]:
     return dict(dict(meeting_id=str(uuid.uuid4()), held_on="2026-05-10",
                      attendees=[dict(name="Secretary Wang", organisation="party_organisation")],
                      issues_discussed=[], decisions=[]), **over)
+
+
+def admin_auth(database_url: str) -> dict[str, str]:
+    """An admin's Authorization header, made in the store before a server of
+    its own (`redwhistle serve`) opens it."""
+    from adapters.settings import Settings
+    from service_layer.bootstrap import bootstrap
+    services = bootstrap(Settings(database_url=database_url))
+    try:
+        token = services.tokens.create(role="admin", name="ops")
+    finally:
+        services.close()
+    return {"Authorization": f"Bearer {token}"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -28,12 +27,7 @@ def _giant_meeting(attendees: int = 50_000) -> dict:
 
 
 def test_a_giant_body_is_refused_at_once_while_whistles_answer(database_url):
-    services = bootstrap(Settings(database_url=database_url))
-    try:
-        token = services.tokens.create(role="admin", name="ops")
-    finally:
-        services.close()
-    auth = {"Authorization": f"Bearer {token}"}
+    auth = story.admin_auth(database_url)
     giant = httpx.Request("POST", "/", json=_giant_meeting()).content
     assert len(giant) > 5_000_000
 

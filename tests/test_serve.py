@@ -10,7 +10,6 @@ from datetime import date, timedelta
 import httpx
 
 from bench.ingest_bench import Server, is_follow, process_tree
-from service_layer.bootstrap import bootstrap
 from adapters.settings import Settings
 from tests import story
 from tests.kafka_story import wait_for
@@ -21,12 +20,7 @@ def _follow_pids(server: Server) -> list[int]:
 
 
 def test_serve_keeps_the_views_in_a_child_it_restarts(database_url):
-    services = bootstrap(Settings(database_url=database_url))
-    try:
-        token = services.tokens.create(role="admin", name="ops")
-    finally:
-        services.close()
-    auth = {"Authorization": f"Bearer {token}"}
+    auth = story.admin_auth(database_url)
     today = date.today()
     rates = (f"/v1/dashboard/response-rates?by=department&from={today - timedelta(days=1)}"
              f"&to={today + timedelta(days=2)}")
