@@ -4,7 +4,10 @@ as pydantic models and the problems (api/errors.py) each can answer.
 The models document; they do not validate. Routes keep returning bodies that
 api/presenters.py encodes in one call, so a model's fields must follow the
 presenters and queries (tests/test_fuzz.py checks every answer against them).
-Fields not listed may be added: the schemas allow more properties."""
+Fields not listed may be added: the schemas allow more properties.
+
+One module, though long: a list of declarations, one model per answer, looked
+up by name rather than read from top to bottom."""
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -83,14 +83,6 @@ class Chain:
         self.seals = self.db.table(SEALS)
         self._lock = threading.Lock()  # (the tables: adapters/migrations/)
 
-    @classmethod
-    def of(cls, services: Any) -> "Chain":  # (a Services until B10 makes the chain its field)
-        """The one Chain per Services (its lock serialises advancing in-process)."""
-        chain = services.extras.get("audit_chain")
-        if chain is None:
-            chain = services.extras["audit_chain"] = cls(services)
-        return chain
-
     def head(self, cur: Cursor | None = None) -> tuple[int, str]:
         sql = (f"SELECT position, digest FROM {self.chain} "
                f"WHERE position = (SELECT MAX(position) FROM {self.chain})")

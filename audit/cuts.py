@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from adapters.limits import MAX_POSITION, check_moment
-from audit.chain import Chain
 from projections.moments import parse_moment
 
-# `log: Any` (the event store and its database: adapters.eventstore's Log)
+# `log: Any`: the event store, its database and the process's one chain
+# (`.app`, `.db`, `.chain`: a Services, whose `chain` bootstrap makes)
 
 
 class BadInput(ValueError):
@@ -37,7 +37,7 @@ class Cut:
         for, or the recording time of the event at the position."""
         if self.moment is not None:
             return self.moment
-        stamp = Chain.of(log).recorded_time(self.position)
+        stamp = log.chain.recorded_time(self.position)
         if stamp:
             return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
         return datetime.now(timezone.utc)
@@ -76,4 +76,4 @@ def cut_at(log: Any, as_of: int | datetime | str | None) -> Cut:
         return Cut(log.app.recorder.max_notification_id() or 0, None)
     if isinstance(as_of, int):
         return Cut(as_of, None)
-    return Cut(Chain.of(log).position_at(as_of), as_of)
+    return Cut(log.chain.position_at(as_of), as_of)

@@ -6,11 +6,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from audit.chain import Chain, Seal, read_raw
+from audit.chain import Seal, read_raw
 from audit.hashing import GENESIS, canonical_bytes, canonical_json, chain_digest, record_of
 from audit.replay import Progress
 
-# `log: Any` (the event store and its database: adapters.eventstore's Log)
+# `log: Any`: the event store, its database and the process's one chain
+# (`.app`, `.db`, `.chain`: a Services, whose `chain` bootstrap makes)
 
 
 def export(log: Any, out_path: Path, after: int = 0,
@@ -18,7 +19,7 @@ def export(log: Any, out_path: Path, after: int = 0,
     """Writes the log after `after` as JSON lines (docs/audit.md): one event a
     line with its chain digest, recomputed from the log as it is now, starting
     from the stored chain digest at `after`. Returns (events, last digest)."""
-    chain = Chain.of(log)
+    chain = log.chain
     if after:
         chain.advance(until=after)  # the chain must reach `after` to start from it
     digest = chain.digest_at(after) if after else GENESIS

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit.chain import Chain, events_table, position_column
+from audit.chain import events_table, position_column
 from audit.cuts import Cut, cut_at
 from audit.hashing import record, record_of
 from domain.ids import compound_id
 
-# `log: Any` (the event store and its database: adapters.eventstore's Log)
+# `log: Any`: the event store, its database and the process's one chain
+# (`.app`, `.db`, `.chain`: a Services, whose `chain` bootstrap makes)
 
 
 def _with_digests(log: Any, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    stored = Chain.of(log).digests([r["position"] for r in records])
+    stored = log.chain.digests([r["position"] for r in records])
     return [dict(r, digest=stored.get(r["position"])) for r in records]
 
 

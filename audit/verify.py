@@ -7,12 +7,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit.chain import Chain, Seal, read_raw
+from audit.chain import Seal, read_raw
 from audit.cuts import BadInput
 from audit.hashing import GENESIS, canonical_bytes, chain_digest, record_of
 from audit.replay import Progress
 
-# `log: Any` (the event store and its database: adapters.eventstore's Log)
+# `log: Any`: the event store, its database and the process's one chain
+# (`.app`, `.db`, `.chain`: a Services, whose `chain` bootstrap makes)
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def verify(log: Any, seals: Iterable[SealLine] | None = None,
       - seal: the log up to a seal's position no longer hashes to the seal.
     A reordering shows as two edits. Events after the chain's head are
     counted as unchained: nothing covers them yet."""
-    chain = Chain.of(log)
+    chain = log.chain
     out = Verification(head=log.app.recorder.max_notification_id() or 0)
     out.chained = chain.head()[0]
 

@@ -8,6 +8,9 @@ whether it is resolved) is decided by the compound's own history.
 
 State is kept in plain dicts, lists, strings and datetimes so that snapshots
 and events transcode without custom types.
+
+One module, though long: the aggregate is one consistency boundary, and its
+event classes are stored by topic (`domain.compound:Compound.X`), so they stay.
 """
 from __future__ import annotations
 

@@ -8,6 +8,9 @@ applies an event twice or skips one. Every table name goes through
 rebuild can build the same view into scratch tables beside it and query them
 with the very same code. An event a view cannot fold is set aside for that
 view (projections/set_aside.py) rather than stopping it.
+
+One module, though long: what a view is, how it is fed, rebuilt and followed
+live is the one interface every view builds on (issue 12).
 """
 from __future__ import annotations
 

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from adapters.eventstore import Log, RedWhistle
+from audit.chain import Chain
 from consumers.relay_store import RelayStore
 from adapters.db import Database
 from service_layer.governance import Clock, Governance, utcnow
@@ -12,9 +13,6 @@ from adapters.migrate import migrate
 from adapters.settings import Settings
 from service_layer.contacts import Contacts
 from service_layer.tokens import Tokens
-
-if TYPE_CHECKING:
-    from audit.chain import Chain
 
 
 @dataclass
@@ -33,12 +31,6 @@ class Services:
     # The live views' follower when this process runs one (tests, `follow`).
     follower: Any = None
 
-    @property
-    def extras(self) -> dict:
-        """Only for audit's `Chain.of` until it takes `services.chain` (the
-        audit branch of issue 12); nothing else may use it."""
-        return {"audit_chain": self.chain}
-
     def close(self) -> None:
         self.app.close()
 
@@ -55,8 +47,6 @@ def bootstrap(settings: Settings | None = None, clock: Clock = utcnow,
     except BaseException:
         app.close()
         raise
-    # Imported here: audit/chain.py imports this module for its annotations.
-    from audit.chain import Chain
     db = Database(app)
     log = Log(app, db)
     return Services(settings=settings, app=app, db=db,

@@ -4,6 +4,9 @@ its location, and requests are read from the `open311` view.
 
 Errors take the spec's shape (`[{"code", "description"}]` or `<errors>`), not
 the rest of the API's, so every endpoint answers through `_answer`.
+
+One module, though long: the form parsing and location lookup below serve only
+these endpoints, and raise what `_answer` turns into the spec's errors.
 """
 from __future__ import annotations
 
