@@ -136,12 +136,13 @@ def fold(history: tuple, where: dict[str, tuple[str, str]], policy) -> Issue:
             if arg == "unsatisfied":
                 issue.reopened(to_us(policy.resolve_due(urgency, at)))
         else:
-            us = to_us(at)
+            us = to_us(at)  # each summons has deadlines of its own (extensions)
             for d in departments:
-                if issue.rows[d]["reported_at"] is None and us >= issue.head["report_due"]:
+                if issue.rows[d]["reported_at"] is None and us >= issue.rows[d]["report_due"]:
                     issue.escalated(f"not_reported:{d}", [d])
-            if issue.head["open"] and us >= issue.head["resolve_due"]:
-                issue.escalated(f"not_resolved:{issue.head['reopened']}", departments)
+            late = [d for d in departments if us >= issue.rows[d]["resolve_due"]]
+            if issue.head["open"] and late:
+                issue.escalated(f"not_resolved:{issue.head['reopened']}", late)
     return issue
 
 
