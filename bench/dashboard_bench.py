@@ -246,7 +246,8 @@ def verify(services: Services, n: int, seed: int) -> None:
 
 
 # -- measuring --------------------------------------------------------------------
-def _timed(fn, repeat: int) -> tuple[float, float]:
+def timed(fn, repeat: int) -> tuple[float, float]:
+    """(p50, p99) in ms of `repeat` calls of `fn`, after one call to warm the caches."""
     fn()  # warm the caches once
     times = []
     for _ in range(repeat):
@@ -278,9 +279,9 @@ def measure(services: Services, engine: str, n: int, rows: int, repeat: int) -> 
     for by in ("department", "street", "community", "compound"):
         for name, (f, to) in RANGES.items():
             with _collected_as_served():
-                p50, p99 = _timed(lambda: query(services.log, "", f, to, by, END), repeat)
+                p50, p99 = timed(lambda: query(services.log, "", f, to, by, END), repeat)
             params = (to_us(f), to_us(to))
-            b50, b99 = _timed(lambda: db.fetchall(
+            b50, b99 = timed(lambda: db.fetchall(
                 f"SELECT COUNT(*) FROM {table} WHERE blown >= ? AND blown < ?", params), repeat)
             # The machine may be shared: the load average says how much.
             busy = os.getloadavg()[0]

@@ -15,12 +15,8 @@ framework's own cost is bench/framework_floor.py's.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import random
-import statistics
-import time
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from projections.feed import analyze
@@ -30,7 +26,7 @@ from projections.issues.query import Conditions, encode_cursor, list_inbox, list
 from projections.moments import moment
 from service_layer.bootstrap import Services, bootstrap
 from adapters.settings import DEFAULT_CATEGORIES, DEFAULT_DEPARTMENTS, Settings
-from bench.dashboard_bench import scratch
+from bench.dashboard_bench import scratch, timed
 
 NOW = datetime(2026, 5, 1, tzinfo=timezone.utc)
 TARGET_MS = 50.0
@@ -71,17 +67,6 @@ def load(services: Services, n: int, seed: int = 7) -> None:
         db.execute("ANALYZE")
 
 
-def _timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
-    fn()  # warm
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, math.ceil(0.99 * len(times)) - 1)]
-
-
 def measure(services: Services, engine: str, n: int, repeat: int) -> list[dict]:
     db, now = services.db, moment(NOW)
     table = VIEW.table(db, "", "issues")
@@ -100,16 +85,16 @@ def measure(services: Services, engine: str, n: int, repeat: int) -> list[dict]:
               encode_cursor("issues", "blown", tuple(deep_key)))]
     out = []
     for name, filters, sort, cursor in cases:
-        p50, p99 = _timed(lambda: list_issues(services.log, filters, Conditions(), sort, 50,
+        p50, p99 = timed(lambda: list_issues(services.log, filters, Conditions(), sort, 50,
                                               cursor, now, department=filters.get("department")),
                           repeat)
-        b50, b99 = _timed(lambda: db.fetchall(
+        b50, b99 = timed(lambda: db.fetchall(
             f"SELECT * FROM {table} ORDER BY blown_at, compound, issue_id LIMIT 50"), repeat)
         out.append(_row(f"GET /v1/issues {name}", engine, n, p50, p99, b50, b99))
-    p50, p99 = _timed(lambda: list_inbox(services.log, "fire", {}, Conditions(), "due", 50, None, now),
+    p50, p99 = timed(lambda: list_inbox(services.log, "fire", {}, Conditions(), "due", 50, None, now),
                       repeat)
     stable = VIEW.table(db, "", "summonses")
-    b50, b99 = _timed(lambda: db.fetchall(
+    b50, b99 = timed(lambda: db.fetchall(
         f"SELECT * FROM {stable} WHERE department = ? "
         "ORDER BY due_at, compound, issue_id LIMIT 50", ["fire"]), repeat)
     out.append(_row("inbox of fire", engine, n, p50, p99, b50, b99))
