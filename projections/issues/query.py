@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from projections.bulk import where_in
-from projections.issues.view import NO_DUE, IssuesView
+from projections.issues.text import indexed, spaced, spaced_sql
+from projections.issues.view import AWAITED, AWAITING_DECISION, NO_DUE, IssuesView
 from adapters.eventstore import Log
 from projections.errors import BadFilter
 
@@ -64,7 +65,8 @@ def _like(word: str) -> str:
     return f"%{escaped.lower()}%"
 
 
-def issue_filters(t: dict[str, str], f: dict[str, Any], now: str) -> Conditions:
+def issue_filters(t: dict[str, str], f: dict[str, Any], now: str,
+                  postgres: bool) -> Conditions:
     """`f`: the query's filters, already parsed (moments as stored text)."""
     c = Conditions()
     for name in EQUAL_FILTERS:
@@ -76,7 +78,7 @@ def issue_filters(t: dict[str, str], f: dict[str, Any], now: str) -> Conditions:
     if status == "closed":
         c.add("i.status IN ('resolved', 'duplicate')")
     elif status == "awaiting_decision":
-        c.add("i.pending_decisions > 0")
+        c.add(f"i.{AWAITING_DECISION}")
     elif status is not None:
         c.add("i.status = ?", status)
     if f.get("department") is not None:
@@ -92,10 +94,12 @@ def issue_filters(t: dict[str, str], f: dict[str, Any], now: str) -> Conditions:
         c.add("i.blown_at >= ?", f["blown_from"])
     if f.get("blown_to") is not None:
         c.add("i.blown_at < ?", f["blown_to"])
-    # A substring match, so Chinese (no spaces between words) matches too;
-    # each whitespace-separated word must occur. Not index-assisted.
+    # Each whitespace-separated word must occur (projections/issues/text.py).
     for word in (f.get("q") or "").split():
-        c.add("LOWER(i.description) LIKE ? ESCAPE '\\'", _like(word))
+        if postgres and indexed(word):
+            c.add(f"{spaced_sql('i.description')} LIKE ? ESCAPE '\\'", _like(spaced(word)))
+        else:
+            c.add("LOWER(i.description) LIKE ? ESCAPE '\\'", _like(word))
     return c
 
 
@@ -153,11 +157,12 @@ def list_issues(log: Log, filters: dict[str, Any], scope: Conditions, sort: str,
     time, the page is then read from that department's summonses (see
     `_summons_page`)."""
     t = tables(log, prefix)
-    c = Conditions().extend(scope).extend(issue_filters(t, dict(filters, department=None), now))
+    pg = log.db.is_postgres
+    c = Conditions().extend(scope).extend(issue_filters(t, dict(filters, department=None), now, pg))
     column = ISSUE_SORTS[sort.lstrip("-")]
     department = department or filters.get("department")
     if department is not None and column != "i.blown_at":
-        c.extend(issue_filters(t, {"department": department}, now))
+        c.extend(issue_filters(t, {"department": department}, now, pg))
     with log.db.transaction(commit=False) as cur:
         if department is not None and column == "i.blown_at":
             keys, more = _summons_page(cur, t, Conditions().add("s.department = ?", department),
@@ -183,9 +188,11 @@ def list_inbox(log: Log, department: str, filters: dict[str, Any],
                prefix: str = "") -> tuple[list[dict[str, Any]], str | None]:
     t = tables(log, prefix)
     # Awaiting exactly when a deadline is awaited (projections/issues/view.py):
-    # a range of the (department, due_at) index rather than a filter.
-    own = Conditions().add("s.department = ?", department).add("s.due_at < ?", NO_DUE)
-    c = Conditions().extend(scope).extend(issue_filters(t, dict(filters, department=None), now))
+    # a range of the (department, due_at) index rather than a filter, and
+    # sorted by blown time the partial index of the awaited summonses.
+    own = Conditions().add("s.department = ?", department).add(f"s.{AWAITED}")
+    pg = log.db.is_postgres
+    c = Conditions().extend(scope).extend(issue_filters(t, dict(filters, department=None), now, pg))
     with log.db.transaction(commit=False) as cur:
         keys, more = _summons_page(cur, t, own, c, sort, INBOX_SORTS[sort.lstrip("-")], cursor,
                                    "inbox", limit)

@@ -26,11 +26,16 @@ from projections.feed import Batch, View
 from projections.bulk import index_name, upsert, where_in
 from projections.moments import moment
 from projections.codes import CODES, remember
+from projections.issues.text import spaced_sql, trigram_ops
 from adapters.db import Cursor, Database
 
 NO_DUE = "9999-12-31T00:00:00.000000+00:00"
 
 AWAITING = ("awaiting_report", "awaiting_resolution")
+# The conditions of the partial indexes, written into the queries as they are
+# here: a planner proves an index's predicate from literals, not parameters.
+AWAITED = f"due_at < '{NO_DUE}'"  # a summons awaiting a report-in or resolution
+AWAITING_DECISION = "pending_decisions > 0"  # a decline or extension to decide
 
 ISSUE_COLUMNS = ("compound", "issue_id", "name", "district", "street", "community", "grid",
                  "category", "source", "urgency", "status", "description", "grid_worker",
@@ -117,6 +122,14 @@ class IssuesView(View):
                  "(department, due_at, compound, issue_id)"),
                 (ix("summonses", "blown"), t["summonses"],
                  "(department, blown_at, compound, issue_id)")]
+        # Partial: these rows are few (issues awaiting a decision; the
+        # awaited summonses among all of a department's), and finding them
+        # along a full index of the sort reads most of it. The predicates are
+        # the queries' own literals (projections/issues/query.py).
+        out += [(ix("issues", "deciding"), t["issues"],
+                 f"(blown_at, compound, issue_id) WHERE {AWAITING_DECISION}"),
+                (ix("summonses", "awaited_blown"), t["summonses"],
+                 f"(department, blown_at, compound, issue_id) WHERE {AWAITED}")]
         out += [(ix("compounds", col), t["compounds"], f"({col}, code)")
                 for col in ("district", "street", "community")]
         return out
@@ -124,11 +137,19 @@ class IssuesView(View):
     def _create_indexes(self, db: Database, cur: Cursor, prefix: str) -> None:
         for name, table, columns in self._indexes(db, prefix):
             cur.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} {columns}")
+        ops = trigram_ops(cur) if db.is_postgres else None  # for `q`: see text.py
+        if ops is not None:
+            cur.execute(f"CREATE INDEX IF NOT EXISTS {self._text_index(prefix)} ON "
+                        f"{self.table(db, prefix, 'issues')} USING gin "
+                        f"({spaced_sql('description')} {ops})")
+
+    def _text_index(self, prefix: str) -> str:
+        return index_name(prefix, self.name, "issues", "description_trgm")
 
     def begin_rebuild(self, db: Database, cur: Cursor, prefix: str) -> None:
         # Keeping thirteen indexes of `issues` row by row was the most of
         # this view's rebuild; built once over the finished tables instead.
-        for name, _, _ in self._indexes(db, prefix):
+        for name in [n for n, _, _ in self._indexes(db, prefix)] + [self._text_index(prefix)]:
             cur.execute(f"DROP INDEX IF EXISTS {db.table(name)}")
         cur.execute(f"INSERT INTO {self.table(db, prefix, 'unindexed')} (id) VALUES (1)")
 
