@@ -96,10 +96,19 @@ def issue_filters(t: dict[str, str], f: dict[str, Any], now: str,
         c.add("i.blown_at < ?", f["blown_to"])
     # Each whitespace-separated word must occur (projections/issues/text.py).
     for word in (f.get("q") or "").split():
-        if postgres and indexed(word):
-            c.add(f"{spaced_sql('i.description')} LIKE ? ESCAPE '\\'", _like(spaced(word)))
-        else:
-            c.add("LOWER(i.description) LIKE ? ESCAPE '\\'", _like(word))
+        plain = "LOWER(i.description) LIKE ? ESCAPE '\\'"
+        if not (postgres and indexed(word)):
+            c.add(plain, _like(word))
+            continue
+        # The spaced match is the one the trigram index answers, and the one
+        # the planner estimates (from that index's statistics); the plain one
+        # is the same condition, cheaper to read row by row along the sort's
+        # index (conditions are checked cheapest first). As a CASE the
+        # planner does not multiply it into the estimate, which would make a
+        # common word look rare and have its every match fetched and sorted.
+        c.add(f"CASE WHEN {plain} THEN TRUE ELSE FALSE END AND "
+              f"{spaced_sql('i.description')} LIKE ? ESCAPE '\\'", _like(word),
+              _like(spaced(word)))
     return c
 
 

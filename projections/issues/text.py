@@ -15,7 +15,9 @@ one or two characters has none and is matched as on SQLite, row by row
 along the list's order (fast when it is common, as such words are). Spacing
 both sides changes no answer: the word has no whitespace (q is split on it),
 so the spaced word occurs in the spaced description exactly where the word
-occurs in the description.
+occurs in the description. Spacing costs each row it reads a regular
+expression, so the query also asks the plain LIKE, which the rows along the
+sort's index meet first (projections/issues/query.py).
 """
 from __future__ import annotations
 
