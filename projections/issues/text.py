@@ -65,7 +65,8 @@ def trigram_ops(cur: Cursor) -> str | None:
             cur.execute(create)
         except Exception as e:  # noqa: BLE001 - not allowed, not installed, or a race
             cur.execute("ROLLBACK TO SAVEPOINT rw_trgm")
-            reason = f"{type(e).__name__}: {e}".strip()
+            first = (str(e).strip().splitlines() or [""])[0]
+            reason = f"{type(e).__name__}: {first}"
         else:
             cur.execute("RELEASE SAVEPOINT rw_trgm")
         cur.execute(find)  # created here, or meanwhile by another session
