@@ -1,5 +1,8 @@
 """The response-rate dashboard through the HTTP API, on SQLite and PostgreSQL,
-with every figure worked out by hand from the story below."""
+with every figure worked out by hand from the story below.
+
+One module, though long: every test reads its figures off that one story;
+split, each file would have to tell it again."""
 from __future__ import annotations
 
 import csv

@@ -14,7 +14,8 @@ from api.readmodels import csv_response, fresh, wants_csv
 from projections.dashboard.calendar import LOCAL_TZ
 from api.responses import VIEW_ERRORS, Dashboard, read
 from audit.replay import dashboard_as_of
-from projections.dashboard.query import COLUMNS, parse_bound, query
+from projections.dashboard.query import COLUMNS, query
+from projections.moments import parse_bound
 from service_layer.bootstrap import Services
 from service_layer.governance import InvalidField
 from service_layer.tokens import Principal
