@@ -4,10 +4,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from adapters.background import Background
-from audit.chain import Seal
+from adapters.settings import Settings
+from audit.chain import Chain, Seal
 from audit.kafka_seals import SealPublisher
 
 
@@ -19,19 +19,16 @@ class Sealer(Background):
 
     name = "audit-sealer"
 
-    def __init__(self, log: Any, settings: Any, clock: Callable[[], datetime],
+    def __init__(self, chain: Chain, settings: Settings, clock: Callable[[], datetime],
                  every_events: int = 1000, every_seconds: float = 60.0,
                  poll_seconds: float = 0.5, publish: bool | None = None) -> None:
-        # log: the event store, its database and the one chain (a Services)
-        # settings: adapters.settings.Settings
         if every_events < 1 or every_seconds <= 0:
             raise ValueError("every_events must be >= 1 and every_seconds > 0")
         super().__init__(poll_seconds)
-        self.log = log
         self.every_events = every_events
         self.every_seconds = every_seconds
         self.clock = clock
-        self.chain = log.chain
+        self.chain = chain
         publish = bool(settings.kafka_bootstrap_servers) if publish is None else publish
         self.publisher = SealPublisher(settings) if publish else None
         last = self.chain.last_seal()
@@ -73,9 +70,7 @@ class Sealer(Background):
             self.publisher.close()
 
 
-def chain_health(log: Any) -> dict:
+def chain_health(chain: Chain) -> dict:
     """For GET /v1/health: how far the chain reaches and the last seal."""
-    # log: the event store, its database and the one chain (a Services)
-    chain = log.chain
     last = chain.last_seal()
     return {"chained": chain.head()[0], "last_seal": last.as_json() if last else None}

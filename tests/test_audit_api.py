@@ -120,7 +120,7 @@ def test_global_log_in_order_paged_by_position(client, auth):
     # the chain digest shows once the sealer has chained the events
     from audit.sealer import Sealer
     svc = client.app.state.services
-    Sealer(svc, svc.settings, svc.governance.clock).seal_now()
+    Sealer(svc.chain, svc.settings, svc.governance.clock).seal_now()
     page = client.get("/v1/audit/events", headers=auth["auditor"]).json()
     assert all(len(e["digest"]) == 64 for e in page["events"])
 
@@ -254,7 +254,7 @@ def test_view_as_of_csv_and_errors(client, auth, district, services, follower):
 def test_chain_endpoint_and_health_probe(client, auth, services):
     client.post("/v1/compounds", json=story.compound(), headers=auth["official"])
     from audit.sealer import Sealer
-    Sealer(services, services.settings, services.governance.clock).seal_now()
+    Sealer(services.chain, services.settings, services.governance.clock).seal_now()
     chain = client.get("/v1/audit/chain", headers=auth["auditor"]).json()
     assert chain["head"] == chain["chained"] == 1 and chain["seals"] == 1
     detailed = client.get("/health", headers=auth["auditor"]).json()
@@ -268,5 +268,5 @@ def test_resolve_uses_the_recording_time_not_the_time_of_fact(services, clock):
     log recorded it, so an auditor sees what could have been published."""
     services.governance.register_compound(**story.compound(), at=datetime(2020, 1, 1,
                                                                           tzinfo=timezone.utc))
-    assert cut_at(services, "2021-01-01T00:00:00Z").position == 0
-    assert cut_at(services, datetime.now(timezone.utc).isoformat()).position == 1
+    assert cut_at(services.chain, "2021-01-01T00:00:00Z").position == 0
+    assert cut_at(services.chain, datetime.now(timezone.utc).isoformat()).position == 1

@@ -32,7 +32,7 @@ def _write_log(services: Services, compounds: int = 3, whistles: int = 3, first:
 
 def _sealed(services: Services) -> int:
     head = _write_log(services)
-    sealer = Sealer(services, services.settings, services.governance.clock, every_events=4)
+    sealer = Sealer(services.chain, services.settings, services.governance.clock, every_events=4)
     sealer.tick()
     sealer.seal_now()
     assert services.chain.head()[0] == head
@@ -40,13 +40,14 @@ def _sealed(services: Services) -> int:
 
 
 def _sql(services: Services, sql: str, params: tuple = ()) -> None:
-    services.db.execute(sql.format(t=events_table(services), p=position_column(services)), params)
+    log = services.log
+    services.db.execute(sql.format(t=events_table(log), p=position_column(log)), params)
 
 
 def _row(services: Services, position: int) -> tuple:
     return services.db.fetchall(
         "SELECT originator_id, originator_version, topic, state FROM {t} WHERE {p} = ?".format(
-            t=events_table(services), p=position_column(services)), (position,))[0]
+            t=events_table(services.log), p=position_column(services.log)), (position,))[0]
 
 
 def _state(services: Services, position: int) -> dict:
@@ -68,7 +69,7 @@ def test_digest_is_defined_by_the_canonical_bytes():
 
 def test_untouched_log_verifies(services):
     head = _sealed(services)
-    result = verify(services)
+    result = verify(services.chain)
     assert result.ok, result.findings
     assert (result.events, result.head, result.chained, result.unchained) == (head, head, head, 0)
     assert result.seals_checked >= 3
@@ -80,7 +81,7 @@ def test_untouched_log_verifies(services):
 def test_events_after_the_chain_are_unchained_not_broken(services):
     head = _sealed(services)
     _write_log(services, compounds=1, whistles=1, first=50)
-    result = verify(services)
+    result = verify(services.chain)
     assert result.ok and result.unchained == 2 and result.chained == head
 
 
@@ -89,7 +90,7 @@ def test_edited_payload_is_named(services):
     state = _state(services, 5)
     state["description"] = "Nothing to see here"
     _sql(services, "UPDATE {t} SET state = ? WHERE {p} = ?", (json.dumps(state).encode(), 5))
-    result = verify(services)
+    result = verify(services.chain)
     assert not result.ok
     assert result.first.position == 5 and result.first.kind == "edited"
     # the seal after it notices too, but nothing before 5 is blamed
@@ -100,14 +101,14 @@ def test_edited_topic_or_version_is_named(services):
     _sealed(services)
     _sql(services, "UPDATE {t} SET topic = ? WHERE {p} = ?",
          ("domain.compound:Compound.IssueResolved", 3))
-    result = verify(services)
+    result = verify(services.chain)
     assert (result.first.position, result.first.kind) == (3, "edited")
 
 
 def test_deleted_event_is_named(services):
     _sealed(services)
     _sql(services, "DELETE FROM {t} WHERE {p} = ?", (6,))
-    result = verify(services)
+    result = verify(services.chain)
     assert (result.first.position, result.first.kind) == (6, "deleted")
     edited = [f for f in result.findings if f.kind == "edited"]
     assert not edited  # re-anchoring: the events after 6 are not blamed
@@ -116,7 +117,7 @@ def test_deleted_event_is_named(services):
 def test_deleted_last_event_is_named(services):
     head = _sealed(services)
     _sql(services, "DELETE FROM {t} WHERE {p} = ?", (head,))
-    result = verify(services)
+    result = verify(services.chain)
     assert (result.first.position, result.first.kind) == (head, "deleted")
 
 
@@ -126,7 +127,7 @@ def test_reordered_events_are_named(services):
     _sql(services, "UPDATE {t} SET {p} = ? WHERE {p} = ?", (990001, 4))
     _sql(services, "UPDATE {t} SET {p} = ? WHERE {p} = ?", (4, 7))
     _sql(services, "UPDATE {t} SET {p} = ? WHERE {p} = ?", (7, 990001))
-    result = verify(services)
+    result = verify(services.chain)
     assert result.first.position == 4
     assert {f.position for f in result.findings if f.kind == "edited"} == {4, 7}
 
@@ -134,7 +135,7 @@ def test_reordered_events_are_named(services):
 def test_event_inserted_into_the_past_is_named(services):
     """With no gap to use, an inserter has to move later events up a place."""
     head = _sealed(services)
-    pos = position_column(services)
+    pos = position_column(services.log)
     forged = _row(services, 5)
     state = _state(services, 5)
     state["description"] = "forged"
@@ -146,7 +147,7 @@ def test_event_inserted_into_the_past_is_named(services):
     cols = f"{pos}, originator_id, originator_version, topic, state"
     _sql(services, f"INSERT INTO {{t}} ({cols}) VALUES (?, ?, ?, ?, ?)",
          (5, oid, version, forged[2], json.dumps(state).encode()))
-    result = verify(services)
+    result = verify(services.chain)
     assert (result.first.position, result.first.kind) == (5, "edited")
     assert result.head == head + 1
 
@@ -172,8 +173,8 @@ def _leave_a_gap(services: Services) -> int:
         _sql(services, "DELETE FROM {t} WHERE {p} = ?", (head - 1,))
     _write_log(services, compounds=1, whistles=1, first=70)
     positions = [r[0] for r in services.db.fetchall(
-        "SELECT {p} FROM {t} ORDER BY {p}".format(t=events_table(services),
-                                                  p=position_column(services)))]
+        "SELECT {p} FROM {t} ORDER BY {p}".format(t=events_table(services.log),
+                                                  p=position_column(services.log)))]
     return next(p + 1 for p, q in zip(positions, positions[1:]) if q != p + 1)
 
 
@@ -181,13 +182,13 @@ def test_event_inserted_into_a_gap_is_named(services):
     """Positions have legitimate gaps; the chain remembers they were gaps."""
     _write_log(services)
     gap = _leave_a_gap(services)
-    Sealer(services, services.settings, services.governance.clock).seal_now()
-    assert verify(services).ok  # a gap is not a deletion
+    Sealer(services.chain, services.settings, services.governance.clock).seal_now()
+    assert verify(services.chain).ok  # a gap is not a deletion
     forged = _row(services, 2)
-    cols = f"{position_column(services)}, originator_id, originator_version, topic, state"
+    cols = f"{position_column(services.log)}, originator_id, originator_version, topic, state"
     _sql(services, f"INSERT INTO {{t}} ({cols}) VALUES (?, ?, ?, ?, ?)",
          (gap, forged[0], 999, forged[2], bytes(forged[3])))
-    result = verify(services)
+    result = verify(services.chain)
     assert (result.first.position, result.first.kind) == (gap, "inserted")
     # and the seal covering it no longer matches
     assert {f.kind for f in result.findings[1:]} <= {"seal"}
@@ -198,22 +199,22 @@ def test_a_rewritten_chain_is_caught_by_seals_kept_outside(services, tmp_path):
     seals table); an export taken earlier, or the Kafka seals, still disagree."""
     _sealed(services)
     before = tmp_path / "before.jsonl"
-    export(services, before)
+    export(services.chain, before)
     state = _state(services, 8)
     state["description"] = "rewritten history"
     _sql(services, "UPDATE {t} SET state = ? WHERE {p} = ?", (json.dumps(state).encode(), 8))
     chain = services.chain
     services.db.execute(f"DELETE FROM {chain.chain}")
     services.db.execute(f"DELETE FROM {chain.seals}")
-    Sealer(services, services.settings, services.governance.clock).seal_now()
-    assert verify(services).ok  # the database agrees with itself...
+    Sealer(services.chain, services.settings, services.governance.clock).seal_now()
+    assert verify(services.chain).ok  # the database agrees with itself...
     with open(before, encoding="utf-8") as f:
-        result = verify(services, seals_from_lines(f, "before"))
+        result = verify(services.chain, seals_from_lines(f, "before"))
     assert (result.first.position, result.first.kind) == (8, "edited")  # ...not with the export
     # Seals alone (no event copies) bound the break between two seals.
     seals = [json.dumps({"position": p, "digest": d}) for p, d in
              [(3, _digest_in(before, 3)), (12, _digest_in(before, 12))]]
-    result = verify(services, seals_from_lines(seals, "seals"))
+    result = verify(services.chain, seals_from_lines(seals, "seals"))
     assert [(f.position, f.kind) for f in result.findings] == [(12, "seal")]
     assert "after position 3" in result.findings[0].detail
 
@@ -230,7 +231,7 @@ def _digest_in(path, position: int) -> str:
 def test_export_lines_are_canonical_and_chain_from_genesis(services, tmp_path):
     head = _sealed(services)
     out = tmp_path / "log.jsonl"
-    count, digest = export(services, out)
+    count, digest = export(services.chain, out)
     lines = out.read_text(encoding="utf-8").splitlines()
     assert count == len(lines) == head
     previous = GENESIS
@@ -244,7 +245,7 @@ def test_export_lines_are_canonical_and_chain_from_genesis(services, tmp_path):
     assert digest == previous == services.chain.head()[1]
     # A partial export continues from the chain's digest at --after.
     part = tmp_path / "part.jsonl"
-    export(services, part, after=5)
+    export(services.chain, part, after=5)
     first = json.loads(part.read_text(encoding="utf-8").splitlines()[0])
     assert first["position"] == 6 and first["prev"] == services.chain.digest_at(5)
     assert first["digest"] == json.loads(lines[5])["digest"]
@@ -252,7 +253,7 @@ def test_export_lines_are_canonical_and_chain_from_genesis(services, tmp_path):
 
 def test_sealer_seals_every_n_events_and_on_time(services, clock):
     _write_log(services, compounds=2, whistles=4)  # 10 events
-    sealer = Sealer(services, services.settings, services.governance.clock,
+    sealer = Sealer(services.chain, services.settings, services.governance.clock,
                     every_events=3, every_seconds=3600)
     made = sealer.tick()
     assert [s.position for s in made] == [3, 6, 9]
@@ -265,12 +266,12 @@ def test_sealer_seals_every_n_events_and_on_time(services, clock):
     assert [s.position for s in services.chain.stored_seals()] == [3, 6, 9, 10]
     # A new Sealer (a restart) counts the events since the last seal.
     _write_log(services, compounds=1, whistles=1, first=50)
-    assert Sealer(services, services.settings, services.governance.clock,
+    assert Sealer(services.chain, services.settings, services.governance.clock,
                   every_events=2).tick()[0].position == 12
 
 
 def test_sealer_runs_in_the_background(services):
-    sealer = Sealer(services, services.settings, services.governance.clock,
+    sealer = Sealer(services.chain, services.settings, services.governance.clock,
                     every_events=1, poll_seconds=0.01)
     sealer.start()
     try:
@@ -293,13 +294,13 @@ def test_time_travel_resolves_to_the_last_event_recorded_before(services):
     middle = datetime.now(timezone.utc)
     time.sleep(0.01)
     _write_log(services, compounds=1, whistles=2)  # HD-000 again: two more whistles
-    assert cut_at(services, middle.isoformat()).position == 2
-    assert cut_at(services, "1").position == 1
-    compound, cut = compound_as_of(services, "HD-000", middle.isoformat())
+    assert cut_at(services.chain, middle.isoformat()).position == 2
+    assert cut_at(services.chain, "1").position == 1
+    compound, cut = compound_as_of(services.chain, "HD-000", middle.isoformat())
     assert compound.version == 2 and cut.position == 2
     with pytest.raises(BadInput):
-        cut_at(services, "yesterday")
-    assert cut_at(services, "2000-01-01T00:00:00Z").position == 0
+        cut_at(services.chain, "yesterday")
+    assert cut_at(services.chain, "2000-01-01T00:00:00Z").position == 0
 
 
 def test_the_worked_example_in_docs_audit_md():

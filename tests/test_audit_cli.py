@@ -49,7 +49,7 @@ def _log(services, compounds: int = 3) -> None:
 
 
 def _edit(services, position: int, description: str) -> None:
-    t, p = events_table(services), position_column(services)
+    t, p = events_table(services.log), position_column(services.log)
     state = json.loads(bytes(services.db.fetchall(f"SELECT state FROM {t} WHERE {p} = ?",
                                                   (position,))[0][0]))
     state["description"] = description
@@ -59,7 +59,7 @@ def _edit(services, position: int, description: str) -> None:
 
 def test_verify_export_agrees_with_audit_verify(services, database_url, tmp_path):
     _log(services)
-    Sealer(services, services.settings, services.governance.clock, every_events=5).tick()
+    Sealer(services.chain, services.settings, services.governance.clock, every_events=5).tick()
     before = tmp_path / "before.jsonl"
 
     # Intact: everyone agrees it is intact.
@@ -116,7 +116,7 @@ def test_verify_export_agrees_with_audit_verify(services, database_url, tmp_path
 
 def test_partial_export_verifies_from_its_start(services, database_url, tmp_path):
     _log(services)
-    Sealer(services, services.settings, services.governance.clock).seal_now()
+    Sealer(services.chain, services.settings, services.governance.clock).seal_now()
     out = tmp_path / "part.jsonl"
     done = redwhistle("export", "--out", str(out), "--after", "5", database_url=database_url)
     assert done.returncode == 0 and "exported 7 events" in done.stdout, done.stdout
