@@ -67,7 +67,8 @@ def parse_cut(text: str, name: str = "as_of") -> int | datetime:
 
 def cut_at(chain: Chain, as_of: int | datetime | str | None) -> Cut:
     """A time cuts at the last position whose event was recorded at or
-    before it (the event's own timestamp, set as it was stored)."""
+    before it (the event's own timestamp: its command's time of record,
+    adapters/clock.py)."""
     if isinstance(as_of, str):
         as_of = parse_cut(as_of)
     if as_of is None:

@@ -3,7 +3,11 @@ SQLite and PostgreSQL: each test chains and seals a real log, then edits,
 deletes, inserts or reorders rows with SQL, and `verify` must name the position."""
 from __future__ import annotations
 
+import itertools
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -14,6 +18,7 @@ from audit.cuts import BadInput, cut_at
 from audit.export import export
 from audit.log import compound_as_of
 from audit.verify import seals_from_lines, verify
+from domain.ids import compound_id
 from service_layer.bootstrap import Services
 from tests import story
 
@@ -157,7 +162,6 @@ def _leave_a_gap(services: Services) -> int:
     if services.db.is_postgres:
         # A stale write: the insert takes a position, then fails and rolls back.
         from eventsourcing.persistence import IntegrityError
-        from domain.ids import compound_id
         repo = services.app.repository
         stale = repo.get(compound_id("HD-000"))
         services.governance.blow_whistle("HD-000", grid_worker="gw",
@@ -257,11 +261,12 @@ def test_sealer_seals_every_n_events_and_on_time(services, clock):
                     every_events=3, every_seconds=3600)
     made = sealer.tick()
     assert [s.position for s in made] == [3, 6, 9]
-    assert sealer.tick() == []  # one event left over, the minute is not up
-    sealer.every_seconds = 0.001
-    import time
-    time.sleep(0.01)
-    assert [s.position for s in sealer.tick()] == [10]
+    assert sealer.tick() == []  # one event left over, the hour is not up
+    clock.advance(minutes=59, seconds=59)
+    assert sealer.tick() == []  # 3599 s since the last seal
+    clock.advance(seconds=1)
+    assert [s.position for s in sealer.tick()] == [10]  # 3600 s: on time
+    assert services.chain.last_seal().sealed_at == "2026-05-01T10:00:00.000000Z"
     assert sealer.tick() == []  # nothing new: no seal
     assert [s.position for s in services.chain.stored_seals()] == [3, 6, 9, 10]
     # A new Sealer (a restart) counts the events since the last seal.
@@ -286,21 +291,87 @@ def test_sealer_runs_in_the_background(services):
         sealer.stop()
 
 
-def test_time_travel_resolves_to_the_last_event_recorded_before(services):
-    from datetime import datetime, timezone
-    import time
-    _write_log(services, compounds=1, whistles=1)
-    time.sleep(0.01)
-    middle = datetime.now(timezone.utc)
-    time.sleep(0.01)
-    _write_log(services, compounds=1, whistles=2)  # HD-000 again: two more whistles
+def test_time_travel_resolves_to_the_last_event_recorded_before(services, clock):
+    _write_log(services, compounds=1, whistles=1)  # positions 1, 2 at 09:00:00
+    middle = clock.advance(seconds=1)
+    clock.advance(seconds=1)
+    _write_log(services, compounds=1, whistles=2)  # HD-000 again: 3, 4 at 09:00:02
     assert cut_at(services.chain, middle.isoformat()).position == 2
+    assert cut_at(services.chain, "2026-05-01T09:00:00Z").position == 2  # at or before
+    assert cut_at(services.chain, "2026-05-01T09:00:02Z").position == 4
     assert cut_at(services.chain, "1").position == 1
     compound, cut = compound_as_of(services.chain, "HD-000", middle.isoformat())
     assert compound.version == 2 and cut.position == 2
     with pytest.raises(BadInput):
         cut_at(services.chain, "yesterday")
     assert cut_at(services.chain, "2000-01-01T00:00:00Z").position == 0
+
+
+def test_the_time_of_record_is_what_the_chain_cuts_by(services, clock):
+    """One clock: a whistle's `at`, its event's stamp and the chain's
+    "recorded at" are one reading of the use cases' clock, and a time between
+    two commands cuts between them."""
+    gov, chain = services.governance, services.chain
+    gov.register_compound(**story.compound("HD-001"))  # position 1 at 09:00
+    clock.advance(minutes=5)
+    body = story.whistle(["fire"])
+    blown = gov.blow_whistle("HD-001", grid_worker="gw", **{**body, "unit": None})
+    five_past = datetime(2026, 5, 1, 9, 5, tzinfo=timezone.utc)
+    assert blown.position == 2 and blown.snapshot["blown_at"] == five_past
+    [stored] = services.app.recorder.select_notifications(start=2, limit=1)
+    event = services.app.mapper.to_domain_event(stored)
+    assert event.at == event.timestamp == five_past
+    chain.advance()
+    assert chain.recorded_time(2) == "2026-05-01T09:05:00.000000Z"
+
+    between = clock.advance(seconds=30)  # 09:05:30, nothing recorded
+    clock.advance(seconds=30)
+    reported = gov.report_in("HD-001", body["issue_id"], department="fire", officer="Li")
+    assert reported.position == 3 and reported.snapshot["reports"]["fire"]["at"] == \
+        datetime(2026, 5, 1, 9, 6, tzinfo=timezone.utc)
+    assert cut_at(chain, between).position == 2
+    assert cut_at(chain, "2026-05-01T09:04:59.999999Z").position == 1
+    assert cut_at(chain, "2026-05-01T09:06:00Z").position == 3
+    # A fact imported with its own `at` is still recorded at the clock's time.
+    gov.note_progress("HD-001", body["issue_id"], department="fire", note="on site",
+                      at=datetime(2026, 4, 1, tzinfo=timezone.utc))
+    chain.advance()
+    assert chain.recorded_time(4) == "2026-05-01T09:06:00.000000Z"
+
+
+def test_each_command_stamps_its_own_reading_across_threads(services):
+    """Commands running at once in six threads, their events committed
+    together by the group committer: each event carries the reading of its
+    own command, as `at` and as stamp, and one compound's stamps rise with
+    its versions. A clock that ticks a microsecond per reading makes a reading
+    that leaked to another thread's command show."""
+    start = datetime(2026, 5, 1, 9, tzinfo=timezone.utc)
+    ticks, lock = itertools.count(1), threading.Lock()
+
+    def ticking() -> datetime:
+        with lock:
+            return start + timedelta(microseconds=next(ticks))
+    gov = services.governance
+    gov.clock = ticking
+    codes = [f"HD-{i:03d}" for i in range(6)]
+    for code in codes:
+        gov.register_compound(**story.compound(code))
+
+    def whistles(code: str) -> None:
+        for _ in range(5):
+            gov.blow_whistle(code, grid_worker="gw", **{**story.whistle(["fire"]), "unit": None})
+    with ThreadPoolExecutor(len(codes)) as pool:
+        list(pool.map(whistles, codes))
+    events = [services.app.mapper.to_domain_event(n)
+              for n in services.app.recorder.select_notifications(start=1, limit=100)]
+    assert len(events) == 6 * (1 + 5)
+    assert all(e.at == e.timestamp for e in events)
+    assert len({e.timestamp for e in events}) == 36  # a reading per command, none shared
+    for code in codes:
+        mine = sorted((e for e in events if e.originator_id == compound_id(code)),
+                      key=lambda e: e.originator_version)
+        assert len(mine) == 6
+        assert all(a.timestamp < b.timestamp for a, b in zip(mine, mine[1:]))
 
 
 def test_the_worked_example_in_docs_audit_md():

@@ -7,8 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -159,7 +157,7 @@ def _first_survey(services, table: str):
 
 
 def test_replay_against_a_published_csv(services, follower, client, auth, database_url,
-                                        tmp_path):
+                                        tmp_path, clock):
     district = District(client, auth)
     issues = district.first_part()
     settle(services, follower)
@@ -167,9 +165,8 @@ def test_replay_against_a_published_csv(services, follower, client, auth, databa
                            params={"from": "2026-03-01", "to": "2026-04-01", "format": "csv"})
     assert published.status_code == 200
     now = client.app.state.services.governance.clock()
-    time.sleep(0.01)
-    moment = datetime.now(timezone.utc)
-    time.sleep(0.01)
+    moment = clock.advance(seconds=1)  # after the first part was recorded...
+    clock.advance(seconds=1)  # ...and before the second
     district.second_part(issues)
     path = tmp_path / "published.csv"
     path.write_text(published.text, encoding="utf-8")
