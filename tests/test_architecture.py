@@ -49,6 +49,11 @@ ALSO_ALLOWED = {
 ROOT_MODULE = "service_layer.bootstrap"
 MAY_IMPORT_ROOT = ("api", "cli", "bench", "tests", "tools", "service_layer.demo",
                    "service_layer.bootstrap")
+# Nor is it handed in where it is not imported: the rooms that read the log
+# take a Log (adapters.eventstore) and, in audit, the Chain built on it, and
+# never name `Services` nor reach for what only it holds.
+READ_THE_LOG = ("projections", "audit", "consumers")
+SERVICES_ONLY = ("governance", "tokens", "relay_store", "contacts", "follower")
 # The domain's third-party imports: the event library's domain part only.
 DOMAIN_LIBRARIES = ("eventsourcing.domain", "eventsourcing.utils")
 # Settings only through Settings.
@@ -132,6 +137,11 @@ def crossings() -> set[tuple[str, str]]:
                 found.add((name, "reads os.environ"))
             if isinstance(node, ast.Call) and any(k.arg == "present" for k in node.keywords):
                 found.add((name, "passes present="))
+            if within(name, READ_THE_LOG):
+                if isinstance(node, ast.Name) and node.id == "Services":
+                    found.add((name, "takes Services"))
+                if isinstance(node, ast.Attribute) and node.attr in SERVICES_ONLY:
+                    found.add((name, f"reaches for Services.{node.attr}"))
     return found
 
 
@@ -155,6 +165,15 @@ def test_pending_only_shrinks() -> None:
     gone = sorted(pending - crossings())
     assert not gone, "done; delete from PENDING:\n" + "\n".join(
         f"  {m}: {what}" for m, what in gone)
+
+
+def test_services_only_names_what_only_services_holds() -> None:
+    from dataclasses import fields
+
+    from adapters.eventstore import Log
+    from service_layer.bootstrap import Services
+    held = {f.name for f in fields(Services)} - {f.name for f in fields(Log)}
+    assert set(SERVICES_ONLY) == held - {"settings", "log", "chain"}
 
 
 def test_the_checker_sees_a_crossing(tmp_path: Path) -> None:

@@ -71,7 +71,7 @@ def response_rates(
     else:
         now = _bound("as_of", as_of)
         with _as_of_turn:
-            rows, position = dashboard_as_of(svc, start, end, by, now, svc.settings)
+            rows, position = dashboard_as_of(svc.chain, start, end, by, now, svc.settings)
     if wants_csv(request):
         return csv_response(rows, csv_name(by, start, end, now if as_of else None), COLUMNS)
     return json_response({
