@@ -8,6 +8,7 @@ import io
 
 import pytest
 
+from api.responses import Agenda
 from projections.agenda.query import agenda_for_community, agenda_for_compound
 from projections.agenda.view import AgendaView
 from projections.feed import drop, feed, rebuild, table_rows
@@ -347,6 +348,7 @@ def test_push_back_on_the_agenda(history, services, auth):
                          params=dict(meeting_on=meeting_on, after=h.position),
                          headers=h.auth[who])
         assert r.status_code == 200, r.text
+        Agenda.model_validate(r.json())  # the answer the OpenAPI document describes
         return [i for i in r.json()["items"] if i["issue_id"]]
 
     def brief(meeting_on: str, who: str = "official") -> list[tuple]:
