@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -63,6 +64,12 @@ _FOLDED = frozenset({
 _OF_COMPOUND = frozenset(k for k in _FOLDED if issubclass(k, Compound.Event))
 _OF_ISSUE = _OF_COMPOUND - {Compound.Registered, Compound.PropertyCompanyContracted,
                             Compound.JointMeetingHeld}
+# The events whose moment is stored as such (blown, reported, summoned ...).
+_STAMPED = frozenset({Compound.Registered, Compound.JointMeetingHeld, Compound.WhistleBlown,
+                      Compound.DepartmentReported, Compound.DepartmentSummoned,
+                      PropertyCompany.Registered})
+# The issue events that change no summons (only the issue's row).
+_ISSUE_ONLY = frozenset({Compound.ProgressNoted, Compound.ResidentRated, Compound.IssueEscalated})
 
 
 # Rows a rebuild keeps between batches (projections/held.py): issues (with
@@ -201,6 +208,8 @@ class _State:
         self.meetings: list[dict[str, Any]] = []
         self.touched: set[tuple[str, str]] = set()
         self.new: set[tuple[str, str]] = set()  # issues blown in the batch
+        self.summoned: set[tuple[str, str]] = set()  # stored issues whose summonses change
+        self.latest: dict[tuple[str, str], Any] = {}  # each touched issue's latest event time
         self.coded: list[tuple[str | None, Any]] = []  # (compound code, event)
         self.changed: set[str] = set()  # compound codes to write back
 
@@ -253,7 +262,8 @@ class _State:
 
     def fold(self, code: str | None, e: Any) -> None:
         kind = type(e)
-        at = moment(e.at)
+        # (the others' moment is needed only as an issue's updated_at: see write)
+        at = moment(e.at) if kind in _STAMPED else None
         if kind is PropertyCompany.Registered:
             self.companies[str(e.originator_id)] = dict(
                 code=e.code, id=str(e.originator_id), name=e.name,
@@ -304,11 +314,14 @@ class _State:
                                                0, at) for d in e.departments}
         else:
             self._follow_up(kind, e, key, at)
-        issue = self.issues[key]
-        issue["updated_at"] = max(issue["updated_at"], at)
-        self.touched.add(key)  # type: ignore[arg-type]
+            if kind not in _ISSUE_ONLY:
+                self.summoned.add(key)
+        latest = self.latest.get(key)
+        if latest is None or e.at > latest:
+            self.latest[key] = e.at
+        self.touched.add(key)
 
-    def _follow_up(self, kind: type, e: Any, key: tuple[str, str], at: str) -> None:
+    def _follow_up(self, kind: type, e: Any, key: tuple[str, str], at: str | None) -> None:
         issue, summonses = self.issues[key], self.summonses.setdefault(key, {})
         s = summonses.get(getattr(e, "department", None) or "")
         if kind is Compound.DepartmentReported and s is not None:
@@ -365,6 +378,7 @@ class _State:
     def write(self) -> None:
         for key in self.touched:
             issue, summonses = self.issues[key], self.summonses.get(key, {})
+            issue["updated_at"] = max(issue["updated_at"], moment(self.latest[key]))
             for s in summonses.values():
                 s["due_at"] = (s["report_due_at"] if s["state"] == "awaiting_report" else
                                s["resolve_due_at"] if s["state"] == "awaiting_resolution"
@@ -374,7 +388,7 @@ class _State:
                 (s["decline"] == "pending") + (s["extension"] == "pending")
                 for s in summonses.values())
         db, cur, t = self.db, self.cur, self.t
-        rows = lambda items, cols: [tuple(r[c] for c in cols) for r in items]  # noqa: E731
+        rows = lambda items, cols: list(map(itemgetter(*cols), items))  # noqa: E731
         upsert(db, cur, t["compounds"], COMPOUND_COLUMNS, ("code",),
                rows((self.compounds[c] for c in sorted(self.changed)), COMPOUND_COLUMNS))
         upsert(db, cur, t["companies"], COMPANY_COLUMNS, ("code",),
@@ -383,13 +397,14 @@ class _State:
                rows(self.meetings, MEETING_COLUMNS))
         # Rows of issues blown in the batch are new: inserted (COPY on
         # PostgreSQL), which costs a fraction of an upsert.
-        for keys, write in ((sorted(self.touched & self.new), insert_rows),
-                            (sorted(self.touched - self.new), _upsert)):
+        # A stored issue's summonses are written only if its events changed them.
+        for keys, write, summoned in ((sorted(self.touched & self.new), insert_rows, self.new),
+                                      (sorted(self.touched - self.new), _upsert, self.summoned)):
             write(db, cur, t["issues"], ISSUE_COLUMNS,
                   rows((self.issues[k] for k in keys), ISSUE_COLUMNS))
             write(db, cur, t["summonses"], SUMMONS_COLUMNS,
-                  rows((s for k in keys for s in self.summonses.get(k, {}).values()),
-                       SUMMONS_COLUMNS))
+                  rows((s for k in keys if k in summoned
+                        for s in self.summonses.get(k, {}).values()), SUMMONS_COLUMNS))
 
 
 _KEYS = {ISSUE_COLUMNS: ("compound", "issue_id"),
