@@ -15,6 +15,9 @@ order in memory and writes every touched row back once: rows new in the
 batch inserted, the others upserted. During a rebuild the rows last written
 stay in memory between batches (projections/held.py), so a batch reads back
 only the issues it no longer holds.
+
+One module, though over 400 lines: the columns, the fold that fills them
+and the writing of the rows change together.
 """
 from __future__ import annotations
 
