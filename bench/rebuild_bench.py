@@ -42,7 +42,8 @@ url, mode = sys.argv[1], sys.argv[2]
 services = bootstrap(Settings(database_url=url))
 views = [v for v in all_views() if mode == "all" or v.name != "issues"]
 db = services.db
-events = db.fetchall(f"SELECT COUNT(*) FROM {db.table(services.app.recorder.events_table_name)}")[0][0]
+table = db.table(services.app.recorder.events_table_name)
+events = db.fetchall(f"SELECT COUNT(*) FROM {table}")[0][0]
 started, cpu = time.perf_counter(), time.process_time()
 try:
     rebuild(services.log, views, "rb_")
@@ -126,7 +127,8 @@ def summary(engine: str, runs: list[dict[str, Any]]) -> list[str]:
     cpu = {(c, m): statistics.median(r["cpu"] for r in runs if (r["code"], r["mode"]) == (c, m))
            for c in codes for m in MODES}
     for c in codes:
-        lines.append(f"| {engine} | {c} | {med[(c, 'but issues')]:,.0f} ({each[(c, 'but issues')]}) "
+        lines.append(f"| {engine} | {c} "
+                     f"| {med[(c, 'but issues')]:,.0f} ({each[(c, 'but issues')]}) "
                      f"| {med[(c, 'all')]:,.0f} ({each[(c, 'all')]}) "
                      f"| {med[(c, 'all')] / med[(c, 'but issues')]:.2f} "
                      f"| {cpu[(c, 'but issues')] / cpu[(c, 'all')]:.2f} "

@@ -150,10 +150,9 @@ def _apply_apart(db: Database, cur: Cursor, prefix: str, view: View, events: Bat
     """Applies `events` in a savepoint; when that fails for the events' sake,
     halves them and tries each half in turn, down to the single event that
     fails, which is set aside (a few savepoints per bad event rather than
-    one per event; the events keep their order). Views take batches of any
-    size and trust no state kept from an earlier call of `apply` unless
-    their tracked position vouches for it (projections/held.py), so the rows
-    folded are those one batch without the bad events would have folded."""
+    one per event; the events keep their order). Views keep no state between
+    calls of `apply` and take batches of any size, so the rows folded are
+    those one batch without the bad events would have folded."""
     cur.execute("SAVEPOINT rw_apart")
     try:
         _in_window(events)

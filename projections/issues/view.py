@@ -12,12 +12,8 @@ its summonses'.
 
 Each batch loads the rows of the issues it touches, applies the events in
 order in memory and writes every touched row back once: rows new in the
-batch inserted, the others upserted. During a rebuild the rows last written
-stay in memory between batches (projections/held.py), so a batch reads back
-only the issues it no longer holds.
-
-One module, though over 400 lines: the columns, the fold that fills them
-and the writing of the rows change together.
+batch inserted, the others upserted, a stored issue's summonses only when
+its events changed them.
 """
 from __future__ import annotations
 
@@ -30,7 +26,6 @@ from uuid import UUID
 from domain.company import PropertyCompany
 from domain.compound import Compound
 from projections.feed import Batch, View
-from projections.held import Held
 from projections.bulk import index_name, insert_rows, upsert, where_in
 from projections.moments import moment
 from projections.codes import CODES, remember
@@ -75,17 +70,9 @@ _STAMPED = frozenset({Compound.Registered, Compound.JointMeetingHeld, Compound.W
 _ISSUE_ONLY = frozenset({Compound.ProgressNoted, Compound.ResidentRated, Compound.IssueEscalated})
 
 
-# Rows a rebuild keeps between batches (projections/held.py): issues (with
-# their summonses) and compounds, about 4 KB each.
-HELD_ROWS = 20_000
-
-
 class IssuesView(View):
     name = "issues"
     tables = ("compounds", "issues", "summonses", "companies", "meetings", "unindexed")
-
-    def __init__(self) -> None:
-        self._held: dict[str, Held] = {}  # by prefix, while a rebuild feeds it
 
     def create_tables(self, db: Database, cur: Cursor, prefix: str) -> None:
         t = {b: self.table(db, prefix, b) for b in self.tables}
@@ -153,10 +140,8 @@ class IssuesView(View):
         for name, _, _ in self._indexes(db, prefix):
             cur.execute(f"DROP INDEX IF EXISTS {db.table(name)}")
         cur.execute(f"INSERT INTO {self.table(db, prefix, 'unindexed')} (id) VALUES (1)")
-        self._held[prefix] = Held(db, HELD_ROWS)
 
     def settle(self, db: Database, cur: Cursor, prefix: str) -> None:
-        self._held.pop(prefix, None)
         table = self.table(db, prefix, "unindexed")
         cur.execute(f"SELECT id FROM {table}")
         if cur.fetchone() is None:
@@ -167,26 +152,14 @@ class IssuesView(View):
     # -- feeding ------------------------------------------------------------
     def apply(self, db: Database, cur: Cursor, prefix: str, batch: Batch) -> None:
         events = [e for _, e in batch if type(e) in _FOLDED]
-        held = self._held.get(prefix)
-        held = held and held.check(db, cur, prefix + self.name)
         if not events:
-            if held:
-                held.moved(batch[-1][0])
             return
         t = {b: self.table(db, prefix, b) for b in self.tables}
-        state = _State(db, cur, t, held)
-        try:
-            state.load(events)
-            for code, e in state.coded:
-                state.fold(code, e)
-            state.write()
-        except BaseException:
-            if held:
-                held.forget()
-            raise
-        if held:
-            held.keep({**state.compounds, **{k: (state.issues[k], state.summonses.get(k, {}))
-                                             for k in state.touched}}, batch[-1][0])
+        state = _State(db, cur, t)
+        state.load(events)
+        for code, e in state.coded:
+            state.fold(code, e)
+        state.write()
 
 
 def _summons(code: str, issue_id: str, department: str, at: str, report_due: str,
@@ -201,9 +174,8 @@ def _summons(code: str, issue_id: str, department: str, at: str, report_due: str
 class _State:
     """The rows one batch touches, keyed as in their tables."""
 
-    def __init__(self, db: Database, cur: Cursor, t: dict[str, str],
-                 held: Held | None = None) -> None:
-        self.db, self.cur, self.t, self.held = db, cur, t, held
+    def __init__(self, db: Database, cur: Cursor, t: dict[str, str]) -> None:
+        self.db, self.cur, self.t = db, cur, t
         self.compounds: dict[str, dict[str, Any]] = {}
         self.issues: dict[tuple[str, str], dict[str, Any]] = {}
         self.summonses: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
@@ -242,22 +214,15 @@ class _State:
         self.new = {(c, e.issue_id) for c, e in coded if type(e) is Compound.WhistleBlown}
         keys = {(c, e.issue_id) for c, e in coded
                 if type(e) in _OF_ISSUE and c is not None} - self.new
-        codes = {c for c, _ in coded if c is not None}
-        held = self.held.taken([*codes, *keys]) if self.held else {}
-        self.compounds.update((c, held[c]) for c in codes if c in held)
-        for row in self._select(self.t["compounds"], COMPOUND_COLUMNS, "code",
-                                sorted(codes - self.compounds.keys())):
+        codes = sorted({c for c, _ in coded if c is not None})
+        for row in self._select(self.t["compounds"], COMPOUND_COLUMNS, "code", codes):
             self.compounds[row["code"]] = row
-        kept = keys & held.keys()
-        for key in kept:
-            self.issues[key], self.summonses[key] = held[key]
-        ids = sorted({i for _, i in keys - kept})
+        ids = sorted({i for _, i in keys})
         for row in self._select(self.t["issues"], ISSUE_COLUMNS, "issue_id", ids):
-            self.issues.setdefault((row["compound"], row["issue_id"]), row)
+            self.issues[(row["compound"], row["issue_id"])] = row
         for row in self._select(self.t["summonses"], SUMMONS_COLUMNS, "issue_id", ids):
-            key = (row["compound"], row["issue_id"])
-            if key not in kept:  # (an issue id another compound shares)
-                self.summonses.setdefault(key, {})[row["department"]] = row
+            self.summonses.setdefault((row["compound"], row["issue_id"]), {})[
+                row["department"]] = row
         established = sorted({str(e.originator_id) for e in events
                               if type(e) is PropertyCompany.PartyOrganisationEstablished})
         for row in self._select(self.t["companies"], COMPANY_COLUMNS, "id", established):

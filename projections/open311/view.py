@@ -13,7 +13,6 @@ from uuid import UUID
 
 from domain.compound import Compound
 from projections.feed import Batch, View
-from projections.held import Held
 from projections.bulk import index_name, insert_rows, upsert, where_in
 from projections.moments import moment
 from adapters.db import Cursor, Database
@@ -30,23 +29,9 @@ _FOLDED = frozenset({
     Compound.IssueEscalated, Compound.ResidentRated})
 
 
-# Rows a rebuild keeps between batches (projections/held.py): requests and
-# compounds, about 1 KB each.
-HELD_ROWS = 20_000
-
-
 class Open311View(View):
     name = "open311"
     tables = ("requests", "compounds")
-
-    def __init__(self) -> None:
-        self._held: dict[str, Held] = {}  # by prefix, while a rebuild feeds it
-
-    def begin_rebuild(self, db: Database, cur: Cursor, prefix: str) -> None:
-        self._held[prefix] = Held(db, HELD_ROWS)
-
-    def settle(self, db: Database, cur: Cursor, prefix: str) -> None:
-        self._held.pop(prefix, None)
 
     def create_tables(self, db: Database, cur: Cursor, prefix: str) -> None:
         t = {b: self.table(db, prefix, b) for b in self.tables}
@@ -70,29 +55,13 @@ class Open311View(View):
 
     def apply(self, db: Database, cur: Cursor, prefix: str, batch: Batch) -> None:
         events = [e for _, e in batch if type(e) in _FOLDED]
-        held = self._held.get(prefix)
-        held = held and held.check(db, cur, prefix + self.name)
         if not events:
-            if held:
-                held.moved(batch[-1][0])
             return
-        try:
-            rows = self._fold(db, cur, prefix, events, held)
-        except BaseException:
-            if held:
-                held.forget()
-            raise
-        if held:
-            held.keep(rows, batch[-1][0])
-
-    def _fold(self, db: Database, cur: Cursor, prefix: str, events: list[Any],
-              held: Held | None) -> dict[Any, list[Any]]:
-        """Folds and writes the events; returns every row they touched."""
         t = {b: self.table(db, prefix, b) for b in self.tables}
         compounds: dict[UUID, list[Any]] = {}  # stored or new rows touched by the batch
         # Issue ids are a compound's own: two compounds may (rarely) share one.
         requests: dict[tuple[UUID, str], list[Any]] = {}
-        self._load(db, cur, t, events, compounds, requests, held)
+        self._load(db, cur, t, events, compounds, requests)
         new_compounds = {e.originator_id for e in events if type(e) is Compound.Registered}
         new_requests = {(e.originator_id, e.issue_id) for e in events
                         if type(e) is Compound.WhistleBlown}
@@ -137,30 +106,24 @@ class Open311View(View):
                     [requests[i] for i in new_requests])
         upsert(db, cur, t["requests"], REQUEST_COLUMNS, ("issue_id", "compound_id"),
                [r for i, r in requests.items() if i not in new_requests])
-        return {**compounds, **requests}
 
     def _load(self, db: Database, cur: Cursor, t: dict[str, str], events: list[Any],
-              compounds: dict[UUID, list[Any]], requests: dict[str, list[Any]],
-              held: Held | None) -> None:
+              compounds: dict[UUID, list[Any]], requests: dict[str, list[Any]]) -> None:
         """The stored rows the batch changes or needs: compounds of its whistles
         and locations, and requests of its later issue events."""
         registered = {e.originator_id for e in events if type(e) is Compound.Registered}
         blown = {(e.originator_id, e.issue_id) for e in events
                  if type(e) is Compound.WhistleBlown}
-        places = {e.originator_id for e in events
-                  if type(e) in (Compound.Located, Compound.WhistleBlown)} - registered
-        later = {(e.originator_id, e.issue_id) for e in events
-                 if hasattr(e, "issue_id") and type(e) is not Compound.WhistleBlown} - blown
-        if held:
-            kept = held.taken([*places, *later])
-            compounds.update((i, kept[i]) for i in places if i in kept)
-            requests.update((k, kept[k]) for k in later if k in kept)
-            places, later = places - kept.keys(), later - kept.keys()
-        for where, params in where_in(db, "id", sorted(str(i) for i in places)):
+        ids = sorted({str(e.originator_id) for e in events
+                      if type(e) in (Compound.Located, Compound.WhistleBlown)
+                      and e.originator_id not in registered})
+        for where, params in where_in(db, "id", ids):
             cur.execute(f"SELECT {', '.join(COMPOUND_COLUMNS)} FROM {t['compounds']} "
                         f"WHERE {where}", params)
             for row in cur.fetchall():
                 compounds[UUID(row[0])] = list(row)
+        later = {(e.originator_id, e.issue_id) for e in events
+                 if hasattr(e, "issue_id") and type(e) is not Compound.WhistleBlown} - blown
         for where, params in where_in(db, "issue_id", sorted({i for _, i in later})):
             cur.execute(f"SELECT {', '.join(REQUEST_COLUMNS)} FROM {t['requests']} "
                         f"WHERE {where}", params)
