@@ -108,7 +108,7 @@ def last_reopening(services) -> tuple[int, int]:
 
 
 def test_a_batch_rolled_back_under_the_views_is_folded_once(services, follower, clock,
-                                                             monkeypatch):
+                                                           monkeypatch):
     """The reopening's batch (its issue blown in the batch before) is folded
     by the issues view, rolled back when the other view fails on that very
     event, and folded again: the reopening counts once."""
