@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.application import Application
+from eventsourcing.domain import CanCreateTimestamp
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 from psycopg.sql import SQL, Composed
 
 from domain.company import PropertyCompany
 from domain.compound import Compound
+from adapters import clock
 from adapters.settings import Settings, eventsourcing_env
 
 if TYPE_CHECKING:
@@ -22,6 +24,12 @@ if TYPE_CHECKING:
 
 # Milliseconds, for the API's connections (Settings.statement_timeout).
 STATEMENT_TIMEOUT = "RW_STATEMENT_TIMEOUT_MS"
+
+# The library stamps every event and snapshot it makes through this one
+# method, as the aggregate triggers it (eventsourcing/domain.py: `_create`,
+# `trigger_event`, `Snapshot.take`). Read from adapters/clock.py instead, the
+# stamp is the time of record of the command that made the event.
+CanCreateTimestamp.create_timestamp = staticmethod(clock.now)  # type: ignore[method-assign]
 
 
 class RedWhistle(Application):

@@ -89,16 +89,21 @@ def _hours(name: str, default: float) -> float:
     return env_number(name, default, float, "a number of hours")
 
 
-def default_store() -> Path:
-    """The SQLite file used when DATABASE_URL is not set: in $REDWHISTLE_HOME
-    if set, else in the XDG data folder ($XDG_DATA_HOME, by default
-    ~/.local/share/redwhistle/). Not relative to the working folder, where a
-    command run from elsewhere would make a second, empty store."""
+def data_home() -> Path:
+    """Where the embedded files live: $REDWHISTLE_HOME if set, else the XDG
+    data folder ($XDG_DATA_HOME, by default ~/.local/share/redwhistle/). Not
+    relative to the working folder, where a command run from elsewhere would
+    make a second, empty file."""
     home = os.environ.get("REDWHISTLE_HOME")
     if not home:
         data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
         home = Path(data) / "redwhistle"
-    return Path(home).expanduser().absolute() / "redwhistle.sqlite"
+    return Path(home).expanduser().absolute()
+
+
+def default_store() -> Path:
+    """The SQLite file used when DATABASE_URL is not set (see data_home)."""
+    return data_home() / "redwhistle.sqlite"
 
 
 def store_url(database_url: str | None) -> str:

@@ -231,6 +231,23 @@ class CompanyWritten(CompanyOut, Written):
 
 
 # -- views -----------------------------------------------------------------
+class AgendaSummons(BaseModel):
+    """A summons as of the agenda's cut-off, in the issues list's words (docs/queues.md)."""
+    department: str
+    state: str = Field(description="awaiting_report, awaiting_resolution, resolved, ended "
+                                   "(its decline accepted, or reassigned away) or closed "
+                                   "(the issue a duplicate)")
+    summoned_at: datetime
+    report_due_at: datetime
+    resolve_due_at: datetime = Field(description="its own: an approved extension moves it")
+    reported_at: datetime | None
+    decline: str | None = Field(description="pending, accepted or rejected")
+    extension: str | None = Field(description="pending, approved or refused")
+    extension_until: datetime | None
+    awaiting_until: datetime | None = Field(description="the deadline it awaits at the cut-off")
+    overdue: bool
+
+
 class AgendaItem(BaseModel):
     order: int
     compound_code: str
@@ -247,6 +264,8 @@ class AgendaItem(BaseModel):
     due: str | None = Field(description="a date or a time")
     reason: str
     issue_ids: list[str] | None
+    summonses: list[AgendaSummons] | None = Field(
+        description="an issue's items: every summons of the issue, ended ones too")
 
 
 class Agenda(BaseModel):

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from adapters.db import Cursor, Database
+from adapters.eventstore import Log
 from audit.hashing import GENESIS, canonical_bytes, chain_digest, record_of, recorded_at, time_key
 
 CHAIN = "rw_audit_chain"
@@ -26,10 +27,9 @@ SEALS = "rw_audit_seals"
 
 
 # -- the log, raw -------------------------------------------------------------
-def read_raw(log: Any, after: int = 0, until: int | None = None,
+def read_raw(log: Log, after: int = 0, until: int | None = None,
              batch: int = 5000) -> Iterator[list[Any]]:
-    """Stored notifications (not decoded) after `after`, in batches, in log order.
-    `log` (everywhere in audit/): anything with `.app` and `.db`."""
+    """Stored notifications (not decoded) after `after`, in batches, in log order."""
     recorder = log.app.recorder
     while True:
         got = recorder.select_notifications(start=after, limit=batch, stop=until,
@@ -42,13 +42,13 @@ def read_raw(log: Any, after: int = 0, until: int | None = None,
             return
 
 
-def events_table(log: Any) -> str:
+def events_table(log: Log) -> str:
     """The events table, qualified: `stored_events` on SQLite,
     `<schema>.redwhistle_events` on PostgreSQL."""
     return log.db.table(log.app.recorder.events_table_name)
 
 
-def position_column(log: Any) -> str:
+def position_column(log: Log) -> str:
     return "notification_id" if log.db.is_postgres else "rowid"
 
 
@@ -73,10 +73,14 @@ class Advance:
 class Chain:
     """The chain table, extended incrementally. Safe to advance from several
     threads and processes: digests are a pure function of the log, and a row
-    another advancer wrote first is left as it is."""
+    another advancer wrote first is left as it is.
 
-    def __init__(self, log: Any) -> None:
-        # log: (the event store and its database: adapters.eventstore's Log)
+    Audit's one handle: what needs the chain (cuts by time, digests, verify,
+    export, seals) takes a `Chain` and reads the log through `.log`; what
+    needs only the log (replay) takes the `Log`. A process has one Chain,
+    made by bootstrap: its lock serialises advancing it."""
+
+    def __init__(self, log: Log) -> None:
         self.log = log
         self.db: Database = log.db
         self.chain = self.db.table(CHAIN)

@@ -7,10 +7,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from adapters.limits import MAX_POSITION, check_moment
+from audit.chain import Chain
 from projections.moments import parse_moment
-
-# `log: Any`: the event store, its database and the process's one chain
-# (`.app`, `.db`, `.chain`: a Services, whose `chain` bootstrap makes)
 
 
 class BadInput(ValueError):
@@ -32,12 +30,12 @@ class Cut:
     position: int
     moment: datetime | None  # the time asked for, or None when a position was given
 
-    def now(self, log: Any) -> datetime:
+    def now(self, chain: Chain) -> datetime:
         """The clock reading a view query uses at this moment: the time asked
         for, or the recording time of the event at the position."""
         if self.moment is not None:
             return self.moment
-        stamp = log.chain.recorded_time(self.position)
+        stamp = chain.recorded_time(self.position)
         if stamp:
             return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
         return datetime.now(timezone.utc)
@@ -67,13 +65,14 @@ def parse_cut(text: str, name: str = "as_of") -> int | datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def cut_at(log: Any, as_of: int | datetime | str | None) -> Cut:
+def cut_at(chain: Chain, as_of: int | datetime | str | None) -> Cut:
     """A time cuts at the last position whose event was recorded at or
-    before it (the event's own timestamp, set as it was stored)."""
+    before it (the event's own timestamp: its command's time of record,
+    adapters/clock.py)."""
     if isinstance(as_of, str):
         as_of = parse_cut(as_of)
     if as_of is None:
-        return Cut(log.app.recorder.max_notification_id() or 0, None)
+        return Cut(chain.log.app.recorder.max_notification_id() or 0, None)
     if isinstance(as_of, int):
         return Cut(as_of, None)
-    return Cut(log.chain.position_at(as_of), as_of)
+    return Cut(chain.position_at(as_of), as_of)

@@ -4,29 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-from audit.chain import Seal, read_raw
+from audit.chain import Chain, Seal, read_raw
 from audit.hashing import GENESIS, canonical_bytes, canonical_json, chain_digest, record_of
 from audit.replay import Progress
 
-# `log: Any`: the event store, its database and the process's one chain
-# (`.app`, `.db`, `.chain`: a Services, whose `chain` bootstrap makes)
 
-
-def export(log: Any, out_path: Path, after: int = 0,
+def export(chain: Chain, out_path: Path, after: int = 0,
            progress: Progress | None = None) -> tuple[int, str]:
     """Writes the log after `after` as JSON lines (docs/audit.md): one event a
     line with its chain digest, recomputed from the log as it is now, starting
     from the stored chain digest at `after`. Returns (events, last digest)."""
-    chain = log.chain
     if after:
         chain.advance(until=after)  # the chain must reach `after` to start from it
     digest = chain.digest_at(after) if after else GENESIS
     count = 0
     tmp = out_path.with_name(out_path.name + ".part")
     with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        for batch in read_raw(log, after):
+        for batch in read_raw(chain.log, after):
             for n in batch:
                 rec = record_of(n)
                 previous, digest = digest, chain_digest(digest, canonical_bytes(rec))

@@ -17,14 +17,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from adapters.eventstore import Log
 from adapters.limits import CODE, check_day, check_name, check_year
 from adapters.settings import Settings
+from audit.chain import Chain
 from audit.cuts import BadInput, UnknownQuery, cut_at, parse_cut
 from audit.hashing import canonical_json
 from projections.feed import View, drop, rebuild, tracked_position
 from projections.registry import all_views
-
-# `log: Any` (the event store and its database: adapters.eventstore's Log)
 
 
 # -- views as of a moment -----------------------------------------------------
@@ -60,7 +60,7 @@ class Query:
     """A published figure: the view(s) it reads, its query function, and how
     the API flattens it into CSV rows (so a published CSV can be compared)."""
     name: str
-    run: Callable[..., Any]  # (log, prefix, now, **params) -> the figure
+    run: Callable[..., Any]  # (log, prefix, now, settings, **params) -> the figure
     params: dict[str, Callable[[str], Any]]
     required: tuple[str, ...] = ()
     views: tuple[str, ...] | None = None  # None: every registered view
@@ -104,14 +104,12 @@ def queries() -> dict[str, Query]:
 def _dashboard_queries() -> list[Query]:
     from projections.dashboard import query as dq
 
-    def run(log: Any, prefix: str, now: datetime, **p: Any) -> Any:
+    def run(log: Log, prefix: str, now: datetime, settings: Settings, **p: Any) -> Any:
         if not p["from"] < p["to"]:
             raise BadInput("to must be later than from", "query")
-        # the published figures' departments and weights, as the dashboard's (`log`
-        # is the Services here, until audit reads a Log: rearrangement B10)
+        # the published figures' departments and weights, as the dashboard's
         return dq.response_rates(log, prefix, p["from"], p["to"], p.get("by", "department"),
-                                 now, log.settings.departments,
-                                 log.settings.three_rates_weights)
+                                 now, settings.departments, settings.three_rates_weights)
 
     def by(value: str) -> str:
         if value not in ("department", "street", "community", "compound"):
@@ -126,10 +124,10 @@ def _dashboard_queries() -> list[Query]:
 def _agenda_queries() -> list[Query]:
     from projections.agenda import query as agenda
 
-    def compound(log: Any, prefix: str, now: datetime, **p: Any) -> Any:
+    def compound(log: Log, prefix: str, now: datetime, settings: Settings, **p: Any) -> Any:
         return agenda.agenda_for_compound(log, prefix, p["code"], p["meeting_on"])
 
-    def community(log: Any, prefix: str, now: datetime, **p: Any) -> Any:
+    def community(log: Log, prefix: str, now: datetime, settings: Settings, **p: Any) -> Any:
         return agenda.agenda_for_community(log, prefix, p["community"], p["meeting_on"])
     common = dict(views=("agenda",), flatten=agenda.agenda_rows,
                   columns=tuple(agenda.CSV_COLUMNS))
@@ -144,7 +142,7 @@ def _agenda_queries() -> list[Query]:
 def _rankings_queries() -> list[Query]:
     from projections.rankings import query as rankings
 
-    def run(log: Any, prefix: str, now: datetime, **p: Any) -> Any:
+    def run(log: Log, prefix: str, now: datetime, settings: Settings, **p: Any) -> Any:
         return rankings.rankings(log, prefix, p["year"])
     return [Query("rankings", run, {"year": _year}, required=("year",), views=("rankings",),
                   flatten=rankings.ranking_rows, columns=tuple(rankings.CSV_COLUMNS),
@@ -181,7 +179,7 @@ Progress = Callable[[str, int], None]
 
 
 @contextmanager
-def scratch(log: Any, views: list[View], until: int,
+def scratch(log: Log, views: list[View], until: int,
             progress: Progress | None = None) -> Iterator[str]:
     """Builds the views from the events up to `until` into tables of a fresh
     prefix, yields the prefix, and drops them whatever happens."""
@@ -199,29 +197,29 @@ def scratch(log: Any, views: list[View], until: int,
                 pass
 
 
-def view_as_of(log: Any, name: str, as_of: str | None,
+def view_as_of(chain: Chain, settings: Settings, name: str, as_of: str | None,
                raw_params: dict[str, str], now: str | None = None,
                progress: Progress | None = None) -> dict[str, Any]:
     """A published figure recomputed from the events recorded up to a moment."""
     query = query_named(name)
     params = query.parse(raw_params)
-    cut = cut_at(log, as_of)
-    moment = _moment(now, "now") if now else cut.now(log)
-    with scratch(log, views_named(query.views), cut.position, progress) as prefix:
-        figure = query.run(log, prefix, moment, **params)
+    cut = cut_at(chain, as_of)
+    moment = _moment(now, "now") if now else cut.now(chain)
+    with scratch(chain.log, views_named(query.views), cut.position, progress) as prefix:
+        figure = query.run(chain.log, prefix, moment, settings, **params)
     return {"view": name, **cut.as_json(), "now": moment.isoformat(), "params": raw_params,
             "figure": figure}
 
 
-def dashboard_as_of(log: Any, from_: datetime, to: datetime, by: str, when: datetime,
+def dashboard_as_of(chain: Chain, from_: datetime, to: datetime, by: str, when: datetime,
                     settings: Settings) -> tuple[list[dict[str, Any]], int]:
     """The dashboard as it stood at `when` (GET /v1/dashboard/response-rates
     ?as_of=): built from the events recorded by then, with `overdue` judged at
     `when`. Returns (rows, position)."""
     from projections.dashboard import query as dq
-    cut = cut_at(log, when)
-    with scratch(log, [dq.VIEW], cut.position) as prefix:
-        rows, _ = dq.query(log, prefix, from_, to, by, when, settings.departments,
+    cut = cut_at(chain, when)
+    with scratch(chain.log, [dq.VIEW], cut.position) as prefix:
+        rows, _ = dq.query(chain.log, prefix, from_, to, by, when, settings.departments,
                            settings.three_rates_weights)
     return rows, cut.position
 
@@ -262,7 +260,7 @@ def _sort_key(row: tuple) -> tuple:
     return tuple((v is None, type(v).__name__, v if v is not None else 0) for v in row)
 
 
-def stored_rows(log: Any, table: str) -> tuple[list[str], list[tuple]]:
+def stored_rows(log: Log, table: str) -> tuple[list[str], list[tuple]]:
     with log.db.transaction(commit=False) as cur:
         cur.execute(f"SELECT * FROM {table}")
         rows = cur.fetchall()
@@ -272,7 +270,7 @@ def stored_rows(log: Any, table: str) -> tuple[list[str], list[tuple]]:
     return columns, sorted((tuple(_norm(v) for v in r) for r in rows), key=_sort_key)
 
 
-def _live_snapshot(log: Any, view: View) -> tuple[int, dict[str, tuple]]:
+def _live_snapshot(log: Log, view: View) -> tuple[int, dict[str, tuple]]:
     """The live tables and the position they reflect, read consistently (the
     follower may be writing meanwhile: read again until the position holds)."""
     db = log.db
@@ -299,7 +297,7 @@ def compare_rows(view: str, table: str, columns: list[str], live: list[tuple],
     return out
 
 
-def _table_exists(log: Any, table: str) -> bool:
+def _table_exists(log: Log, table: str) -> bool:
     try:
         log.db.fetchall(f"SELECT 1 FROM {table} WHERE 1 = 0")
         return True
@@ -314,7 +312,7 @@ class Replay:
     rows_compared: int = 0
 
 
-def replay(log: Any, view_names: list[str] | None, until: int | None = None,
+def replay(log: Log, view_names: list[str] | None, until: int | None = None,
            progress: Progress | None = None) -> Replay:
     """Rebuilds each view from the log into scratch tables and compares them,
     row by row, with the live tables at the live tables' position. `until`

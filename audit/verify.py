@@ -5,15 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
-from audit.chain import Seal, read_raw
+from audit.chain import Chain, Seal, read_raw
 from audit.cuts import BadInput
 from audit.hashing import GENESIS, canonical_bytes, chain_digest, record_of
 from audit.replay import Progress
-
-# `log: Any`: the event store, its database and the process's one chain
-# (`.app`, `.db`, `.chain`: a Services, whose `chain` bootstrap makes)
 
 
 @dataclass(frozen=True)
@@ -85,7 +81,7 @@ def _seal_lines(seals: Iterable[Seal]) -> Iterator[SealLine]:
         yield SealLine(s.position, s.digest, s.sealed_at)
 
 
-def verify(log: Any, seals: Iterable[SealLine] | None = None,
+def verify(chain: Chain, seals: Iterable[SealLine] | None = None,
            use_stored_seals: bool = True, progress: Progress | None = None) -> Verification:
     """Recomputes the chain over the log and compares it with the stored
     chain, the stored seals, and `seals` from outside (file or Kafka).
@@ -100,8 +96,7 @@ def verify(log: Any, seals: Iterable[SealLine] | None = None,
       - seal: the log up to a seal's position no longer hashes to the seal.
     A reordering shows as two edits. Events after the chain's head are
     counted as unchained: nothing covers them yet."""
-    chain = log.chain
-    out = Verification(head=log.app.recorder.max_notification_id() or 0)
+    out = Verification(head=chain.log.app.recorder.max_notification_id() or 0)
     out.chained = chain.head()[0]
 
     def found(position: int, kind: str, detail: str) -> None:
@@ -119,7 +114,7 @@ def verify(log: Any, seals: Iterable[SealLine] | None = None,
     chain_rows = chain.rows()
     c = next(chain_rows, None)
     recomputed = anchored = GENESIS
-    for batch in read_raw(log):
+    for batch in read_raw(chain.log):
         for n in batch:
             rec = record_of(n)
             canonical = canonical_bytes(rec)

@@ -1,4 +1,6 @@
 """A synthetic city, seeded: the same seed and size give the same city.
+One module, though long: the city and its year are one sequence of seeded
+draws; split across files, a change in one would silently reshuffle the other.
 
 The city has districts, streets, communities and compounds (households,
 kinds, management modes, grids), property companies, departments and grid

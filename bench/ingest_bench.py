@@ -1,5 +1,7 @@
 """Figure 1, ingest: whistles through HTTP on PostgreSQL, beside what the
 library and the database can do on the same machine in the same run.
+One module, though long: ours and the baselines are only comparable when
+they run in one run, through the one harness below.
 
 - ours, saturated: `redwhistle serve` in a subprocess (its API process(es)
   and background parts as `redwhistle serve`, access log off), driven by

@@ -90,7 +90,7 @@ def read_decoded(services: Any, batch: int = 1000) -> tuple[int, float]:
 def read_raw(services: Any, batch: int = 1000) -> tuple[int, float]:
     from audit.chain import read_raw as raw
     t0, n = time.perf_counter(), 0
-    for got in raw(services, 0, batch=batch):
+    for got in raw(services.log, 0, batch=batch):
         n += len(got)
     return n, time.perf_counter() - t0
 

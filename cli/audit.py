@@ -109,9 +109,9 @@ def run_replay(services, args: argparse.Namespace) -> int:  # type: ignore[no-un
         if args.query or args.param or args.now:
             raise cuts.BadInput("--query, --param and --now go with --against-csv")
         if until is not None and not isinstance(until, int):
-            until = cuts.cut_at(services, until).position
+            until = cuts.cut_at(services.chain, until).position
         with _progress(services) as bar:
-            result = replay.replay(services, names, until, bar)
+            result = replay.replay(services.log, names, until, bar)
         if not result.views:
             raise cuts.BadInput("no views are registered")
         for d in result.differences:
@@ -127,8 +127,8 @@ def run_replay(services, args: argparse.Namespace) -> int:  # type: ignore[no-un
         raise cuts.BadInput(f"no such file: {args.against_csv}")
     query = replay.query_named(args.query)
     with _progress(services) as bar:
-        figure = replay.view_as_of(services, args.query, args.until, _params(args.param),
-                                  now=args.now, progress=bar)
+        figure = replay.view_as_of(services.chain, services.settings, args.query, args.until,
+                                   _params(args.param), now=args.now, progress=bar)
     differences = replay.compare_csv(args.query, query.rows(figure["figure"]), args.against_csv,
                                     list(query.columns) if query.columns else None)
     for d in differences:
@@ -164,7 +164,7 @@ def run_verify(services, args: argparse.Namespace) -> int:  # type: ignore[no-un
     from audit import verify
     seals = _seal_source(services, args.against_seals) if args.against_seals else None
     with _progress(services) as bar:
-        result = verify.verify(services, seals, progress=bar)
+        result = verify.verify(services.chain, seals, progress=bar)
     summary = (f"{result.events} events up to position {result.head}; chained up to "
                f"{result.chained}; {result.unchained} not chained yet; "
                f"{result.seals_checked} seals checked; digest {result.digest}")
@@ -190,7 +190,7 @@ def run_export(services, args: argparse.Namespace) -> int:  # type: ignore[no-un
     if not args.out.parent.is_dir():
         raise cuts.BadInput(f"no such directory: {args.out.parent}")
     with _progress(services) as bar:
-        count, digest = export.export(services, args.out, args.after, bar)
+        count, digest = export.export(services.chain, args.out, args.after, bar)
     print(f"exported {count} events after position {args.after} to {args.out}; "
           f"last digest {digest}")
     chain = services.chain
@@ -219,7 +219,7 @@ def _digest_at(path: Path, position: int) -> str | None:
 @_with_services
 def run_seal(services, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
     from audit.sealer import Sealer
-    seal = Sealer(services, services.settings, services.governance.clock).seal_now()
+    seal = Sealer(services.chain, services.settings, services.governance.clock).seal_now()
     if seal is None:
         print("nothing new to seal")
     else:

@@ -19,7 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sink.add_argument("--forward-url", metavar="URL", help="POST each summons to URL as JSON")
     p.add_argument("--seen-db", metavar="FILE",
                    help="SQLite file of the event ids already handled "
-                        "(default var/consumer-GROUP.sqlite)")
+                        "(default consumer-GROUP.sqlite beside the embedded store: "
+                        "$REDWHISTLE_HOME or ~/.local/share/redwhistle)")
     p.add_argument("--bootstrap-servers", help="default: $KAFKA_BOOTSTRAP_SERVERS")
     p.add_argument("--verbose", action="store_true", help="also show kafka-python's own log")
     p.set_defaults(run=run)

@@ -37,7 +37,7 @@ def background_workers(services: Services) -> list:
     from projections.feed import ViewsFollower
     return [ViewsFollower(services.log, all_views()),
             DeadlineWatcher(services.log, services.governance),
-            Sealer(services, services.settings, services.governance.clock,
+            Sealer(services.chain, services.settings, services.governance.clock,
                    every_events=1000, every_seconds=60)]
 
 

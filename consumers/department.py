@@ -24,7 +24,7 @@ from kafka.errors import KafkaError
 
 from adapters.kafka import KafkaConfig, ensure_topics, make_consumer
 from consumers.seen import SeenStore
-from adapters.settings import Settings
+from adapters.settings import Settings, data_home
 
 log = logging.getLogger("redwhistle.consumer")
 
@@ -42,7 +42,7 @@ class DepartmentConsumer:
         self.handler = handler
         self.topic = config.summons_topic(department)
         self.group_id = group_id or f"{config.topic_prefix}-{department}"
-        self.seen = SeenStore(seen_path or f"var/consumer-{self.group_id}.sqlite")
+        self.seen = SeenStore(seen_path or data_home() / f"consumer-{self.group_id}.sqlite")
         self.first_backoff = first_backoff
         self.max_backoff = max_backoff
         self.poll_timeout_ms = poll_timeout_ms

@@ -302,18 +302,25 @@ class Compound(Aggregate):
         self.issues[issue_id].setdefault("declines", {})[department] = dict(
             reason=reason, at=at, state="pending")
 
+    def _decided(self, issue_id: str, kind: str, department: str, decision: str) -> bool:
+        """An official decides a department's request (its decline, its
+        extension) once. True when this very decision was already taken (a
+        retry: nothing to do); an opposite one, or no request, breaks the rule."""
+        asked = {"decline": "declined", "extension": "asked to extend"}[kind]
+        request = (self.issue(issue_id).get(kind + "s") or {}).get(department)
+        if request is None:
+            raise RuleBroken(f"department {department} has not {asked} issue {issue_id}")
+        if request["state"] == "pending":
+            return False
+        if request["state"] == decision:
+            return True
+        raise RuleBroken(f"the {kind} of department {department} was already {request['state']}")
+
     def decide_decline(self, *, issue_id: str, department: str, accept: bool, official: str,
                        note: str | None, at: datetime) -> None:
         issue = self.issue(issue_id)
-        decline = (issue.get("declines") or {}).get(department)
-        if decline is None:
-            raise RuleBroken(f"department {department} has not declined issue {issue_id}")
-        decided = "accepted" if accept else "rejected"
-        if decline["state"] != "pending":
-            if decline["state"] == decided:
-                return
-            raise RuleBroken(f"the decline of department {department} was already "
-                             f"{decline['state']}")
+        if self._decided(issue_id, "decline", department, "accepted" if accept else "rejected"):
+            return
         if accept and issue["departments"] == [department]:
             # An issue always has a department acting on it, as a whistle does.
             raise RuleBroken(f"department {department} is the only one summoned by issue "
@@ -400,16 +407,9 @@ class Compound(Aggregate):
 
     def decide_extension(self, *, issue_id: str, department: str, approve: bool, official: str,
                          note: str | None, at: datetime) -> None:
-        issue = self.issue(issue_id)
-        request = (issue.get("extensions") or {}).get(department)
-        if request is None:
-            raise RuleBroken(f"department {department} has not asked to extend issue {issue_id}")
-        decided = "approved" if approve else "refused"
-        if request["state"] != "pending":
-            if request["state"] == decided:
-                return
-            raise RuleBroken(f"the extension of department {department} was already "
-                             f"{request['state']}")
+        request = (self.issue(issue_id).get("extensions") or {}).get(department)
+        if self._decided(issue_id, "extension", department, "approved" if approve else "refused"):
+            return
         if approve:
             self._extension_approved(issue_id=issue_id, department=department,
                                      until=request["until"], official=official, note=note, at=at)

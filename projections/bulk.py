@@ -4,18 +4,19 @@ Callers name columns only; the types are the table's own. On SQLite rows go
 through executemany (a C loop). On PostgreSQL:
 
 - new rows are streamed with COPY, which psycopg formats in C and the server
-  parses by the table's column types (the agenda's and rankings' inserts
-  took a third of the time of the JSON form below);
+  parses by the table's column types (cheaper than the JSON form below);
 - rows that may meet stored ones (upsert, update) travel as one JSON
   parameter that `json_populate_recordset(NULL::table, …)` turns back into
   records of the table's own type. The statement's text then does not grow
   with the rows (psycopg parses an uncached statement's text for
-  placeholders, and for a thousand rows of thirty columns that cost more than
-  the database did), nothing guesses a PostgreSQL type from Python values (a
+  placeholders, which for many rows of many columns cost more than the
+  database did), nothing guesses a PostgreSQL type from Python values (a
   column of nothing but NULLs in a batch has none), and the json module's C
   encoder does the work that an array parameter per column did element by
-  element in Python (most of such a statement's time: 150-230 ms of 200-240
-  for 20,000 rows of seven columns).
+  element in Python (most of such a statement's time).
+
+How much each choice saved: bench/README.md, "Figures behind the code's
+choices".
 
 Values must be numbers, strings, bytes (for BYTEA: PostgreSQL's hex text in
 the JSON) or None (a bool would not fit an integer column: pass int(flag)).

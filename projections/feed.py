@@ -37,17 +37,15 @@ TRACKING = "rw_tracking"
 # A rebuild reads the log in larger batches than a follower: every batch costs
 # each view a few statements whatever its size, and an issue whose whistle,
 # report-ins and resolution fall in one batch is folded in memory and written
-# once instead of once a batch (the dashboard's summons rows). Ten thousand
-# events are a few weeks of a district; feeding then peaks at about 110 MB
-# (50 MB in batches of a thousand, 80 MB in batches of 5,000, which were 15%
-# slower), whatever the length of the log; the dashboard's settling after it
-# holds a running total per key (130 MB at a million events).
+# once instead of once a batch. Ten thousand events (a few weeks of a
+# district) trade memory, which grows with the batch and not with the log,
+# for speed (bench/README.md, "Figures behind the code's choices").
 REBUILD_BATCH = 10_000
 # Meanwhile the cyclic garbage collector runs less often: by default it runs
 # after every 700 new objects and every hundred or so runs walks every live
-# object, the whole batch again, which took 8 of 75 s of rebuilding a million
-# events. Decoded events and view rows are freed by reference counting (they
-# make no cycles), so collecting less often frees nothing later.
+# object, the whole batch again. Decoded events and view rows are freed by
+# reference counting (they make no cycles), so collecting less often frees
+# nothing later.
 REBUILD_GC_THRESHOLD = 50_000
 _gc_lock = threading.Lock()
 _gc_rebuilds = 0
@@ -120,8 +118,8 @@ def read_log(log: Log, after: int, limit: int = 1000,
         after = batch[-1][0]
         yield batch
         # Not held while the next one is read and decoded, nor may the caller
-        # hold it: two batches of a rebuild's size alive at once were 16 of the
-        # 103 MB peak of rebuilding the agenda alone (a million events).
+        # hold it: two batches of a rebuild's size alive at once are a sixth
+        # of a rebuild's peak memory.
         del batch
         if not more:
             return
@@ -269,12 +267,10 @@ def rebuild(log: Log, views: View | Sequence[View], prefix: str = "",
 def analyze(log: Log, views: View | Sequence[View], prefix: str = "") -> None:
     """VACUUM (ANALYZE) of the views' tables on PostgreSQL. Tables filled from
     empty have no statistics until autovacuum comes round, and the planner
-    meanwhile guesses their sizes: the first reads after a rebuild (a
-    community agenda: 120 ms instead of 7) got plans meant for tiny tables.
-    Nor have they a visibility map, without which an index-only scan reads
-    the table too: a month of a megacity's dashboard by community was read
-    row by row from all of `summonses` (0.5 s) instead of from an index. One
-    table at a time, outside any transaction, as VACUUM must run."""
+    meanwhile guesses their sizes: the first reads after a rebuild got plans
+    meant for tiny tables. Nor have they a visibility map, without which an
+    index-only scan reads the table too. One table at a time, outside any
+    transaction, as VACUUM must run."""
     db = log.db
     if not db.is_postgres:
         # SQLite never gathers statistics by itself, so its tables plan alike

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 
+from adapters.limits import check_day, check_moment
+
 # Changing it means rebuilding the views: rollups are keyed by local day.
 LOCAL_TZ = timezone(timedelta(hours=8), "CST")
 
@@ -24,6 +26,25 @@ def moment(dt: datetime) -> str:
 
 def parse_moment(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def parse_bound(text: str, end: bool = False) -> datetime:
+    """A bound of a period as people write it: a local date (its midnight,
+    UTC+8; with `end`, the midnight after it, so the whole day counts) or a
+    datetime that carries a timezone, within the window of adapters/limits.py."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = check_day(date.fromisoformat(text))
+            return day_start(day + timedelta(days=1) if end else day)
+        bound = datetime.fromisoformat(text)
+    except ValueError as e:
+        if str(e).startswith("must be between"):
+            raise
+        raise ValueError("a date (2026-05-01) or a datetime with a timezone") from None
+    if bound.tzinfo is None:
+        raise ValueError("a datetime must carry a timezone, e.g. 2026-05-01T09:00:00+08:00")
+    return check_moment(bound)
 
 
 def day_start(day: date) -> datetime:

@@ -8,7 +8,8 @@ from adapters.eventstore import Log, RedWhistle
 from audit.chain import Chain
 from consumers.relay_store import RelayStore
 from adapters.db import Database
-from service_layer.governance import Clock, Governance, utcnow
+from adapters.clock import Clock, utcnow
+from service_layer.governance import Governance
 from adapters.migrate import migrate
 from adapters.settings import Settings
 from service_layer.contacts import Contacts

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -25,21 +25,17 @@ from domain.company import PropertyCompany
 from domain.compound import Compound
 from domain.exceptions import ConflictingRepeat, UnknownFact
 from domain.ids import company_id, compound_id
+from adapters.clock import Clock, command_at, now, utcnow
 from adapters.eventstore import RedWhistle
 from adapters.settings import Settings
 from service_layer import snapshots
 from service_layer.store.repository import Store
 
 A = TypeVar("A", bound=Aggregate)
-Clock = Callable[[], datetime]
 # A copy of the written state (service_layer/snapshots.py), taken while the
 # write still holds the aggregate: once the use case returns, the next writer
 # of the same compound may change the aggregate itself.
 Snapshot = Callable[[Any], Any]
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class InvalidField(ValueError):
@@ -108,7 +104,9 @@ class Governance:
                 snapshot: Snapshot) -> Outcome:
         check = self.settings.write_cache_check
         for attempt in range(self.settings.write_retries):
-            with self._stripes[aggregate_id.int % len(self._stripes)]:
+            # The clock is read holding the stripe, so one aggregate's events
+            # are stamped in the order they are written.
+            with self._stripes[aggregate_id.int % len(self._stripes)], command_at(self.clock()):
                 aggregate, unchecked = self._load(aggregate_id, what, check)
                 try:
                     command(aggregate)
@@ -147,19 +145,24 @@ class Governance:
             try:
                 existing = self._get(aggregate_id, what)
             except UnknownFact:
-                aggregate = make()
-                try:
-                    position = self.store.save(aggregate)
-                except IntegrityError:
-                    continue
+                with command_at(self.clock()):
+                    aggregate = make()
+                    try:
+                        position = self.store.save(aggregate)
+                    except IntegrityError:
+                        continue
                 return Outcome(snapshot(aggregate), created=True, position=position)
             if same(existing):
                 return Outcome(snapshot(existing), created=False, position=None)
             raise ConflictingRepeat(f"{what} is already registered with different details")
         raise TooMuchContention(f"{what} is being registered by many writers at once; retry")
 
-    def _at(self, at: datetime | None) -> datetime:
-        return at or self.clock()
+    @staticmethod
+    def _at(at: datetime | None) -> datetime:
+        """Inside a command: the fact's time as given, else the command's time
+        of record, the moment the library also stamps its events with (see
+        adapters/clock.py), so `at` and the audit chain's "recorded at" agree."""
+        return at or now()
 
     def _known_departments(self, departments: list[str], field: str = "departments") -> None:
         unknown = [d for d in departments if d not in self.settings.departments]

@@ -8,9 +8,10 @@ import io
 
 import pytest
 
+from api.responses import Agenda
 from projections.agenda.query import agenda_for_community, agenda_for_compound
 from projections.agenda.view import AgendaView
-from projections.feed import drop, rebuild
+from projections.feed import drop, feed, rebuild, table_rows
 from tests import story
 
 CST = "+08:00"
@@ -289,7 +290,7 @@ def test_agenda_as_csv(history):
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert list(rows[0]) == ["order", "compound_code", "compound_name", "priority", "kind",
                              "refers_to", "issue_id", "category", "urgency", "meeting_id",
-                             "decision", "departments", "due", "reason"]
+                             "decision", "departments", "due", "reason", "summonses"]
     assert [(row["order"], row["kind"], row["departments"]) for row in rows] == [
         (str(n), kind, ";".join(depts)) for n, (kind, _, depts) in enumerate(EXPECTED_HD001, 1)]
     assert rows[7]["issue_id"].count(";") == 2  # the three recurring issues
@@ -330,3 +331,207 @@ def test_scratch_build_as_of_a_past_position(history, services):
     drop(services.log, view, "past_")
     with pytest.raises(Exception):
         agenda_for_compound(services.log, "past_", "HD-001", "2026-05-20")
+
+
+def test_push_back_on_the_agenda(history, services, auth):
+    """Each summons with its state and its own deadlines, as of the cut-off:
+    a pending or rejected decline is said, an accepted one leaves the to-do,
+    a department reassigned or added is late by its own deadline, an approved
+    extension moves the overdue date, a duplicate leaves. Times local; the
+    items' `due` in UTC (local − 8 h)."""
+    h = history
+    h.compound("HD-001")
+    act = lambda issue, what, body, at: h.issue("HD-001", issue, what, body, at)  # noqa: E731
+
+    def items(meeting_on: str, who: str = "official") -> list[tuple]:
+        r = h.client.get("/v1/compounds/HD-001/agenda",
+                         params=dict(meeting_on=meeting_on, after=h.position),
+                         headers=h.auth[who])
+        assert r.status_code == 200, r.text
+        Agenda.model_validate(r.json())  # the answer the OpenAPI document describes
+        return [i for i in r.json()["items"] if i["issue_id"]]
+
+    def brief(meeting_on: str, who: str = "official") -> list[tuple]:
+        return [(i["kind"], i["issue_id"], i["departments"], i["due"])
+                for i in items(meeting_on, who)]
+
+    # A (normal): report-in due 05-05 09:00, resolution 05-11 09:00.
+    a = h.whistle("HD-001", "2026-05-04T09:00:00", ["fire", "police"], "noise",
+                  description="Drums at night")
+    h.report("HD-001", a, "fire", "2026-05-04T10:00:00")
+    act(a, "declines", {"department": "police", "reason": "not a crime"}, "2026-05-04T12:00:00")
+    # B: report-in due 05-07 09:00; fire declines.
+    b = h.whistle("HD-001", "2026-05-06T09:00:00", ["fire"], "leak", description="Pipe burst")
+    act(b, "declines", {"department": "fire", "reason": "a pipe"}, "2026-05-06T10:00:00")
+
+    # Meeting of 05-06 (cut-off 05-06 00:00): police has not reported on A and
+    # its decline awaits the official; B is not blown yet.
+    m1 = items("2026-05-06")
+    assert [(i["kind"], i["issue_id"], i["departments"], i["due"]) for i in m1] == [
+        ("not_reported", a, ["police"], "2026-05-05T01:00:00+00:00")]
+    assert m1[0]["reason"] == (
+        "The police department has not reported in on the noise problem \"Drums at night\" "
+        "raised on 2026-05-04; the report-in was due 2026-05-05 09:00. It has declined the "
+        "issue; an official has yet to decide.")
+    assert m1[0]["summonses"] == [
+        dict(department="fire", state="awaiting_resolution",
+             summoned_at="2026-05-04T01:00:00+00:00", report_due_at="2026-05-05T01:00:00+00:00",
+             resolve_due_at="2026-05-11T01:00:00+00:00", reported_at="2026-05-04T02:00:00+00:00",
+             decline=None, extension=None, extension_until=None,
+             awaiting_until="2026-05-11T01:00:00+00:00", overdue=False),
+        dict(department="police", state="awaiting_report",
+             summoned_at="2026-05-04T01:00:00+00:00", report_due_at="2026-05-05T01:00:00+00:00",
+             resolve_due_at="2026-05-11T01:00:00+00:00", reported_at=None, decline="pending",
+             extension=None, extension_until=None, awaiting_until="2026-05-05T01:00:00+00:00",
+             overdue=True)]
+    # Meeting of 05-10, before the decline is decided: police still late on A,
+    # fire on B (due 05-07 09:00, its decline pending too).
+    assert brief("2026-05-10") == [
+        ("not_reported", a, ["police"], "2026-05-05T01:00:00+00:00"),
+        ("not_reported", b, ["fire"], "2026-05-07T01:00:00+00:00")]
+
+    # The decline on A is accepted; B is reassigned (改派) from fire to water
+    # at 15:00 (water's report-in due 05-07 15:00, resolution 05-13 15:00),
+    # water declines too and is rejected.
+    act(a, "decline-decisions", {"department": "police", "accept": True}, "2026-05-06T12:00:00")
+    act(b, "summonses", {"department": "water", "replaces": "fire"}, "2026-05-06T15:00:00")
+    act(b, "declines", {"department": "water", "reason": "not ours"}, "2026-05-08T09:00:00")
+    act(b, "decline-decisions", {"department": "water", "accept": False},
+        "2026-05-08T10:00:00")
+    # C (urgent): report-in due 05-08 11:00, resolution 05-09 09:00; housing
+    # reports, then asks until 05-14 18:00.
+    c = h.whistle("HD-001", "2026-05-08T09:00:00", ["housing"], "water_supply", "urgent",
+                  description="No water on floor 6")
+    h.report("HD-001", c, "housing", "2026-05-08T10:00:00")
+    act(c, "extensions", {"department": "housing", "until": "2026-05-14T18:00:00+08:00",
+                          "reason": "a pump on order"}, "2026-05-08T12:00:00")
+
+    # The agenda of 05-06 is what was known then: unchanged.
+    assert items("2026-05-06") == m1
+    # 05-10: police has left A (nothing left on A: fire reported and has until
+    # 05-11); fire has left B, water is late by its own deadline and its
+    # decline was rejected; C's resolution (05-09 09:00) is overdue, the
+    # extension not yet decided.
+    m2 = items("2026-05-10")
+    assert [(i["kind"], i["issue_id"], i["departments"], i["due"]) for i in m2] == [
+        ("not_reported", b, ["water"], "2026-05-07T07:00:00+00:00"),
+        ("overdue", c, ["housing"], "2026-05-09T01:00:00+00:00")]
+    assert m2[0]["reason"] == (
+        "The water department has not reported in on the leak problem \"Pipe burst\" raised "
+        "on 2026-05-06; the report-in was due 2026-05-07 15:00. Its decline of the issue was "
+        "rejected.")
+    assert [(s["department"], s["state"], s["decline"], s["awaiting_until"], s["overdue"])
+            for s in m2[0]["summonses"]] == [
+        ("fire", "ended", "accepted", None, False),
+        ("water", "awaiting_report", "rejected", "2026-05-07T07:00:00+00:00", True)]
+    assert [(s["extension"], s["extension_until"], s["resolve_due_at"])
+            for s in m2[1]["summonses"]] == [
+        ("pending", "2026-05-14T10:00:00+00:00", "2026-05-09T01:00:00+00:00")]
+    # fire reads only what names it: nothing of A's police or of B
+    assert brief("2026-05-10", "fire") == []
+
+    # The extension approved (05-09 08:00): C is no longer overdue on 05-10.
+    act(c, "extension-decisions", {"department": "housing", "approve": True},
+        "2026-05-09T08:00:00")
+    assert brief("2026-05-10") == [("not_reported", b, ["water"], "2026-05-07T07:00:00+00:00")]
+
+    # D: police reports in time; E is the same problem.
+    d = h.whistle("HD-001", "2026-05-12T09:00:00", ["police"], "corridor_clutter",
+                  description="Bikes in the stairwell")
+    h.report("HD-001", d, "police", "2026-05-12T10:00:00")
+    e = h.whistle("HD-001", "2026-05-12T11:00:00", ["fire"], "blocked_fire_lane",
+                  description="Bikes block the lane")
+    # 05-15, before 追加 and the duplicate: E's fire is late (due 05-13 11:00);
+    # A's resolution (05-11 09:00), B's water's own (05-13 15:00) and C's
+    # extended one (05-14 18:00) have passed.
+    before = [("not_reported", b, ["water"], "2026-05-07T07:00:00+00:00"),
+              ("not_reported", e, ["fire"], "2026-05-13T03:00:00+00:00"),
+              ("overdue", a, ["fire"], "2026-05-11T01:00:00+00:00"),
+              ("overdue", b, ["water"], "2026-05-13T07:00:00+00:00"),
+              ("overdue", c, ["housing"], "2026-05-14T10:00:00+00:00")]
+    assert brief("2026-05-15") == before
+    # E closed as a duplicate of D, and urban management added (追加) to D at
+    # 05-13 09:00: its report-in due 05-14 09:00 has passed.
+    act(e, "duplicate", {"duplicate_of": d}, "2026-05-12T12:00:00")
+    act(d, "summonses", {"department": "urban_management"}, "2026-05-13T09:00:00")
+    m3 = items("2026-05-15")
+    assert [(i["kind"], i["issue_id"], i["departments"], i["due"]) for i in m3] == [
+        before[0], ("not_reported", d, ["urban_management"], "2026-05-14T01:00:00+00:00"),
+        *before[2:]]
+    overdue_c = m3[4]
+    assert overdue_c["reason"] == (
+        "The water supply problem \"No water on floor 6\" raised on 2026-05-08 was due to be "
+        "resolved by 2026-05-14 18:00 and is still open.")
+    assert [(s["department"], s["extension"], s["resolve_due_at"], s["overdue"])
+            for s in overdue_c["summonses"]] == [
+        ("housing", "approved", "2026-05-14T10:00:00+00:00", True)]
+    assert [(s["department"], s["summoned_at"], s["state"], s["report_due_at"])
+            for s in m3[1]["summonses"]] == [
+        ("police", "2026-05-12T01:00:00+00:00", "awaiting_resolution",
+         "2026-05-13T01:00:00+00:00"),
+        ("urban_management", "2026-05-13T01:00:00+00:00", "awaiting_report",
+         "2026-05-14T01:00:00+00:00")]
+    assert brief("2026-05-15", "fire") == [before[2]]  # A; not B (reassigned), not E
+
+    # The spreadsheet says the same in one cell.
+    r = h.client.get("/v1/compounds/HD-001/agenda",
+                     params=dict(meeting_on="2026-05-10", format="csv", after=h.position),
+                     headers=h.auth["official"])
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert [row["summonses"] for row in rows if row["issue_id"]] == [
+        "fire: ended, decline accepted; water: awaiting_report until "
+        "2026-05-07T07:00:00+00:00 (overdue), decline rejected"]
+
+    # Followed live, rebuilt in one go, fed three events a batch: the same rows
+    # and the same agendas.
+    view = AgendaView()
+    live = table_rows(services.log, view)
+    rebuild(services.log, view, prefix="chk_")
+    assert table_rows(services.log, view, "chk_") == live
+    with services.db.transaction() as cur:
+        view.create_tables(services.db, cur, "inc_")
+    feed(services.log, view, "inc_", batch_size=3)
+    assert table_rows(services.log, view, "inc_") == live
+    for day in ("2026-05-06", "2026-05-10", "2026-05-15"):
+        published = agenda_for_compound(services.log, "", "HD-001", day)
+        assert agenda_for_compound(services.log, "chk_", "HD-001", day) == published
+        assert agenda_for_compound(services.log, "inc_", "HD-001", day) == published
+    for prefix in ("chk_", "inc_"):
+        drop(services.log, view, prefix)
+
+
+def test_views_of_release_0_1_are_refolded_on_start(database_url):
+    """A database release 0.1 made (its agenda kept one report-in per
+    department, its rankings whistles with a count of departments): the
+    agenda and rankings tables go at start and are fed again from the log."""
+    from adapters.settings import Settings
+    from projections.feed import ViewsFollower, tracked_position
+    from projections.registry import all_views
+    from projections.rankings.view import RankingsView
+    from service_layer.bootstrap import bootstrap
+    from tests.test_migrations import load_release_0_1
+
+    load_release_0_1(database_url)
+    services = bootstrap(Settings(database_url=database_url))
+    try:
+        db = services.db
+        follower = ViewsFollower(services.log, all_views())  # creates the tables
+        with db.transaction(commit=False) as cur:
+            assert [tracked_position(db, cur, v) for v in ("agenda", "rankings", "dashboard")] \
+                == [0, 0, 2]
+        follower.catch_up()
+        agenda = agenda_for_compound(services.log, "", "HU-001", "2026-05-03")
+        # 0.1's one whistle (05-01 09:00 UTC, fire, report-in due 05-02 09:00 UTC)
+        assert [(i["kind"], i["departments"], i["due"], [s["state"] for s in i["summonses"]])
+                for i in agenda["items"] if i["issue_id"]] == [
+            ("not_reported", ["fire"], "2026-05-02T09:00:00+00:00", ["awaiting_report"])]
+        rankings = RankingsView()
+        with db.transaction(commit=False) as cur:
+            for view in (AgendaView(), rankings):
+                assert tracked_position(db, cur, view.name) == 2
+                cur.execute(f"SELECT version FROM {view.table(db, '', 'version')}")
+                assert cur.fetchall() == [(2,)]
+        with pytest.raises(Exception), db.transaction(commit=False) as cur:
+            cur.execute(f"SELECT * FROM {rankings.table(db, '', 'whistles')}")
+    finally:
+        services.close()

@@ -3,7 +3,6 @@ time travel of a compound, and every published figure recomputed as of a past
 moment equal to what was live at that moment."""
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import datetime, timezone
 
@@ -120,7 +119,7 @@ def test_global_log_in_order_paged_by_position(client, auth):
     # the chain digest shows once the sealer has chained the events
     from audit.sealer import Sealer
     svc = client.app.state.services
-    Sealer(svc, svc.settings, svc.governance.clock).seal_now()
+    Sealer(svc.chain, svc.settings, svc.governance.clock).seal_now()
     page = client.get("/v1/audit/events", headers=auth["auditor"]).json()
     assert all(len(e["digest"]) == 64 for e in page["events"])
 
@@ -131,13 +130,12 @@ def test_global_log_in_order_paged_by_position(client, auth):
                       headers=auth["auditor"]).status_code == 404
 
 
-def test_compound_as_it_stood(client, auth):
+def test_compound_as_it_stood(client, auth, clock):
     client.post("/v1/compounds", json=story.compound(), headers=auth["official"])
     first = story.whistle()
     client.post("/v1/compounds/HD-001/whistles", json=first, headers=auth["grid_worker"])
-    time.sleep(0.01)
-    moment = datetime.now(timezone.utc)
-    time.sleep(0.01)
+    moment = clock.advance(seconds=1)  # positions 1, 2 were recorded a second before
+    clock.advance(seconds=1)
     client.post(f"/v1/compounds/HD-001/issues/{first['issue_id']}/reports",
                 json={"department": "fire", "officer": "Li"}, headers=auth["fire"])
     client.post("/v1/compounds/HD-001/whistles", json=story.whistle(),
@@ -199,19 +197,18 @@ def _as_of(client, auth, moment: datetime, now: datetime) -> dict:
 
 
 def test_every_figure_as_of_a_past_moment_equals_what_was_live(client, auth, district,
-                                                               services, follower):
+                                                               services, follower, clock):
     issues = district.first_part()
     now = datetime(2026, 3, 9, 12, tzinfo=timezone.utc)
     live_then = _live(services, follower, now)
-    time.sleep(0.01)
-    moment = datetime.now(timezone.utc)
-    time.sleep(0.01)
+    moment = clock.advance(seconds=1)  # after the first part was recorded...
+    clock.advance(seconds=1)  # ...and before the second
     district.second_part(issues)
     live_now = _live(services, follower, now)
     for name in live_then:  # the later events changed every figure...
         assert live_now[name] != live_then[name], name
     assert _as_of(client, auth, moment, now) == live_then  # ...but not the past
-    assert _as_of(client, auth, datetime.now(timezone.utc), now) == live_now
+    assert _as_of(client, auth, clock.now, now) == live_now
     # the scratch tables are gone
     from projections.feed import tracking_table
     keys = [r[0] for r in services.db.fetchall(f"SELECT view FROM {tracking_table(services.db)}")]
@@ -254,7 +251,7 @@ def test_view_as_of_csv_and_errors(client, auth, district, services, follower):
 def test_chain_endpoint_and_health_probe(client, auth, services):
     client.post("/v1/compounds", json=story.compound(), headers=auth["official"])
     from audit.sealer import Sealer
-    Sealer(services, services.settings, services.governance.clock).seal_now()
+    Sealer(services.chain, services.settings, services.governance.clock).seal_now()
     chain = client.get("/v1/audit/chain", headers=auth["auditor"]).json()
     assert chain["head"] == chain["chained"] == 1 and chain["seals"] == 1
     detailed = client.get("/health", headers=auth["auditor"]).json()
@@ -268,5 +265,5 @@ def test_resolve_uses_the_recording_time_not_the_time_of_fact(services, clock):
     log recorded it, so an auditor sees what could have been published."""
     services.governance.register_compound(**story.compound(), at=datetime(2020, 1, 1,
                                                                           tzinfo=timezone.utc))
-    assert cut_at(services, "2021-01-01T00:00:00Z").position == 0
-    assert cut_at(services, datetime.now(timezone.utc).isoformat()).position == 1
+    assert cut_at(services.chain, "2021-01-01T00:00:00Z").position == 0
+    assert cut_at(services.chain, clock.now.isoformat()).position == 1

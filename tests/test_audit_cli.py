@@ -7,8 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -49,7 +47,7 @@ def _log(services, compounds: int = 3) -> None:
 
 
 def _edit(services, position: int, description: str) -> None:
-    t, p = events_table(services), position_column(services)
+    t, p = events_table(services.log), position_column(services.log)
     state = json.loads(bytes(services.db.fetchall(f"SELECT state FROM {t} WHERE {p} = ?",
                                                   (position,))[0][0]))
     state["description"] = description
@@ -59,7 +57,7 @@ def _edit(services, position: int, description: str) -> None:
 
 def test_verify_export_agrees_with_audit_verify(services, database_url, tmp_path):
     _log(services)
-    Sealer(services, services.settings, services.governance.clock, every_events=5).tick()
+    Sealer(services.chain, services.settings, services.governance.clock, every_events=5).tick()
     before = tmp_path / "before.jsonl"
 
     # Intact: everyone agrees it is intact.
@@ -116,7 +114,7 @@ def test_verify_export_agrees_with_audit_verify(services, database_url, tmp_path
 
 def test_partial_export_verifies_from_its_start(services, database_url, tmp_path):
     _log(services)
-    Sealer(services, services.settings, services.governance.clock).seal_now()
+    Sealer(services.chain, services.settings, services.governance.clock).seal_now()
     out = tmp_path / "part.jsonl"
     done = redwhistle("export", "--out", str(out), "--after", "5", database_url=database_url)
     assert done.returncode == 0 and "exported 7 events" in done.stdout, done.stdout
@@ -159,7 +157,7 @@ def _first_survey(services, table: str):
 
 
 def test_replay_against_a_published_csv(services, follower, client, auth, database_url,
-                                        tmp_path):
+                                        tmp_path, clock):
     district = District(client, auth)
     issues = district.first_part()
     settle(services, follower)
@@ -167,9 +165,8 @@ def test_replay_against_a_published_csv(services, follower, client, auth, databa
                            params={"from": "2026-03-01", "to": "2026-04-01", "format": "csv"})
     assert published.status_code == 200
     now = client.app.state.services.governance.clock()
-    time.sleep(0.01)
-    moment = datetime.now(timezone.utc)
-    time.sleep(0.01)
+    moment = clock.advance(seconds=1)  # after the first part was recorded...
+    clock.advance(seconds=1)  # ...and before the second
     district.second_part(issues)
     path = tmp_path / "published.csv"
     path.write_text(published.text, encoding="utf-8")

@@ -71,7 +71,7 @@ def test_an_auditor_compares_at_the_published_decimals(client, auth, services, t
     path = tmp_path / "published.csv"
     path.write_bytes(got.content)
     query = replay.query_named("dashboard")
-    figure = replay.view_as_of(services, "dashboard", None,
+    figure = replay.view_as_of(services.chain, services.settings, "dashboard", None,
                               {"from": "2026-05-01", "to": "2026-06-01", "by": "street"},
                               now=services.governance.clock().isoformat())
     rows = query.rows(figure["figure"])

@@ -156,9 +156,9 @@ def test_database_of_release_0_1_upgrades_in_place(database_url: str, monkeypatc
             read = client.get(f"/v1/compounds/HU-001/issues/{body['issue_id']}", headers=admin)
             assert read.status_code == 200
         assert services.app.recorder.max_notification_id() == 3
-        assert Sealer(services, services.settings, services.governance.clock,
+        assert Sealer(services.chain, services.settings, services.governance.clock,
                       publish=False).seal_now().position == 3
-        assert verify(services).ok
+        assert verify(services.chain).ok
     finally:
         services.close()
 

@@ -35,9 +35,9 @@ class Seen(View):
 @pytest.fixture
 def log(services, clock):
     load_demo(services, clock())
-    column = position_column(services)
+    column = position_column(services.log)
     return [r[0] for r in services.db.fetchall(
-        f"SELECT {column} FROM {events_table(services)} ORDER BY {column}")]
+        f"SELECT {column} FROM {events_table(services.log)} ORDER BY {column}")]
 
 
 def test_a_view_behind_the_others_gets_only_what_it_has_not_seen(services, log):

@@ -1,7 +1,10 @@
 """Departments push back, officials decide (issue 14): decline (退单), reassign
 and add (改派, 追加), extension (延期), duplicate. The rules without a
 database, then end to end on SQLite and PostgreSQL with the dashboard's
-figures before and after, worked out by hand."""
+figures before and after, worked out by hand.
+
+One module, though long: the four facts share one story compound and its
+hand-worked figures; split, each file would have to tell the story again."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone

@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
-from projections.feed import drop, rebuild
+from projections.feed import drop, feed, rebuild, table_rows, tracked_position
 from projections.rankings.query import rankings
-from projections.rankings.view import RankingsView
+from projections.rankings.view import VERSION, RankingsView
 from tests import story
 
 CST = "+08:00"
@@ -272,17 +272,127 @@ def test_scratch_build_gives_the_published_rankings(history, services):
     drop(services.log, view, "scratch_")
 
 
-def test_a_view_built_before_the_response_counts_gets_them_on_start(history, services):
+def test_a_view_of_an_earlier_version_is_refolded_on_start(history, services):
+    """Tables of version 1 (no version, a whistle's number of departments in
+    `whistles`, stale counts): dropped at start, fed again from the log."""
     h = history
     build(h)
     published = h.get(2025).json()
-    assert any(c["response_rate"] is not None for c in published["companies"])
     view, db = RankingsView(), services.db
     rebuild(services.log, view, prefix="old_")
     with db.transaction() as cur:
-        cur.execute(f"DROP TABLE {view.table(db, 'old_', 'responses')}")
-    for _ in range(2):  # a second start must not count them again
-        with db.transaction() as cur:
-            view.create_tables(db, cur, "old_")
+        cur.execute(f"DROP TABLE {view.table(db, 'old_', 'version')}")
+        cur.execute(f"UPDATE {view.table(db, 'old_', 'responses')} SET summoned = summoned + 1")
+        cur.execute(f"CREATE TABLE {view.table(db, 'old_', 'whistles')} (compound TEXT)")
+        view.create_tables(db, cur, "old_")
+        assert tracked_position(db, cur, "old_rankings") == 0
+    feed(services.log, view, "old_")
+    with db.transaction() as cur:  # a second start changes nothing
+        view.create_tables(db, cur, "old_")
+        assert tracked_position(db, cur, "old_rankings") == h.position
     assert rankings(services.log, "old_", 2025) == published
+    with db.transaction(commit=False) as cur:
+        cur.execute(f"SELECT version FROM {view.table(db, 'old_', 'version')}")
+        assert cur.fetchall() == [(VERSION,)]
+    with pytest.raises(Exception), db.transaction(commit=False) as cur:
+        cur.execute(f"SELECT * FROM {view.table(db, 'old_', 'whistles')}")
     drop(services.log, view, "old_")
+
+
+def test_push_back_leaves_the_response_rate_as_it_leaves_the_dashboards(history, services):
+    """Company PC-P serves K-01; four whistles of March 2025 (local times),
+    normal: report-in due 24 hours after the whistle, or after a later
+    summons. Each push-back fact through the API, the figures worked by hand
+    before and after, and the dashboard's two counts for K-01 the same."""
+    h = history
+    h.company("PC-P", "Pushback Property")
+    kx = h.compound("PC-P")
+
+    def blow(departments: list[str], at: str) -> str:
+        body = story.whistle(departments)
+        h.post(f"/v1/compounds/{kx}/whistles", body, at)
+        return body["issue_id"]
+
+    def act(issue: str, what: str, body: dict, at: str) -> None:
+        h.post(f"/v1/compounds/{kx}/issues/{issue}/{what}", body, at)
+
+    def report(issue: str, department: str, at: str) -> None:
+        act(issue, "reports", {"department": department, "officer": "Li"}, at)
+
+    def figures() -> tuple[int, int, float | None]:
+        company = next(c for c in h.get(2025).json()["companies"] if c["code"] == "PC-P")
+        r = h.client.get("/v1/dashboard/response-rates",
+                         params={"from": "2025-01-01", "to": "2026-01-01", "by": "compound",
+                                 "after": h.position}, headers=h.auth["admin"])
+        row = next(row for row in r.json()["rows"] if row["key"] == kx)
+        assert (row["summonses"], row["reported_in_time"]) == (
+            company["summonses"], company["reported_in_time"])
+        return company["summonses"], company["reported_in_time"], company["response_rate"]
+
+    w1 = blow(["fire", "police"], "2025-03-01T09:00:00")
+    report(w1, "fire", "2025-03-01T10:00:00")               # in time
+    w2 = blow(["fire"], "2025-03-05T09:00:00")
+    report(w2, "fire", "2025-03-05T10:00:00")               # in time
+    w3 = blow(["fire"], "2025-03-10T09:00:00")              # due 03-11 09:00
+    w4 = blow(["police"], "2025-03-15T09:00:00")            # due 03-16 09:00
+    # 5 summonses (w1 fire, police; w2 fire; w3 fire; w4 police), 2 in time
+    assert figures() == (5, 2, 0.4)
+
+    # 退单 awaiting the official: counts as any other. 5 and 2: 40%.
+    act(w1, "declines", {"department": "police", "reason": "not ours"}, "2025-03-01T12:00:00")
+    assert figures() == (5, 2, 0.4)
+    # Accepted: w1's police summons leaves, as if never made. 4 and 2: 50%.
+    act(w1, "decline-decisions", {"department": "police", "accept": True},
+        "2025-03-01T13:00:00")
+    assert figures() == (4, 2, 0.5)
+    # w2 closed as a duplicate of w1: it leaves with its in-time summons.
+    # 3 (w1 fire, w3 fire, w4 police) and 1 (w1 fire): 33.33%.
+    act(w2, "duplicate", {"duplicate_of": w1}, "2025-03-05T12:00:00")
+    assert figures() == (3, 1, 0.3333)
+    # 改派: w3 goes from fire to water at 15:00; water's report-in is due
+    # 03-11 15:00. Still 3 summonses (w1 fire, w3 water, w4 police), 1 in time.
+    act(w3, "declines", {"department": "fire", "reason": "a burst pipe"}, "2025-03-10T14:00:00")
+    act(w3, "summonses", {"department": "water", "replaces": "fire"}, "2025-03-10T15:00:00")
+    assert figures() == (3, 1, 0.3333)
+    # Water reports at 12:00 the next day: after the whistle's deadline
+    # (09:00), within its own (15:00): in time. 3 and 2: 66.67%.
+    report(w3, "water", "2025-03-11T12:00:00")
+    assert figures() == (3, 2, 0.6667)
+    # A rejected decline changes nothing; 追加 housing at 12:00 adds a summons
+    # due 03-16 12:00. 4 (w1 fire, w3 water, w4 police, w4 housing) and 2: 50%.
+    act(w4, "declines", {"department": "police", "reason": "not ours"}, "2025-03-15T10:00:00")
+    act(w4, "decline-decisions", {"department": "police", "accept": False},
+        "2025-03-15T11:00:00")
+    act(w4, "summonses", {"department": "housing"}, "2025-03-15T12:00:00")
+    assert figures() == (4, 2, 0.5)
+    # Police reports late (due 03-16 09:00), housing in time (due 03-16 12:00).
+    # 4 and 3: 75%.
+    report(w4, "police", "2025-03-17T09:00:00")
+    report(w4, "housing", "2025-03-16T11:00:00")
+    assert figures() == (4, 3, 0.75)
+    # Water is reassigned away after reporting, and summoned back (改派 twice):
+    # its new summons is due 03-21 09:00 and unreported. 4 and 2: 50%.
+    act(w3, "summonses", {"department": "sanitation", "replaces": "water"},
+        "2025-03-19T09:00:00")
+    act(w3, "summonses", {"department": "water", "replaces": "sanitation"},
+        "2025-03-20T09:00:00")
+    assert figures() == (4, 2, 0.5)
+    report(w3, "water", "2025-03-20T10:00:00")  # in time again: 4 and 3, 75%
+    assert figures() == (4, 3, 0.75)
+
+    # Followed live, rebuilt in one go, and fed three events a batch: the same rows.
+    view = RankingsView()
+    live = table_rows(services.log, view)
+    # one row a summons that counts: w1 fire, w3 water, w4 police and housing
+    assert sorted((r[1] == w1, r[2], r[7] is not None) for r in live["summonses"]) == [
+        (False, "housing", True), (False, "police", True), (False, "water", True),
+        (True, "fire", True)]
+    rebuild(services.log, view, prefix="chk_")
+    assert table_rows(services.log, view, "chk_") == live
+    with services.db.transaction() as cur:
+        view.create_tables(services.db, cur, "inc_")
+    feed(services.log, view, "inc_", batch_size=3)
+    assert table_rows(services.log, view, "inc_") == live
+    assert rankings(services.log, "inc_", 2025) == rankings(services.log, "", 2025)
+    for prefix in ("chk_", "inc_"):
+        drop(services.log, view, prefix)

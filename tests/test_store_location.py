@@ -75,3 +75,19 @@ def test_a_command_names_its_store_without_the_password(database_url, tmp_path):
         assert services.tokens.principal(done.stdout.strip()).name == "a"
     finally:
         services.close()
+
+
+def test_a_department_consumer_remembers_beside_the_store_not_in_the_working_folder(
+        tmp_path, monkeypatch):
+    from adapters.kafka import KafkaConfig
+    from consumers.department import DepartmentConsumer
+
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setenv("REDWHISTLE_HOME", str(home))
+    monkeypatch.chdir(elsewhere)
+    consumer = DepartmentConsumer(KafkaConfig("127.0.0.1:1"), "fire", lambda summons: None)
+    consumer.seen.add("e-1")
+    consumer.seen.close()
+    assert (home / "consumer-redwhistle-fire.sqlite").exists()
+    assert list(elsewhere.iterdir()) == []

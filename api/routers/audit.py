@@ -44,13 +44,13 @@ _building = threading.Lock()
 @router.get("/events", response_model=None, responses=read(LogPage))
 def events(after: int = Query(0, ge=0, le=MAX_POSITION), limit: int = Query(100, ge=1, le=1000),
            _: Principal = Depends(auditor), svc: Services = Depends(services)) -> dict:
-    return log.log_page(svc, after, limit)
+    return log.log_page(svc.chain, after, limit)
 
 
 @router.get("/compounds/{code}/events", response_model=None, responses=read(CompoundLog))
 def compound_events(code: CodeInPath, _: Principal = Depends(auditor),
                     svc: Services = Depends(services)) -> dict:
-    return {"code": code, "events": log.compound_events(svc, code)}
+    return {"code": code, "events": log.compound_events(svc.chain, code)}
 
 
 @router.get("/compounds/{code}", response_model=None, responses=read(CompoundAsOf))
@@ -58,7 +58,7 @@ def compound_as_of(code: CodeInPath,
                    as_of: str = Query(..., description="ISO time or log position"),
                    _: Principal = Depends(auditor),
                    svc: Services = Depends(services)) -> Response:
-    compound, cut = log.compound_as_of(svc, code, as_of)
+    compound, cut = log.compound_as_of(svc.chain, code, as_of)
     return presenters.json_response(dict(presenters.compound(compound), **cut.as_json()))
 
 
@@ -76,7 +76,7 @@ def view_as_of(name: str, request: Request, as_of: str | None = Query(None),
                svc: Services = Depends(services)) -> Any:
     params = {k: v for k, v in request.query_params.items() if k not in RESERVED}
     with _building:
-        figure = replay.view_as_of(svc, name, as_of, params, now=now)
+        figure = replay.view_as_of(svc.chain, svc.settings, name, as_of, params, now=now)
     if wants_csv(request):
         query = replay.query_named(name)
         return csv_response(query.rows(figure["figure"]), f"{name}-{figure['position']}.csv",
@@ -96,7 +96,7 @@ def chain_state(_: Principal = Depends(auditor), svc: Services = Depends(service
 
 @router.get("/verify", response_model=None, responses=read(Verification))
 def verify(_: Principal = Depends(auditor), svc: Services = Depends(services)) -> Response:
-    result = verification.verify(svc)
+    result = verification.verify(svc.chain)
     body = {"ok": result.ok, "head": result.head, "chained": result.chained,
             "events": result.events, "unchained": result.unchained,
             "seals_checked": result.seals_checked, "digest": result.digest,

@@ -14,7 +14,8 @@ from api.readmodels import csv_response, fresh, wants_csv
 from projections.dashboard.calendar import LOCAL_TZ
 from api.responses import VIEW_ERRORS, Dashboard, read
 from audit.replay import dashboard_as_of
-from projections.dashboard.query import COLUMNS, parse_bound, query
+from projections.dashboard.query import COLUMNS, query
+from projections.moments import parse_bound
 from service_layer.bootstrap import Services
 from service_layer.governance import InvalidField
 from service_layer.tokens import Principal
@@ -70,7 +71,7 @@ def response_rates(
     else:
         now = _bound("as_of", as_of)
         with _as_of_turn:
-            rows, position = dashboard_as_of(svc, start, end, by, now, svc.settings)
+            rows, position = dashboard_as_of(svc.chain, start, end, by, now, svc.settings)
     if wants_csv(request):
         return csv_response(rows, csv_name(by, start, end, now if as_of else None), COLUMNS)
     return json_response({

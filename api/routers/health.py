@@ -33,8 +33,9 @@ router = APIRouter(tags=["health"])
 # Feature modules add (name, function of Services returning a dict) here, e.g.
 # the relay's lag; a failing probe shows as an error, it does not fail /health.
 # Shown only to the roles of DETAILED.
-# Shown only to the roles of DETAILED.
-PROBES: list = [("relay", lambda svc: relay_lag(svc.app, svc.relay_store)), ("audit", chain_health), ("set_aside", lambda svc: set_aside_count(svc.log))]
+PROBES: list = [("relay", lambda svc: relay_lag(svc.app, svc.relay_store)),
+                ("audit", lambda svc: chain_health(svc.chain)),
+                ("set_aside", lambda svc: set_aside_count(svc.log))]
 DETAILED = ("admin", "auditor")
 TIME_LIMIT = 1.0  # seconds for the store's answer
 

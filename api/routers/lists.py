@@ -4,7 +4,6 @@ every list is scoped to the caller (api/list_scope.py) and keyset-paged
 (projections/issues/query.py states what a walk over the pages guarantees)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -21,11 +20,11 @@ from domain.exceptions import UnknownFact
 from projections.issues.query import (MAX_LIMIT, Conditions, finish_item, list_companies,
                                       list_compounds, list_inbox, list_issues, list_meetings,
                                       tables)
-from projections.moments import day_start, moment
+from projections.moments import moment, parse_bound
 from service_layer.bootstrap import Services
 from service_layer.catalogue import CATEGORIES, DEPARTMENTS, named
 from service_layer.governance import InvalidField
-from adapters.limits import check_day, check_moment, check_name
+from adapters.limits import check_name
 from service_layer.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["lists"])
@@ -50,18 +49,7 @@ def _moment_param(name: str, raw: str | None, end: bool) -> str | None:
     if raw is None:
         return None
     try:
-        if len(raw) == 10:
-            day = check_day(date.fromisoformat(raw))
-            return moment(day_start(day + timedelta(days=1) if end else day))
-        at = datetime.fromisoformat(raw)
-    except ValueError as e:
-        reason = str(e) if str(e).startswith("must be between") else \
-            "a date (2026-05-01) or a datetime with a timezone"
-        raise InvalidField(name, reason) from None
-    if at.tzinfo is None:
-        raise InvalidField(name, "a datetime must carry a timezone")
-    try:
-        return moment(check_moment(at))
+        return moment(parse_bound(raw, end=end))
     except ValueError as e:
         raise InvalidField(name, str(e)) from None
 

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from domain.exceptions import UnknownFact
+from projections.agenda import state
 from projections.agenda.view import AgendaView
 from projections.bulk import where_in
 from projections.moments import api_moment, day_start, moment, show_day, show_moment
@@ -38,7 +39,7 @@ PRIORITIES = {
 
 CSV_COLUMNS = ["order", "compound_code", "compound_name", "priority", "kind", "refers_to",
                "issue_id", "category", "urgency", "meeting_id", "decision", "departments",
-               "due", "reason"]
+               "due", "reason", "summonses"]
 
 
 def _words(code: str) -> str:
@@ -119,7 +120,8 @@ def agenda_for_community(log: Log, prefix: str, community: str,
 def agenda_rows(agenda: dict[str, Any]) -> list[dict[str, Any]]:
     """The items as flat rows for CSV."""
     return [dict(item, departments=";".join(item["departments"]),
-                 issue_id=item["issue_id"] or ";".join(item.get("issue_ids") or []))
+                 issue_id=item["issue_id"] or ";".join(item.get("issue_ids") or []),
+                 summonses=state.summonses_cell(item["summonses"]))
             for item in agenda["items"]]
 
 
@@ -166,32 +168,18 @@ def _evaluate(db: Database, cur: Cursor, t: dict[str, str], codes: list[str],
             continue
         issues[(compound, issue_id)] = dict(
             compound=compound, issue_id=issue_id, category=category, description=description,
-            urgency=urgency, departments=json.loads(depts), blown_at=blown,
-            report_due_at=report_due, reported=set(), open=True, resolve_due_at=resolve_due,
-            reopened=[], escalations=[])
-    for _, compound, issue_id, kind, at, detail in timeline:
-        issue = issues.get((compound, issue_id))
-        if issue is None or at >= cutoff:
-            continue
-        info = json.loads(detail)
-        if kind == "resolved":
-            issue["open"] = False
-        elif kind == "reopened":
-            issue["open"] = True
-            issue["resolve_due_at"] = info["resolve_due_at"]
-            issue["reopened"].append(at)
-        elif kind == "escalated":
-            issue["escalations"].append(dict(info, at=at))
-        elif kind == "duplicate":  # off the agenda, and no recurrence
-            issue["open"] = False
-            issue["duplicate"] = True
-        elif kind == "ended":  # a decline accepted or reassigned away
-            issue["departments"] = [d for d in issue["departments"] if d != info["department"]]
-    for compound, issue_id, department in _rows(
-            db, cur, f"SELECT compound, issue_id, department FROM {t['reports']} "
-            "WHERE {scope} AND at < ?", codes, (cutoff,)):
-        if (compound, issue_id) in issues:
-            issues[(compound, issue_id)]["reported"].add(department)
+            urgency=urgency, blown_at=blown, open=True, reopened=[], escalations=[],
+            summonses=state.blown(json.loads(depts), blown, report_due, resolve_due))
+    facts = [(pos, compound, issue_id, kind, at, json.loads(detail))
+             for pos, compound, issue_id, kind, at, detail in timeline
+             if at < cutoff and (compound, issue_id) in issues]
+    facts.extend((pos, compound, issue_id, "reported", at, {"department": department})
+                 for pos, compound, issue_id, department, at in _rows(
+                     db, cur, f"SELECT pos, compound, issue_id, department, at FROM "
+                     f"{t['reports']} WHERE {{scope}} AND at < ?", codes, (cutoff,))
+                 if (compound, issue_id) in issues)
+    for _, compound, issue_id, kind, at, info in sorted(facts, key=lambda f: f[0]):
+        state.replay(issues[(compound, issue_id)], kind, at, info)
 
     items: list[dict[str, Any]] = []
     for issue in issues.values():
@@ -250,7 +238,7 @@ def _item(kind: str, compound: str, refers_to: str, reason: str, due: str | None
     return dict(kind=kind, priority=PRIORITIES[kind], reason=reason, compound_code=compound,
                 refers_to=refers_to, due=due, departments=list(departments),
                 **{k: None for k in ("issue_id", "category", "urgency", "meeting_id",
-                                     "decision", "issue_ids")} | extra)
+                                     "decision", "issue_ids", "summonses")} | extra)
 
 
 def _about(issue: dict[str, Any]) -> str:
@@ -258,25 +246,41 @@ def _about(issue: dict[str, Any]) -> str:
             f"{show_day(issue['blown_at'])}")
 
 
-def _issue_items(issue: dict[str, Any], cutoff: str) -> Iterable[dict[str, Any]]:
+def _issue_items(issue: dict[str, Any], cutoff: str) -> list[dict[str, Any]]:
+    """The items of an issue open at the cut-off, each showing every summons
+    as of the cut-off (made only for an issue that has items)."""
+    items = list(_issue_points(issue, cutoff))
+    if items:
+        summonses = state.summonses_out(issue, cutoff)
+        for item in items:
+            item["summonses"] = summonses
+    return items
+
+
+def _issue_points(issue: dict[str, Any], cutoff: str) -> Iterable[dict[str, Any]]:
+    """Each item names the departments still summoned: a department whose
+    decline was accepted, or that was reassigned away, has left."""
     ref = dict(issue_id=issue["issue_id"], category=issue["category"], urgency=issue["urgency"])
     refers_to = f"issue:{issue['issue_id']}"
     about = _about(issue)
-    due = issue["report_due_at"]
-    for department in issue["departments"] if due <= cutoff else ():
-        if department not in issue["reported"]:
+    acting = state.acting(issue)
+    for s in acting:
+        due = s["report_due_at"]
+        if s["state"] == "awaiting_report" and due <= cutoff:
             yield _item("not_reported", issue["compound"], refers_to,
-                        f"{_cap(_department(department))} has not reported in on {about}; "
-                        f"the report-in was due {show_moment(due)}.", due, [department], **ref)
+                        f"{_cap(_department(s['department']))} has not reported in on {about}; "
+                        f"the report-in was due {show_moment(due)}."
+                        f"{_DECLINED.get(s['decline'], '')}", due, [s["department"]], **ref)
+    departments = [s["department"] for s in acting]
     if issue["escalations"]:
         escalations = issue["escalations"]
-        departments: list[str] = []
+        named: list[str] = []
         late: list[str] = []
         unresolved = False
         for e in escalations:
             for d in e["departments"]:
-                if d not in departments:
-                    departments.append(d)
+                if d not in named:
+                    named.append(d)
             if e["reason"] == "not_reported":
                 late.extend(d for d in e["departments"] if d not in late)
             else:
@@ -290,19 +294,26 @@ def _issue_items(issue: dict[str, Any], cutoff: str) -> Iterable[dict[str, Any]]
         yield _item("escalated", issue["compound"], refers_to,
                     f"{_cap(about)} was escalated to the {last['to_level']} level on "
                     f"{show_day(last['at'])} because {' and '.join(because)}; it is still open.",
-                    escalations[0]["at"], departments, **ref)
-    if issue["resolve_due_at"] <= cutoff:
+                    escalations[0]["at"],
+                    [d for d in named if d in departments] or departments, **ref)
+    overdue = [s for s in acting if s["resolve_due_at"] <= cutoff]
+    if overdue:
+        due = min(s["resolve_due_at"] for s in overdue)
         yield _item("overdue", issue["compound"], refers_to,
-                    f"{_cap(about)} was due to be resolved by "
-                    f"{show_moment(issue['resolve_due_at'])} and is still open.",
-                    issue["resolve_due_at"], issue["departments"], **ref)
+                    f"{_cap(about)} was due to be resolved by {show_moment(due)} and is still "
+                    "open.", due, [s["department"] for s in overdue], **ref)
     if issue["reopened"]:
         times = len(issue["reopened"])
         again = "it was reopened" if times == 1 else f"it has been reopened {times} times"
         yield _item("unsatisfied", issue["compound"], refers_to,
                     f"Residents rated the resolution of {about} unsatisfied on "
                     f"{show_day(issue['reopened'][-1])}; {again} and is still open.",
-                    issue["reopened"][-1], issue["departments"], **ref)
+                    issue["reopened"][-1], departments, **ref)
+
+
+# What a not_reported reason adds about the department's decline (退单).
+_DECLINED = {"pending": " It has declined the issue; an official has yet to decide.",
+             "rejected": " Its decline of the issue was rejected."}
 
 
 def _recurring(issues: Iterable[dict[str, Any]], window: str) -> Iterable[dict[str, Any]]:
@@ -316,7 +327,8 @@ def _recurring(issues: Iterable[dict[str, Any]], window: str) -> Iterable[dict[s
         found.sort(key=lambda i: (i["blown_at"], i["issue_id"]))
         departments: list[str] = []
         for issue in found:
-            departments.extend(d for d in issue["departments"] if d not in departments)
+            departments.extend(s["department"] for s in state.acting(issue)
+                               if s["department"] not in departments)
         yield _item("recurring", compound, f"category:{category}",
                     f"{_cap(_words(category))} was reported {len(found)} times in the "
                     f"{RECURRING_WINDOW_DAYS} days before the meeting (first on "

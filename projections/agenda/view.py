@@ -2,8 +2,9 @@
 
 The view keeps, per compound, what an agenda needs to be evaluated as of any
 meeting date: issues with their deadlines, summonses and report-ins, the
-timeline of resolutions, ratings, reopenings and escalations, earlier
-meetings and their decisions, owners' committee elections and property
+timeline of resolutions, reopenings, escalations and the push-back facts
+(declines and the officials' decisions on them, later summonses, extensions,
+duplicates), earlier meetings and their decisions, owners' committee elections and property
 contracts. `agenda_for_compound` and `agenda_for_community` then evaluate the
 agenda for a meeting date from these tables alone; docs/agenda.md states the
 rules word for word.
@@ -26,7 +27,14 @@ from projections.feed import Batch, View
 from projections.bulk import index_name, insert_rows, update_rows, where_in
 from projections.moments import moment
 from projections.codes import CODES, missing, remember
+from projections.versions import keep_version
 from adapters.db import Cursor, Database
+
+# 2: the push-back facts in the timeline and report-ins by log position, so a
+# department summoned again reports anew (issue 14); version 1 kept one
+# report-in per department and left declines, later summonses and
+# extensions out.
+VERSION = 2
 
 # The events an agenda is made of; any other is skipped unread.
 _FOLDED = frozenset({
@@ -34,15 +42,27 @@ _FOLDED = frozenset({
     Compound.IssueResolved, Compound.IssueReopened, Compound.IssueEscalated,
     Compound.JointMeetingHeld, Compound.OwnersCommitteeElected,
     Compound.PropertyCompanyContracted, Compound.IssueClosedAsDuplicate,
-    Compound.DeclineAccepted, Compound.DepartmentSummoned})
+    Compound.SummonsDeclined, Compound.DeclineAccepted, Compound.DeclineRejected,
+    Compound.DepartmentSummoned, Compound.ExtensionRequested, Compound.ExtensionApproved,
+    Compound.ExtensionRefused})
+
+# A push-back fact in the timeline: its kind there (the issues list's words),
+# and what of the event the replay reads (docs/agenda.md).
+_PUSH_BACK = {
+    Compound.SummonsDeclined: "declined", Compound.DeclineAccepted: "decline_accepted",
+    Compound.DeclineRejected: "decline_rejected", Compound.DepartmentSummoned: "summoned",
+    Compound.ExtensionRequested: "extension_requested",
+    Compound.ExtensionApproved: "extension_approved",
+    Compound.ExtensionRefused: "extension_refused"}
 
 
 class AgendaView(View):
     name = "agenda"
-    tables = ("compounds", "issues", "reports", "ievents", "meetings", "decisions", "committees",
-              "contracts")
+    tables = ("version", "compounds", "issues", "reports", "ievents", "meetings", "decisions",
+              "committees", "contracts")
 
     def create_tables(self, db: Database, cur: Cursor, prefix: str) -> None:
+        keep_version(db, cur, prefix, self, VERSION)
         t = {b: self.table(db, prefix, b) for b in self.tables}
         ix = lambda base, n: index_name(prefix, self.name, base, n)  # noqa: E731
         cur.execute(f"CREATE TABLE IF NOT EXISTS {t['compounds']} (code TEXT PRIMARY KEY, "
@@ -58,9 +78,12 @@ class AgendaView(View):
                     "urgency TEXT NOT NULL, departments TEXT NOT NULL, blown_at TEXT NOT NULL, "
                     "report_due_at TEXT NOT NULL, resolve_due_at TEXT NOT NULL, "
                     "status TEXT NOT NULL, PRIMARY KEY (compound, issue_id))")
-        cur.execute(f"CREATE TABLE IF NOT EXISTS {t['reports']} (compound TEXT NOT NULL, "
-                    "issue_id TEXT NOT NULL, department TEXT NOT NULL, at TEXT NOT NULL, "
-                    "officer TEXT, PRIMARY KEY (compound, issue_id, department))")
+        # By log position: a department summoned again (改派 back, 追加) reports anew.
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {t['reports']} (pos BIGINT PRIMARY KEY, "
+                    "compound TEXT NOT NULL, issue_id TEXT NOT NULL, department TEXT NOT NULL, "
+                    "at TEXT NOT NULL, officer TEXT)")
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('reports', 'compound')} "
+                    f"ON {t['reports']} (compound, at)")
         cur.execute(f"CREATE TABLE IF NOT EXISTS {t['ievents']} (pos BIGINT PRIMARY KEY, "
                     "compound TEXT NOT NULL, issue_id TEXT NOT NULL, kind TEXT NOT NULL, "
                     "at TEXT NOT NULL, detail TEXT NOT NULL)")
@@ -130,7 +153,8 @@ class AgendaView(View):
                     json.dumps(list(e.departments)), moment(e.at), moment(e.report_due_at),
                     moment(e.resolve_due_at), "open"]
             elif kind is Compound.DepartmentReported:
-                rows["reports"].append((code, e.issue_id, e.department, moment(e.at), e.officer))
+                rows["reports"].append((pos, code, e.issue_id, e.department, moment(e.at),
+                                        e.officer))
             elif kind is Compound.IssueResolved:
                 rows["ievents"].append((pos, code, e.issue_id, "resolved", moment(e.at),
                                         json.dumps({"department": e.department})))
@@ -148,11 +172,9 @@ class AgendaView(View):
                 rows["ievents"].append((pos, code, e.issue_id, "duplicate", moment(e.at),
                                         json.dumps({"duplicate_of": e.duplicate_of})))
                 set_status((code, e.issue_id), "duplicate")
-            elif kind is Compound.DeclineAccepted or (kind is Compound.DepartmentSummoned
-                                                      and e.replaces):
-                ended = e.department if kind is Compound.DeclineAccepted else e.replaces
-                rows["ievents"].append((pos, code, e.issue_id, "ended", moment(e.at),
-                                        json.dumps({"department": ended})))
+            elif kind in _PUSH_BACK:
+                rows["ievents"].append((pos, code, e.issue_id, _PUSH_BACK[kind], moment(e.at),
+                                        json.dumps(_push_back_detail(e))))
             elif kind is Compound.JointMeetingHeld:
                 at = moment(e.at)
                 rows["meetings"].append((code, e.meeting_id, e.held_on, at))
@@ -175,7 +197,7 @@ class AgendaView(View):
                           "registered_at"),
             "issues": ("compound", "issue_id", "category", "description", "urgency",
                        "departments", "blown_at", "report_due_at", "resolve_due_at", "status"),
-            "reports": ("compound", "issue_id", "department", "at", "officer"),
+            "reports": ("pos", "compound", "issue_id", "department", "at", "officer"),
             "ievents": ("pos", "compound", "issue_id", "kind", "at", "detail"),
             "meetings": ("compound", "meeting_id", "held_on", "recorded_at"),
             "decisions": ("compound", "meeting_id", "seq", "held_on", "recorded_at",
@@ -189,3 +211,13 @@ class AgendaView(View):
             insert_rows(db, cur, t[base], cols, rows[base])
         update_rows(db, cur, t["issues"], ("compound", "issue_id"), ("status",),
                     [(s, c, i) for (c, i), s in status.items()])
+
+
+def _push_back_detail(e: Any) -> dict[str, Any]:
+    detail: dict[str, Any] = {"department": e.department}
+    if type(e) is Compound.DepartmentSummoned:
+        detail.update(replaces=e.replaces, report_due_at=moment(e.report_due_at),
+                      resolve_due_at=moment(e.resolve_due_at))
+    elif type(e) in (Compound.ExtensionRequested, Compound.ExtensionApproved):
+        detail["until"] = moment(e.until)
+    return detail

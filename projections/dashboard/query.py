@@ -12,20 +12,20 @@ turns, so the database works while Python does: a query by compound is some
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import datetime
 from collections.abc import Sequence
 from typing import Any
 
 from projections.feed import tracked_position
+from projections.moments import parse_bound  # noqa: F401 - audit's dashboard query parses with it
 from projections.dashboard.view import DIMENSIONS, DashboardView
-from projections.dashboard.calendar import LOCAL_TZ, split, to_us
+from projections.dashboard.calendar import split, to_us
 from projections.dashboard import cdf
 from projections.dashboard import running
 from projections.dashboard.percentiles import Percentiles, periods_union
 from projections.dashboard.rows import COUNTS, row_measures
 from adapters.db import Database
 from adapters.eventstore import Log
-from adapters.limits import check_day, check_moment
 from adapters.settings import DEFAULT_THREE_RATES_WEIGHTS
 
 VIEW = DashboardView()
@@ -35,18 +35,6 @@ COLUMNS = ["key", "summonses", "reported", "reported_in_time", "response_rate",
            "resolution_rate", "rated", "satisfied", "satisfaction_rate", "first_satisfied",
            "first_contact_satisfaction_rate", "open", "overdue", "escalated",
            "three_rates_score"]
-
-
-def parse_bound(text: str) -> datetime:
-    """A date (local midnight, UTC+8) or a datetime that carries a timezone,
-    within the window of adapters/limits.py."""
-    text = text.strip()
-    if len(text) == 10:
-        return datetime.combine(check_day(date.fromisoformat(text)), time(0), tzinfo=LOCAL_TZ)
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError("a datetime must carry a timezone, e.g. 2026-05-01T09:00:00+08:00")
-    return check_moment(moment)
 
 
 # -- the query ------------------------------------------------------------------

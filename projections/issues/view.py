@@ -11,19 +11,22 @@ real deadline and is never overdue. An issue's `due_at` is the soonest of
 its summonses'.
 
 Each batch loads the rows of the issues it touches, applies the events in
-order in memory and writes every touched row back once.
+order in memory and writes every touched row back once: rows new in the
+batch inserted, the others upserted, a stored issue's summonses only when
+its events changed them.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
 from domain.company import PropertyCompany
 from domain.compound import Compound
 from projections.feed import Batch, View
-from projections.bulk import index_name, upsert, where_in
+from projections.bulk import index_name, insert_rows, upsert, where_in
 from projections.moments import moment
 from projections.codes import CODES, remember
 from projections.issues.text import spaced_sql, trigram_ops
@@ -64,6 +67,12 @@ _FOLDED = frozenset({
 _OF_COMPOUND = frozenset(k for k in _FOLDED if issubclass(k, Compound.Event))
 _OF_ISSUE = _OF_COMPOUND - {Compound.Registered, Compound.PropertyCompanyContracted,
                             Compound.JointMeetingHeld}
+# The events whose moment is stored as such (blown, reported, summoned ...).
+_STAMPED = frozenset({Compound.Registered, Compound.JointMeetingHeld, Compound.WhistleBlown,
+                      Compound.DepartmentReported, Compound.DepartmentSummoned,
+                      PropertyCompany.Registered})
+# The issue events that change no summons (only the issue's row).
+_ISSUE_ONLY = frozenset({Compound.ProgressNoted, Compound.ResidentRated, Compound.IssueEscalated})
 
 
 class IssuesView(View):
@@ -169,8 +178,8 @@ class IssuesView(View):
         t = {b: self.table(db, prefix, b) for b in self.tables}
         state = _State(db, cur, t)
         state.load(events)
-        for e in events:
-            state.fold(e)
+        for code, e in state.coded:
+            state.fold(code, e)
         state.write()
 
 
@@ -193,7 +202,11 @@ class _State:
         self.summonses: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         self.companies: dict[str, dict[str, Any]] = {}  # by originator id
         self.meetings: list[dict[str, Any]] = []
-        self.touched: set[str] = set()
+        self.touched: set[tuple[str, str]] = set()
+        self.new: set[tuple[str, str]] = set()  # issues blown in the batch
+        self.summoned: set[tuple[str, str]] = set()  # stored issues whose summonses change
+        self.latest: dict[tuple[str, str], Any] = {}  # each touched issue's latest event time
+        self.coded: list[tuple[str | None, Any]] = []  # (compound code, event)
         self.changed: set[str] = set()  # compound codes to write back
 
     def _select(self, table: str, columns: Iterable[str], column: str,
@@ -206,18 +219,26 @@ class _State:
         return out
 
     def load(self, events: list[Any]) -> None:
-        compound_events = [e for e in events if type(e) in _OF_COMPOUND]
-        missing = sorted({str(e.originator_id) for e in compound_events
-                          if e.originator_id not in CODES and type(e) is not Compound.Registered})
+        # Each event's compound code, looked up once (a UUID's hash is Python's).
+        coded = [(CODES.get(e.originator_id) if type(e) in _OF_COMPOUND else None, e)
+                 for e in events]
+        missing = sorted({str(e.originator_id) for c, e in coded if c is None
+                          and type(e) in _OF_COMPOUND and type(e) is not Compound.Registered})
         for row in self._select(self.t["compounds"], ("id", "code"), "id", missing):
             remember(UUID(row["id"]), row["code"])
-        codes = sorted({CODES[e.originator_id] for e in compound_events
-                        if e.originator_id in CODES})
+        for e in events:  # (compounds registered in the batch name its issues)
+            if type(e) is Compound.Registered:
+                remember(e.originator_id, e.code)
+        self.coded = coded = [(CODES.get(e.originator_id), e) if c is None
+                              and type(e) in _OF_COMPOUND else (c, e) for c, e in coded]
+        # Only issues blown before the batch have rows to load.
+        self.new = {(c, e.issue_id) for c, e in coded if type(e) is Compound.WhistleBlown}
+        keys = {(c, e.issue_id) for c, e in coded
+                if type(e) in _OF_ISSUE and c is not None} - self.new
+        codes = sorted({c for c, _ in coded if c is not None})
         for row in self._select(self.t["compounds"], COMPOUND_COLUMNS, "code", codes):
             self.compounds[row["code"]] = row
-        # Only issues blown before the batch have rows to load.
-        blown = {e.issue_id for e in compound_events if type(e) is Compound.WhistleBlown}
-        ids = sorted({e.issue_id for e in compound_events if type(e) in _OF_ISSUE} - blown)
+        ids = sorted({i for _, i in keys})
         for row in self._select(self.t["issues"], ISSUE_COLUMNS, "issue_id", ids):
             self.issues[(row["compound"], row["issue_id"])] = row
         for row in self._select(self.t["summonses"], SUMMONS_COLUMNS, "issue_id", ids):
@@ -228,9 +249,10 @@ class _State:
         for row in self._select(self.t["companies"], COMPANY_COLUMNS, "id", established):
             self.companies[row["id"]] = row
 
-    def fold(self, e: Any) -> None:
+    def fold(self, code: str | None, e: Any) -> None:
         kind = type(e)
-        at = moment(e.at)
+        # (the others' moment is needed only as an issue's updated_at: see write)
+        at = moment(e.at) if kind in _STAMPED else None
         if kind is PropertyCompany.Registered:
             self.companies[str(e.originator_id)] = dict(
                 code=e.code, id=str(e.originator_id), name=e.name,
@@ -250,7 +272,8 @@ class _State:
                 registered_at=at, company_code=None, company_name=None)
             self.changed.add(e.code)
             return
-        code = CODES[e.originator_id]
+        if code is None:
+            raise KeyError(f"no compound {e.originator_id}")
         if kind is Compound.PropertyCompanyContracted:
             self.compounds[code].update(company_code=e.company_code, company_name=e.company_name)
             self.changed.add(code)
@@ -280,11 +303,14 @@ class _State:
                                                0, at) for d in e.departments}
         else:
             self._follow_up(kind, e, key, at)
-        issue = self.issues[key]
-        issue["updated_at"] = max(issue["updated_at"], at)
-        self.touched.add(key)  # type: ignore[arg-type]
+            if kind not in _ISSUE_ONLY:
+                self.summoned.add(key)
+        latest = self.latest.get(key)
+        if latest is None or e.at > latest:
+            self.latest[key] = e.at
+        self.touched.add(key)
 
-    def _follow_up(self, kind: type, e: Any, key: tuple[str, str], at: str) -> None:
+    def _follow_up(self, kind: type, e: Any, key: tuple[str, str], at: str | None) -> None:
         issue, summonses = self.issues[key], self.summonses.setdefault(key, {})
         s = summonses.get(getattr(e, "department", None) or "")
         if kind is Compound.DepartmentReported and s is not None:
@@ -341,6 +367,7 @@ class _State:
     def write(self) -> None:
         for key in self.touched:
             issue, summonses = self.issues[key], self.summonses.get(key, {})
+            issue["updated_at"] = max(issue["updated_at"], moment(self.latest[key]))
             for s in summonses.values():
                 s["due_at"] = (s["report_due_at"] if s["state"] == "awaiting_report" else
                                s["resolve_due_at"] if s["state"] == "awaiting_resolution"
@@ -350,15 +377,29 @@ class _State:
                 (s["decline"] == "pending") + (s["extension"] == "pending")
                 for s in summonses.values())
         db, cur, t = self.db, self.cur, self.t
-        rows = lambda items, cols: [tuple(r[c] for c in cols) for r in items]  # noqa: E731
+        rows = lambda items, cols: list(map(itemgetter(*cols), items))  # noqa: E731
         upsert(db, cur, t["compounds"], COMPOUND_COLUMNS, ("code",),
                rows((self.compounds[c] for c in sorted(self.changed)), COMPOUND_COLUMNS))
         upsert(db, cur, t["companies"], COMPANY_COLUMNS, ("code",),
                rows(self.companies.values(), COMPANY_COLUMNS))
         upsert(db, cur, t["meetings"], MEETING_COLUMNS, ("compound", "meeting_id"),
                rows(self.meetings, MEETING_COLUMNS))
-        upsert(db, cur, t["issues"], ISSUE_COLUMNS, ("compound", "issue_id"),
-               rows((self.issues[k] for k in sorted(self.touched)), ISSUE_COLUMNS))
-        upsert(db, cur, t["summonses"], SUMMONS_COLUMNS, ("compound", "issue_id", "department"),
-               rows((s for k in sorted(self.touched) for s in self.summonses.get(k, {}).values()),
-                    SUMMONS_COLUMNS))
+        # Rows of issues blown in the batch are new: inserted (COPY on
+        # PostgreSQL), which costs a fraction of an upsert.
+        # A stored issue's summonses are written only if its events changed them.
+        for keys, write, summoned in ((sorted(self.touched & self.new), insert_rows, self.new),
+                                      (sorted(self.touched - self.new), _upsert, self.summoned)):
+            write(db, cur, t["issues"], ISSUE_COLUMNS,
+                  rows((self.issues[k] for k in keys), ISSUE_COLUMNS))
+            write(db, cur, t["summonses"], SUMMONS_COLUMNS,
+                  rows((s for k in keys if k in summoned
+                        for s in self.summonses.get(k, {}).values()), SUMMONS_COLUMNS))
+
+
+_KEYS = {ISSUE_COLUMNS: ("compound", "issue_id"),
+         SUMMONS_COLUMNS: ("compound", "issue_id", "department")}
+
+
+def _upsert(db: Database, cur: Cursor, table: str, columns: tuple[str, ...],
+            rows: list[tuple]) -> None:
+    upsert(db, cur, table, columns, _KEYS[columns], rows)

@@ -98,8 +98,10 @@ class Open311View(View):
                 row[11] = moment(e.resolve_due_at)
         insert_rows(db, cur, t["compounds"], COMPOUND_COLUMNS,
                     [compounds[i] for i in new_compounds])
+        # (compounds read for their whistles' codes are written back only if located)
+        located = {e.originator_id for e in events if type(e) is Compound.Located}
         upsert(db, cur, t["compounds"], COMPOUND_COLUMNS, ("id",),
-               [r for i, r in compounds.items() if i not in new_compounds])
+               [compounds[i] for i in located - new_compounds])
         insert_rows(db, cur, t["requests"], REQUEST_COLUMNS,
                     [requests[i] for i in new_requests])
         upsert(db, cur, t["requests"], REQUEST_COLUMNS, ("issue_id", "compound_id"),

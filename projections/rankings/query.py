@@ -78,8 +78,7 @@ def _year(cur: Cursor, t: dict[str, str], year: int) -> list[dict[str, Any]]:
         if kind in DISQUALIFYING:
             incidents[company].append(dict(kind=kind, occurred_on=occurred_on,
                                            compound_code=compound, incident_id=incident_id))
-    # A whistle summons each of its departments once; a department reports in
-    # once per whistle, so in-time report-ins count summonses reported in time.
+    # Kept per summons as the dashboard counts them (projections/rankings/view.py).
     cur.execute(f"SELECT company_code, summoned, in_time FROM {t['responses']} "
                 "WHERE year = ?", (year,))
     summonses = {company: (int(n), int(in_time)) for company, n, in_time in cur.fetchall()}

@@ -2,15 +2,21 @@
 
 The view keeps what a year's rankings are computed from: companies (with
 their party organisation), the street and district evaluations, satisfaction
-surveys and incidents with the company they were charged to, and every
-whistle with the company that served the compound when it was blown, the number
-of departments it summoned, and the report-ins, and per year and company the
-summonses and those reported in time. `rankings(log, prefix, year)`
-computes the year's table, gold list, black list and revoked titles from
-these tables alone; docs/rankings.md states the rules word for word.
+surveys and incidents with the company they were charged to, every summons of
+a whistle blown in a compound with a property company (with that company, the
+whistle's local year, the summons' own report-in deadline and its report-in),
+and per year and company the summonses and those reported in time.
+`rankings(log, prefix, year)` computes the year's table, gold list, black
+list and revoked titles from these tables alone; docs/rankings.md states the
+rules word for word.
 
-The response rate is computed here from the view's own whistle and report rows, not
-taken from the dashboard, so the rankings can be rebuilt and audited alone.
+The response rate is computed here from the view's own summons rows, not
+taken from the dashboard's tables, so the rankings can be rebuilt and audited
+alone. Which summonses count, and which are in time, is the dashboard's one
+rule (its `Issue`: a declined-and-accepted or reassigned summons and a
+duplicate issue leave, a later summons has deadlines of its own), so the two
+never disagree; moments in `summonses` are therefore its integer
+microseconds.
 """
 from __future__ import annotations
 
@@ -22,24 +28,57 @@ from domain.company import DIMENSIONS, PropertyCompany
 from domain.compound import Compound
 from projections.feed import Batch, View
 from projections.bulk import index_name, insert_rows, update_rows, upsert, where_in
-from projections.moments import local_year, moment
+from projections.dashboard.calendar import to_us
+from projections.dashboard.rows import Issue
+from projections.moments import local_year
 from projections.codes import CODES, remember
+from projections.versions import keep_version
 from adapters.db import Cursor, Database
 
+# 2: one row per summons, the push-back facts folded (issue 14); version 1
+# kept a whistle's number of departments and its report-ins apart.
+VERSION = 2
+_LEGACY = ("whistles", "reports")
+
+# The events that change which summonses count, or whether in time.
+_SUMMONS_EVENTS = frozenset({
+    Compound.DepartmentReported, Compound.DeclineAccepted, Compound.DepartmentSummoned,
+    Compound.IssueClosedAsDuplicate})
 # The events a ranking is made of; any other is skipped unread.
-_FOLDED = frozenset({
-    Compound.Registered, Compound.WhistleBlown, Compound.DepartmentReported,
-    Compound.PropertyCompanyContracted, Compound.SatisfactionSurveyed,
-    Compound.IncidentRecorded, PropertyCompany.Registered,
-    PropertyCompany.PartyOrganisationEstablished, PropertyCompany.Evaluated})
+_FOLDED = _SUMMONS_EVENTS | {
+    Compound.Registered, Compound.WhistleBlown, Compound.PropertyCompanyContracted,
+    Compound.SatisfactionSurveyed, Compound.IncidentRecorded, PropertyCompany.Registered,
+    PropertyCompany.PartyOrganisationEstablished, PropertyCompany.Evaluated}
+
+SUMMONS_COLUMNS = ("compound", "issue_id", "department", "company_code", "year", "blown",
+                   "report_due", "reported_at")
+
+
+class _Whistle:
+    """A whistle of a company's compound: its year, its company, and its
+    summonses as the dashboard's `Issue` keeps them."""
+
+    def __init__(self, company: str, year: int, blown: int) -> None:
+        self.company, self.year = company, year
+        self.issue = Issue(dict(blown=blown))
+        self.before = (0, 0)  # (summonses, in time) as stored before the batch
+
+    def counts(self) -> tuple[int, int]:
+        rows = self.issue.rows.values()
+        return len(rows), sum(r["in_time"] for r in rows)
+
+    def summoned(self, department: str, report_due: int) -> None:
+        # The rankings read no resolution deadline (an extension changes nothing here).
+        self.issue.summoned(department, report_due, 0)
 
 
 class RankingsView(View):
     name = "rankings"
-    tables = ("companies", "evaluations", "compounds", "surveys", "incidents", "whistles",
-              "reports", "responses")
+    tables = ("version", "companies", "evaluations", "compounds", "surveys", "incidents",
+              "summonses", "responses")
 
     def create_tables(self, db: Database, cur: Cursor, prefix: str) -> None:
+        keep_version(db, cur, prefix, self, VERSION, _LEGACY)
         t = {b: self.table(db, prefix, b) for b in self.tables}
         ix = lambda base, n: index_name(prefix, self.name, base, n)  # noqa: E731
         cur.execute(f"CREATE TABLE IF NOT EXISTS {t['companies']} (code TEXT PRIMARY KEY, "
@@ -65,36 +104,22 @@ class RankingsView(View):
                     "PRIMARY KEY (compound, incident_id))")
         cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('incidents', 'year')} "
                     f"ON {t['incidents']} (year, company_code)")
-        cur.execute(f"CREATE TABLE IF NOT EXISTS {t['whistles']} (compound TEXT NOT NULL, "
-                    "issue_id TEXT NOT NULL, company_code TEXT, year INTEGER NOT NULL, "
-                    "summoned INTEGER NOT NULL, report_due_at TEXT NOT NULL, "
-                    "PRIMARY KEY (compound, issue_id))")
-        cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('whistles', 'year')} "
-                    f"ON {t['whistles']} (year, company_code)")
-        # A report-in finds its whistle by issue id (see `_responses`).
-        cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('whistles', 'issue')} "
-                    f"ON {t['whistles']} (issue_id)")
-        cur.execute(f"CREATE TABLE IF NOT EXISTS {t['reports']} (compound TEXT NOT NULL, "
-                    "issue_id TEXT NOT NULL, department TEXT NOT NULL, at TEXT NOT NULL, "
+        # Only whistles of a compound with a company: the others count for no
+        # company, whatever happens to them.
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {t['summonses']} (compound TEXT NOT NULL, "
+                    "issue_id TEXT NOT NULL, department TEXT NOT NULL, "
+                    "company_code TEXT NOT NULL, year INTEGER NOT NULL, blown BIGINT NOT NULL, "
+                    "report_due BIGINT NOT NULL, reported_at BIGINT, "
                     "PRIMARY KEY (compound, issue_id, department))")
+        # An event after the whistle finds its summonses by issue id.
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('summonses', 'issue')} "
+                    f"ON {t['summonses']} (issue_id)")
         # The response rate's two counts per year and company, kept as the
-        # events come: joining the year's whistles to their report-ins at every
-        # read cost more than all the rest of the rankings together.
+        # events come: joining the year's summonses at every read cost more
+        # than all the rest of the rankings together.
         cur.execute(f"CREATE TABLE IF NOT EXISTS {t['responses']} (year INTEGER NOT NULL, "
                     "company_code TEXT NOT NULL, summoned INTEGER NOT NULL, "
                     "in_time INTEGER NOT NULL, PRIMARY KEY (year, company_code))")
-        cur.execute(f"SELECT 1 FROM {t['responses']} LIMIT 1")
-        if not cur.fetchall():
-            # A view built before this table has whistles but no counts: they
-            # are counted once from its rows. DO NOTHING, as two processes may
-            # start at once and count the same rows.
-            cur.execute(f"INSERT INTO {t['responses']} (year, company_code, summoned, in_time) "
-                        "SELECT w.year, w.company_code, SUM(w.summoned), "
-                        f"SUM((SELECT COUNT(*) FROM {t['reports']} r WHERE r.compound = "
-                        "w.compound AND r.issue_id = w.issue_id AND r.at <= w.report_due_at)) "
-                        f"FROM {t['whistles']} w WHERE w.company_code IS NOT NULL "
-                        "GROUP BY w.year, w.company_code "
-                        "ON CONFLICT (year, company_code) DO NOTHING")
 
     # -- feeding ------------------------------------------------------------
     def _load(self, db: Database, cur: Cursor, t: dict[str, str],
@@ -124,27 +149,27 @@ class RankingsView(View):
                 remember(UUID(id_), code)
         return serving
 
-    def _responses(self, db: Database, cur: Cursor, t: dict[str, str], whistles: list[tuple],
-                   reports: list[tuple]) -> dict[tuple[int, str], list[int]]:
-        """What the batch's whistles and report-ins add to the summonses and
-        in-time report-ins of each (year, company)."""
-        counts: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
-        blown: dict[tuple[str, str], tuple[str | None, int, str]] = {}
-        for code, issue_id, company, year, summoned, due in whistles:
-            blown[(code, issue_id)] = (company, year, due)
-            if company is not None:
-                counts[(year, company)][0] += summoned
-        earlier = sorted({i for c, i, _, _ in reports if (c, i) not in blown})
-        for where, params in where_in(db, "issue_id", earlier):
-            cur.execute("SELECT compound, issue_id, company_code, year, report_due_at "
-                        f"FROM {t['whistles']} WHERE {where}", params)
-            blown.update({(c, i): (company, year, due)
-                          for c, i, company, year, due in cur.fetchall()})
-        for code, issue_id, _, at in reports:
-            company, year, due = blown[(code, issue_id)]
-            if company is not None and at <= due:
-                counts[(year, company)][1] += 1
-        return counts
+    def _stored(self, db: Database, cur: Cursor, t: dict[str, str],
+                events: list[tuple[int, Any]]) -> dict[tuple[str, str], _Whistle]:
+        """The whistles of earlier batches that the batch's events touch, with
+        their summonses replayed through the same `Issue` verbs."""
+        blown = {e.issue_id for _, e in events if type(e) is Compound.WhistleBlown}
+        wanted = sorted({e.issue_id for _, e in events
+                         if type(e) in _SUMMONS_EVENTS and e.issue_id not in blown})
+        found: dict[tuple[str, str], _Whistle] = {}
+        for where, params in where_in(db, "issue_id", wanted):
+            cur.execute(f"SELECT {', '.join(SUMMONS_COLUMNS)} FROM {t['summonses']} "
+                        f"WHERE {where}", params)
+            for code, issue_id, department, company, year, blown_at, due, at in cur.fetchall():
+                w = found.get((code, issue_id))
+                if w is None:
+                    w = found[(code, issue_id)] = _Whistle(company, int(year), int(blown_at))
+                w.summoned(department, int(due))
+                if at is not None:
+                    w.issue.reported(department, int(at))
+        for w in found.values():
+            w.before = w.counts()
+        return found
 
     def apply(self, db: Database, cur: Cursor, prefix: str, batch: Batch) -> None:
         # Most of the log (resolutions, ratings, progress notes, escalations,
@@ -154,6 +179,8 @@ class RankingsView(View):
             return
         t = {b: self.table(db, prefix, b) for b in self.tables}
         serving = self._load(db, cur, t, events)
+        stored = self._stored(db, cur, t, events)
+        whistles = dict(stored)
         rows: dict[str, list[tuple]] = defaultdict(list)
         new_compounds: dict[UUID, list[Any]] = {}
         new_companies: dict[UUID, list[Any]] = {}
@@ -169,12 +196,17 @@ class RankingsView(View):
                     new_compounds[e.originator_id] = [str(e.originator_id), e.code, None]
                     continue
                 code = CODES[e.originator_id]
-                if kind is Compound.WhistleBlown:
-                    rows["whistles"].append((code, e.issue_id, serving[e.originator_id],
-                                             local_year(e.at), len(e.departments),
-                                             moment(e.report_due_at)))
-                elif kind is Compound.DepartmentReported:
-                    rows["reports"].append((code, e.issue_id, e.department, moment(e.at)))
+                if kind in _SUMMONS_EVENTS:
+                    w = whistles.get((code, e.issue_id))
+                    if w is not None:  # else of no company, or closed as a duplicate
+                        _fold(w, e)
+                elif kind is Compound.WhistleBlown:
+                    company = serving[e.originator_id]
+                    if company is not None:
+                        w = whistles[(code, e.issue_id)] = _Whistle(
+                            company, local_year(e.at), to_us(e.at))
+                        for department in e.departments:
+                            w.summoned(department, to_us(e.report_due_at))
                 elif kind is Compound.PropertyCompanyContracted:
                     serving[e.originator_id] = e.company_code
                     if e.originator_id in new_compounds:
@@ -205,7 +237,6 @@ class RankingsView(View):
 
         rows["compounds"] = [tuple(r) for r in new_compounds.values()]
         rows["companies"] = [tuple(r) for r in new_companies.values()]
-        responses = self._responses(db, cur, t, rows["whistles"], rows["reports"])
         columns = {
             "companies": ("code", "id", "name", "party_registered",
                           "party_established_on"),
@@ -215,9 +246,6 @@ class RankingsView(View):
                         "score"),
             "incidents": ("compound", "incident_id", "kind", "occurred_on", "year",
                           "company_code"),
-            "whistles": ("compound", "issue_id", "company_code", "year", "summoned",
-                         "report_due_at"),
-            "reports": ("compound", "issue_id", "department", "at"),
         }
         for base, cols in columns.items():
             insert_rows(db, cur, t[base], cols, rows[base])
@@ -225,7 +253,51 @@ class RankingsView(View):
                     [(c, str(i)) for i, c in contracted.items()])
         update_rows(db, cur, t["companies"], ("id",), ("party_established_on",),
                     [(d, str(i)) for i, d in established.items()])
+        self._save(db, cur, t, prefix, stored, whistles)
+
+    def _save(self, db: Database, cur: Cursor, t: dict[str, str], prefix: str,
+              stored: dict[tuple[str, str], _Whistle],
+              whistles: dict[tuple[str, str], _Whistle]) -> None:
+        """The touched whistles' summons rows, and what they change in each
+        (year, company)'s counts."""
+        gone = [(*k, d) for k, w in stored.items() for d in sorted(w.issue.removed)]
+        if gone:
+            cur.executemany(f"DELETE FROM {t['summonses']} WHERE compound = ? AND issue_id = ? "
+                            "AND department = ?", gone)
+
+        def as_rows(items):
+            return [(*k, d, w.company, w.year, w.issue.head["blown"], r["report_due"],
+                     r["reported_at"]) for k, w in items for d, r in w.issue.rows.items()]
+        upsert(db, cur, t["summonses"], SUMMONS_COLUMNS, ("compound", "issue_id", "department"),
+               as_rows(stored.items()))
+        insert_rows(db, cur, t["summonses"], SUMMONS_COLUMNS,
+                    as_rows((k, w) for k, w in whistles.items() if k not in stored))
+        deltas: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+        for w in whistles.values():
+            (n0, k0), (n1, k1) = w.before, w.counts()
+            deltas[(w.year, w.company)][0] += n1 - n0
+            deltas[(w.year, w.company)][1] += k1 - k0
         upsert(db, cur, t["responses"], ("year", "company_code", "summoned", "in_time"),
                ("year", "company_code"),
-               [(y, c, n, k) for (y, c), (n, k) in sorted(responses.items())],
+               [(y, c, n, k) for (y, c), (n, k) in sorted(deltas.items()) if n or k],
                add=f"{prefix}rw_{self.name}_responses")
+        if any(n < 0 for n, _ in deltas.values()):
+            # A company left with no summons has no row, as if it never had
+            # one: the same rows whether the log came in one batch or many.
+            cur.execute(f"DELETE FROM {t['responses']} WHERE summoned = 0")
+
+
+def _fold(w: _Whistle, e: Any) -> None:
+    """A push-back fact or a report-in, as the dashboard folds it (its view's `_fold`)."""
+    kind = type(e)
+    if kind is Compound.DepartmentReported:
+        if e.department in w.issue.rows:
+            w.issue.reported(e.department, to_us(e.at))
+    elif kind is Compound.DeclineAccepted:
+        w.issue.ended(e.department)
+    elif kind is Compound.DepartmentSummoned:
+        if e.replaces:
+            w.issue.ended(e.replaces)
+        w.summoned(e.department, to_us(e.report_due_at))
+    elif kind is Compound.IssueClosedAsDuplicate:
+        w.issue.duplicate()
