@@ -1,6 +1,9 @@
 """The joint-meeting agenda, built from a known history through the API and
 read as of meeting dates, on SQLite and PostgreSQL. Times are written in the
-district's local time (UTC+8); the agenda's cut-off is 00:00 of the meeting day."""
+district's local time (UTC+8); the agenda's cut-off is 00:00 of the meeting day.
+
+One module, though long: every test reads the one history below, meeting by
+meeting; split, each file would have to tell it again."""
 from __future__ import annotations
 
 import csv
