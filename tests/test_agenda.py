@@ -14,8 +14,9 @@ import pytest
 from api.responses import Agenda
 from projections.agenda.query import agenda_for_community, agenda_for_compound
 from projections.agenda.view import AgendaView
-from projections.feed import drop, feed, rebuild, table_rows
+from projections.feed import drop, rebuild
 from tests import story
+from tests.views import rebuilt_and_fed
 
 CST = "+08:00"
 
@@ -487,20 +488,11 @@ def test_push_back_on_the_agenda(history, services, auth):
 
     # Followed live, rebuilt in one go, fed three events a batch: the same rows
     # and the same agendas.
-    view = AgendaView()
-    live = table_rows(services.log, view)
-    rebuild(services.log, view, prefix="chk_")
-    assert table_rows(services.log, view, "chk_") == live
-    with services.db.transaction() as cur:
-        view.create_tables(services.db, cur, "inc_")
-    feed(services.log, view, "inc_", batch_size=3)
-    assert table_rows(services.log, view, "inc_") == live
-    for day in ("2026-05-06", "2026-05-10", "2026-05-15"):
-        published = agenda_for_compound(services.log, "", "HD-001", day)
-        assert agenda_for_compound(services.log, "chk_", "HD-001", day) == published
-        assert agenda_for_compound(services.log, "inc_", "HD-001", day) == published
-    for prefix in ("chk_", "inc_"):
-        drop(services.log, view, prefix)
+    with rebuilt_and_fed(services.log, AgendaView()) as prefixes:
+        for day in ("2026-05-06", "2026-05-10", "2026-05-15"):
+            published = agenda_for_compound(services.log, "", "HD-001", day)
+            for prefix in prefixes:
+                assert agenda_for_compound(services.log, prefix, "HD-001", day) == published
 
 
 def test_views_of_release_0_1_are_refolded_on_start(database_url):

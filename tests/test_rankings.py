@@ -13,6 +13,7 @@ from projections.feed import drop, feed, rebuild, table_rows, tracked_position
 from projections.rankings.query import rankings
 from projections.rankings.view import VERSION, RankingsView
 from tests import story
+from tests.views import rebuilt_and_fed
 
 CST = "+08:00"
 
@@ -387,12 +388,6 @@ def test_push_back_leaves_the_response_rate_as_it_leaves_the_dashboards(history,
     assert sorted((r[1] == w1, r[2], r[7] is not None) for r in live["summonses"]) == [
         (False, "housing", True), (False, "police", True), (False, "water", True),
         (True, "fire", True)]
-    rebuild(services.log, view, prefix="chk_")
-    assert table_rows(services.log, view, "chk_") == live
-    with services.db.transaction() as cur:
-        view.create_tables(services.db, cur, "inc_")
-    feed(services.log, view, "inc_", batch_size=3)
-    assert table_rows(services.log, view, "inc_") == live
-    assert rankings(services.log, "inc_", 2025) == rankings(services.log, "", 2025)
-    for prefix in ("chk_", "inc_"):
-        drop(services.log, view, prefix)
+    with rebuilt_and_fed(services.log, view) as prefixes:
+        for prefix in prefixes:
+            assert rankings(services.log, prefix, 2025) == rankings(services.log, "", 2025)
