@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
+from uuid import UUID
 
 from domain.compound import Compound
 from projections.feed import Batch, View, tracked_position
@@ -187,14 +188,17 @@ class DashboardView(View):
         self._save(db, cur, t, prefix, before, state, stale)
 
     def _places(self, db: Database, cur: Cursor, t: dict,
-                events: list) -> dict[str, tuple[str, str, str]]:
-        """Compound id -> (code, street, community) for the batch's issue events."""
-        ids = sorted({str(e.originator_id) for e in events if isinstance(e, _ISSUE_EVENTS)})
-        found: dict[str, tuple[str, str, str]] = {}
+                events: list) -> dict[int, tuple[str, str, str]]:
+        """Compound id (as its `UUID.int`) -> (code, street, community) for the
+        batch's issue events. Keyed by the number: a `UUID`'s hash, equality
+        and text are Python calls, its `int` is not."""
+        ids = sorted({str(UUID(int=i)) for i in
+                      {e.originator_id.int for e in events if isinstance(e, _ISSUE_EVENTS)}})
+        found: dict[int, tuple[str, str, str]] = {}
         for where, params in where_in(db, "id", ids):
             cur.execute(f"SELECT id, code, street, community FROM {t['compounds']} "
                         f"WHERE {where}", params)
-            found.update({r[0]: (r[1], r[2], r[3]) for r in cur.fetchall()})
+            found.update({UUID(r[0]).int: (r[1], r[2], r[3]) for r in cur.fetchall()})
         return found
 
     def _load(self, db: Database, cur: Cursor, t: dict,
@@ -214,12 +218,15 @@ class DashboardView(View):
     def _fold(self, e: Any, state: dict, places: dict, new_compounds: list) -> None:
         if isinstance(e, Compound.Registered):
             place = (e.code, e.street, e.community)
-            places[str(e.originator_id)] = place
+            places[e.originator_id.int] = place
             new_compounds.append((str(e.originator_id), *place))
             return
         if not isinstance(e, _ISSUE_EVENTS):
             return
-        code, street, community = places[str(e.originator_id)]
+        place = places.get(e.originator_id.int)
+        if place is None:
+            raise KeyError(str(e.originator_id))  # as it read when keyed by the text
+        code, street, community = place
         if isinstance(e, Compound.WhistleBlown):
             state[(code, e.issue_id)] = Issue.blown(
                 code, street, community, e.issue_id, e.departments, to_us(e.at),
