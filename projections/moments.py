@@ -9,7 +9,6 @@ district, China Standard Time (UTC+8, no daylight saving).
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
 
 from adapters.limits import check_day, check_moment
 
@@ -20,24 +19,12 @@ LOCAL_TZ = timezone(timedelta(hours=8), "CST")
 def moment(dt: datetime) -> str:
     """A timezone-aware datetime as fixed-width UTC text (naive is taken as UTC)."""
     tz = dt.tzinfo
-    # Only fixed offsets are remembered: equal keys are then the same instant
-    # (in a zone with daylight saving, two wall times that differ only by
-    # `fold` compare equal yet are an hour apart).
-    if tz is None or type(tz) is timezone:
-        return _remembered(dt)
-    return _utc_text(dt)
-
-
-def _utc_text(dt: datetime) -> str:
-    if dt.tzinfo is not timezone.utc:
-        dt = (dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None
-              else dt.astimezone(timezone.utc))
-    return dt.isoformat(timespec="microseconds")
-
-
-# A rebuild's views each format the same events' moments, one batch (up to
-# 10,000 events, a few moments each) after another: the memo holds a batch's.
-_remembered = lru_cache(maxsize=1 << 15)(_utc_text)
+    if tz is not timezone.utc:
+        dt = dt.replace(tzinfo=timezone.utc) if tz is None else dt.astimezone(timezone.utc)
+    # isoformat() without `timespec` is the cheaper call (a rebuild makes
+    # some four a whistle); it leaves out zero microseconds, put back here.
+    text = dt.isoformat()
+    return text if dt.microsecond else f"{text[:19]}.000000{text[19:]}"
 
 
 def parse_moment(text: str) -> datetime:

@@ -1,6 +1,6 @@
 """The one text form of a moment (projections/moments.py): fixed-width UTC
 with microseconds, whatever offset the datetime carries, and the same text
-again when asked twice (the memo behind it must never change an answer)."""
+again when asked twice."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
