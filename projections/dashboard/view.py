@@ -228,9 +228,10 @@ class DashboardView(View):
             raise KeyError(str(e.originator_id))  # as it read when keyed by the text
         code, street, community = place
         if isinstance(e, Compound.WhistleBlown):
+            at = to_us(e.at)
             state[(code, e.issue_id)] = Issue.blown(
-                code, street, community, e.issue_id, e.departments, to_us(e.at),
-                to_us(e.report_due_at), to_us(e.resolve_due_at), periods(local_day(to_us(e.at))))
+                code, street, community, e.issue_id, e.departments, at,
+                to_us(e.report_due_at), to_us(e.resolve_due_at), periods(local_day(at)))
             return
         issue = state.get((code, e.issue_id))
         if issue is None:
