@@ -59,6 +59,9 @@ _ISSUE_EVENTS = (Compound.WhistleBlown, Compound.DepartmentReported, Compound.Is
                  Compound.ResidentRated, Compound.IssueReopened, Compound.IssueEscalated,
                  Compound.DeclineAccepted, Compound.DepartmentSummoned,
                  Compound.ExtensionApproved, Compound.IssueClosedAsDuplicate)
+# Those and registrations: the rest (progress notes, meetings, …) is dropped
+# by type before any other work, as the other views do.
+_FOLDED = frozenset((Compound.Registered, *_ISSUE_EVENTS))
 
 
 class DashboardView(View):
@@ -170,7 +173,7 @@ class DashboardView(View):
         # counters here are increments, so skip what this transaction can
         # already see applied instead of counting it twice.
         done = tracked_position(db, cur, prefix + self.name)
-        events = [e for position, e in batch if position > done]
+        events = [e for position, e in batch if position > done and type(e) in _FOLDED]
         if not events:
             return
         t = self.names(db, prefix)
