@@ -156,10 +156,11 @@ def encode(packed: Packed, f: int) -> tuple[bytes, bytes]:
     derived from `summonses` are the same bytes."""
     groups, slots = packed
     w, mask, parts = f // 8, 0, []
-    for g in sorted(slots):
-        if slots[g]:
+    for g in (slots if len(slots) == 1 else sorted(slots)):
+        v = slots[g]
+        if v:
             mask |= 1 << g
-            parts.append(slots[g].to_bytes(width(g) * w, "little"))
+            parts.append(v.to_bytes((EXACT if g == 0 else SLOTS) * w, "little"))
     return (groups.to_bytes(GROUPS * w, "little").rstrip(b"\0"),
             mask.to_bytes(4, "little") + b"".join(parts))
 
@@ -227,14 +228,21 @@ def derive(db: Database, cur: Cursor, table: str, summonses: str, dims: tuple[st
                     "AND blown < ? AND reported_at IS NOT NULL",
                     [day_start_us(month_day(month)), day_start_us(month_day(month + 1))])
         found = cur.fetchall()
+        ones: dict[int, list] = {}  # f -> each row's `one`, shared by dims of one width
         for column, dim in enumerate(dims, start=2):
             f = field(dim)
+            if f not in ones:
+                ones[f] = [one(row[1], f) for row in found]
             days: dict[tuple, list] = {}  # (day, key) -> [packed groups, {g: packed slots}]
-            for row in found:
-                g, up_group, up_slot = one(row[1], f)
-                packed = days.setdefault((row[0], row[column]), [0, {}])
+            for row, (g, up_group, up_slot) in zip(found, ones[f]):
+                k = (row[0], row[column])
+                packed = days.get(k)
+                if packed is None:
+                    days[k] = [up_group, {g: up_slot}]
+                    continue
                 packed[0] += up_group
-                packed[1][g] = packed[1].get(g, 0) + up_slot
+                slots = packed[1]
+                slots[g] = slots.get(g, 0) + up_slot
             xuns: dict[tuple, list] = {}
             month_rows: dict[str, list] = {}
             for (day, key), (groups, slots) in days.items():

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
+from uuid import UUID
 
 from domain.compound import Compound
 from projections.feed import Batch, View, tracked_position
@@ -58,6 +59,9 @@ _ISSUE_EVENTS = (Compound.WhistleBlown, Compound.DepartmentReported, Compound.Is
                  Compound.ResidentRated, Compound.IssueReopened, Compound.IssueEscalated,
                  Compound.DeclineAccepted, Compound.DepartmentSummoned,
                  Compound.ExtensionApproved, Compound.IssueClosedAsDuplicate)
+# Those and registrations: the rest (progress notes, meetings, …) is dropped
+# by type before any other work, as the other views do.
+_FOLDED = frozenset((Compound.Registered, *_ISSUE_EVENTS))
 
 
 class DashboardView(View):
@@ -169,7 +173,7 @@ class DashboardView(View):
         # counters here are increments, so skip what this transaction can
         # already see applied instead of counting it twice.
         done = tracked_position(db, cur, prefix + self.name)
-        events = [e for position, e in batch if position > done]
+        events = [e for position, e in batch if position > done and type(e) in _FOLDED]
         if not events:
             return
         t = self.names(db, prefix)
@@ -187,14 +191,17 @@ class DashboardView(View):
         self._save(db, cur, t, prefix, before, state, stale)
 
     def _places(self, db: Database, cur: Cursor, t: dict,
-                events: list) -> dict[str, tuple[str, str, str]]:
-        """Compound id -> (code, street, community) for the batch's issue events."""
-        ids = sorted({str(e.originator_id) for e in events if isinstance(e, _ISSUE_EVENTS)})
-        found: dict[str, tuple[str, str, str]] = {}
+                events: list) -> dict[int, tuple[str, str, str]]:
+        """Compound id (as its `UUID.int`) -> (code, street, community) for the
+        batch's issue events. Keyed by the number: a `UUID`'s hash, equality
+        and text are Python calls, its `int` is not."""
+        ids = sorted({str(UUID(int=i)) for i in
+                      {e.originator_id.int for e in events if isinstance(e, _ISSUE_EVENTS)}})
+        found: dict[int, tuple[str, str, str]] = {}
         for where, params in where_in(db, "id", ids):
             cur.execute(f"SELECT id, code, street, community FROM {t['compounds']} "
                         f"WHERE {where}", params)
-            found.update({r[0]: (r[1], r[2], r[3]) for r in cur.fetchall()})
+            found.update({UUID(r[0]).int: (r[1], r[2], r[3]) for r in cur.fetchall()})
         return found
 
     def _load(self, db: Database, cur: Cursor, t: dict,
@@ -214,16 +221,20 @@ class DashboardView(View):
     def _fold(self, e: Any, state: dict, places: dict, new_compounds: list) -> None:
         if isinstance(e, Compound.Registered):
             place = (e.code, e.street, e.community)
-            places[str(e.originator_id)] = place
+            places[e.originator_id.int] = place
             new_compounds.append((str(e.originator_id), *place))
             return
         if not isinstance(e, _ISSUE_EVENTS):
             return
-        code, street, community = places[str(e.originator_id)]
+        place = places.get(e.originator_id.int)
+        if place is None:
+            raise KeyError(str(e.originator_id))  # as it read when keyed by the text
+        code, street, community = place
         if isinstance(e, Compound.WhistleBlown):
+            at = to_us(e.at)
             state[(code, e.issue_id)] = Issue.blown(
-                code, street, community, e.issue_id, e.departments, to_us(e.at),
-                to_us(e.report_due_at), to_us(e.resolve_due_at), periods(local_day(to_us(e.at))))
+                code, street, community, e.issue_id, e.departments, at,
+                to_us(e.report_due_at), to_us(e.resolve_due_at), periods(local_day(at)))
             return
         issue = state.get((code, e.issue_id))
         if issue is None:

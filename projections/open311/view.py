@@ -58,34 +58,37 @@ class Open311View(View):
         if not events:
             return
         t = {b: self.table(db, prefix, b) for b in self.tables}
-        compounds: dict[UUID, list[Any]] = {}  # stored or new rows touched by the batch
+        # Compounds by `UUID.int`: a `UUID`'s hash, equality and text are
+        # Python calls, its number is not.
+        compounds: dict[int, list[Any]] = {}  # stored or new rows touched by the batch
         # Issue ids are a compound's own: two compounds may (rarely) share one.
-        requests: dict[tuple[UUID, str], list[Any]] = {}
+        requests: dict[tuple[int, str], list[Any]] = {}
         self._load(db, cur, t, events, compounds, requests)
-        new_compounds = {e.originator_id for e in events if type(e) is Compound.Registered}
-        new_requests = {(e.originator_id, e.issue_id) for e in events
+        new_compounds = {e.originator_id.int for e in events if type(e) is Compound.Registered}
+        new_requests = {(e.originator_id.int, e.issue_id) for e in events
                         if type(e) is Compound.WhistleBlown}
         for e in events:
-            kind, at = type(e), getattr(e, "at", None)
+            kind, at, of = type(e), getattr(e, "at", None), e.originator_id.int
             if kind is Compound.Registered:
                 where = e.__dict__.get("location") or {}
-                compounds[e.originator_id] = [str(e.originator_id), e.code, e.name, e.street,
-                                              where.get("latitude"), where.get("longitude"),
-                                              where.get("address"), where.get("zipcode")]
+                compounds[of] = [str(e.originator_id), e.code, e.name, e.street,
+                                 where.get("latitude"), where.get("longitude"),
+                                 where.get("address"), where.get("zipcode")]
                 continue
             if kind is Compound.Located:
-                row = compounds[e.originator_id]
+                row = _compound(compounds, e)
                 row[4:8] = [e.location.get(k) for k in ("latitude", "longitude", "address",
                                                         "zipcode")]
                 continue
             if kind is Compound.WhistleBlown:
-                requests[(e.originator_id, e.issue_id)] = [
-                    str(e.originator_id), e.issue_id, compounds[e.originator_id][1],
+                compound = _compound(compounds, e)
+                requests[(of, e.issue_id)] = [
+                    compound[0], e.issue_id, compound[1],
                     e.category, e.description, ",".join(e.departments), "open", None,
                     moment(at), moment(at), moment(e.report_due_at), moment(e.resolve_due_at),
                     e.__dict__.get("media_url")]
                 continue
-            row = requests.get((e.originator_id, e.issue_id))
+            row = requests.get((of, e.issue_id))
             if row is None:
                 continue  # a whistle this view never saw (cannot happen in one log)
             row[9] = moment(at)
@@ -99,7 +102,7 @@ class Open311View(View):
         insert_rows(db, cur, t["compounds"], COMPOUND_COLUMNS,
                     [compounds[i] for i in new_compounds])
         # (compounds read for their whistles' codes are written back only if located)
-        located = {e.originator_id for e in events if type(e) is Compound.Located}
+        located = {e.originator_id.int for e in events if type(e) is Compound.Located}
         upsert(db, cur, t["compounds"], COMPOUND_COLUMNS, ("id",),
                [compounds[i] for i in located - new_compounds])
         insert_rows(db, cur, t["requests"], REQUEST_COLUMNS,
@@ -108,25 +111,35 @@ class Open311View(View):
                [r for i, r in requests.items() if i not in new_requests])
 
     def _load(self, db: Database, cur: Cursor, t: dict[str, str], events: list[Any],
-              compounds: dict[UUID, list[Any]], requests: dict[str, list[Any]]) -> None:
+              compounds: dict[int, list[Any]],
+              requests: dict[tuple[int, str], list[Any]]) -> None:
         """The stored rows the batch changes or needs: compounds of its whistles
         and locations, and requests of its later issue events."""
-        registered = {e.originator_id for e in events if type(e) is Compound.Registered}
-        blown = {(e.originator_id, e.issue_id) for e in events
+        registered = {e.originator_id.int for e in events if type(e) is Compound.Registered}
+        blown = {(e.originator_id.int, e.issue_id) for e in events
                  if type(e) is Compound.WhistleBlown}
-        ids = sorted({str(e.originator_id) for e in events
-                      if type(e) in (Compound.Located, Compound.WhistleBlown)
-                      and e.originator_id not in registered})
+        ids = sorted({str(UUID(int=i)) for i in
+                      {e.originator_id.int for e in events
+                       if type(e) in (Compound.Located, Compound.WhistleBlown)} - registered})
         for where, params in where_in(db, "id", ids):
             cur.execute(f"SELECT {', '.join(COMPOUND_COLUMNS)} FROM {t['compounds']} "
                         f"WHERE {where}", params)
             for row in cur.fetchall():
-                compounds[UUID(row[0])] = list(row)
-        later = {(e.originator_id, e.issue_id) for e in events
+                compounds[UUID(row[0]).int] = list(row)
+        later = {(e.originator_id.int, e.issue_id) for e in events
                  if hasattr(e, "issue_id") and type(e) is not Compound.WhistleBlown} - blown
         for where, params in where_in(db, "issue_id", sorted({i for _, i in later})):
             cur.execute(f"SELECT {', '.join(REQUEST_COLUMNS)} FROM {t['requests']} "
                         f"WHERE {where}", params)
             for row in cur.fetchall():
-                if (UUID(row[0]), row[1]) in later:
-                    requests[(UUID(row[0]), row[1])] = list(row)
+                key = (UUID(row[0]).int, row[1])
+                if key in later:
+                    requests[key] = list(row)
+
+
+def _compound(compounds: dict[int, list[Any]], e: Any) -> list[Any]:
+    """The row of the event's compound; a KeyError naming its id if none."""
+    row = compounds.get(e.originator_id.int)
+    if row is None:
+        raise KeyError(e.originator_id)
+    return row
