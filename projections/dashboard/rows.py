@@ -11,7 +11,8 @@ from collections import defaultdict
 from operator import itemgetter
 from typing import Any
 
-from projections.dashboard.calendar import US, xun_id
+from domain.compound import Compound
+from projections.dashboard.calendar import US, to_us, xun_id
 
 GOOD = ("satisfied", "basically_satisfied")
 
@@ -79,6 +80,30 @@ class Issue:
         return issue
 
     # -- the events --------------------------------------------------------
+    def fold(self, e: Any) -> None:
+        """An event of the issue after its whistle, by the verbs below: the one
+        reading of these facts that the dashboard and the rankings share."""
+        if isinstance(e, Compound.DepartmentReported):
+            self.reported(e.department, to_us(e.at))
+        elif isinstance(e, Compound.IssueResolved):
+            self.resolved()
+        elif isinstance(e, Compound.ResidentRated):
+            self.rated(e.rating)
+        elif isinstance(e, Compound.IssueReopened):
+            self.reopened(to_us(e.resolve_due_at))
+        elif isinstance(e, Compound.IssueEscalated):
+            self.escalated(e.key, e.departments)
+        elif isinstance(e, Compound.DeclineAccepted):
+            self.ended(e.department)
+        elif isinstance(e, Compound.DepartmentSummoned):
+            if e.replaces:
+                self.ended(e.replaces)
+            self.summoned(e.department, to_us(e.report_due_at), to_us(e.resolve_due_at))
+        elif isinstance(e, Compound.ExtensionApproved):
+            self.extended(e.department, to_us(e.until))
+        elif isinstance(e, Compound.IssueClosedAsDuplicate):
+            self.duplicate()
+
     def summoned(self, department: str, report_due: int, resolve_due: int) -> None:
         self.removed.discard(department)
         self.rows[department] = dict(department=department, reported_at=None, minutes=None,

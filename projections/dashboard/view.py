@@ -239,26 +239,7 @@ class DashboardView(View):
         issue = state.get((code, e.issue_id))
         if issue is None:
             return  # closed as a duplicate: no rows, no figures
-        if isinstance(e, Compound.DepartmentReported):
-            issue.reported(e.department, to_us(e.at))
-        elif isinstance(e, Compound.IssueResolved):
-            issue.resolved()
-        elif isinstance(e, Compound.ResidentRated):
-            issue.rated(e.rating)
-        elif isinstance(e, Compound.IssueReopened):
-            issue.reopened(to_us(e.resolve_due_at))
-        elif isinstance(e, Compound.IssueEscalated):
-            issue.escalated(e.key, e.departments)
-        elif isinstance(e, Compound.DeclineAccepted):
-            issue.ended(e.department)
-        elif isinstance(e, Compound.DepartmentSummoned):
-            if e.replaces:
-                issue.ended(e.replaces)
-            issue.summoned(e.department, to_us(e.report_due_at), to_us(e.resolve_due_at))
-        elif isinstance(e, Compound.ExtensionApproved):
-            issue.extended(e.department, to_us(e.until))
-        elif isinstance(e, Compound.IssueClosedAsDuplicate):
-            issue.duplicate()
+        issue.fold(e)
 
     def _save(self, db: Database, cur: Cursor, t: dict, prefix: str, before: dict,
               state: dict, stale: bool) -> None:

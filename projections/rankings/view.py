@@ -288,16 +288,8 @@ class RankingsView(View):
 
 
 def _fold(w: _Whistle, e: Any) -> None:
-    """A push-back fact or a report-in, as the dashboard folds it (its view's `_fold`)."""
-    kind = type(e)
-    if kind is Compound.DepartmentReported:
-        if e.department in w.issue.rows:
-            w.issue.reported(e.department, to_us(e.at))
-    elif kind is Compound.DeclineAccepted:
-        w.issue.ended(e.department)
-    elif kind is Compound.DepartmentSummoned:
-        if e.replaces:
-            w.issue.ended(e.replaces)
-        w.summoned(e.department, to_us(e.report_due_at))
-    elif kind is Compound.IssueClosedAsDuplicate:
-        w.issue.duplicate()
+    """A push-back fact or a report-in, as the dashboard folds it. A report-in
+    of a summons that no longer counts changes nothing here."""
+    if type(e) is Compound.DepartmentReported and e.department not in w.issue.rows:
+        return
+    w.issue.fold(e)
