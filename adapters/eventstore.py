@@ -6,7 +6,7 @@ one sequence of positions and one hash chain for auditors to follow.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.domain import CanCreateTimestamp
@@ -17,10 +17,8 @@ from psycopg.sql import SQL, Composed
 from domain.company import PropertyCompany
 from domain.compound import Compound
 from adapters import clock
+from adapters.db import Database
 from adapters.settings import Settings, eventsourcing_env
-
-if TYPE_CHECKING:
-    from adapters.db import Database
 
 # Milliseconds, for the API's connections (Settings.statement_timeout).
 STATEMENT_TIMEOUT = "RW_STATEMENT_TIMEOUT_MS"
@@ -45,6 +43,10 @@ class RedWhistle(Application):
         env = {**eventsourcing_env(settings.database_url, settings), "CREATE_TABLE": "no"}
         if api and settings.statement_timeout:
             env[STATEMENT_TIMEOUT] = str(int(settings.statement_timeout * 1000))
+        return cls.from_env(env)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> "RedWhistle":
         app = cls(env=env)
         for recorder in (app.recorder, app.snapshots and app.snapshots.recorder):
             render_statements_once(recorder)
@@ -73,6 +75,24 @@ class Log:
     handle. Not the composition root, which is for entry points only."""
     app: RedWhistle
     db: Database
+
+    def address(self) -> dict[str, str] | None:
+        """What another process needs to open this same store (`Log.open`);
+        None for an in-memory SQLite database, which no other process sees."""
+        env = dict(self.app.env)
+        name = env.get("SQLITE_DBNAME", "")
+        if not self.db.is_postgres and (":memory:" in name or "mode=memory" in name):
+            return None
+        return env
+
+    @classmethod
+    def open(cls, address: dict[str, str]) -> "Log":
+        """The store at `address` (`Log.address`), from another process."""
+        app = RedWhistle.from_env(address)
+        return cls(app, Database(app))
+
+    def close(self) -> None:
+        self.app.close()
 
 
 def render_statements_once(recorder: Any) -> None:

@@ -55,6 +55,10 @@ _gc_saved = gc.get_threshold()
 class View(ABC):
     name: str = ""
     tables: tuple[str, ...] = ()  # base names, e.g. ("summonses", "issues")
+    # What folding the log costs this view beside the others (seconds of CPU
+    # over the same log, bench/README.md), to share a rebuild among
+    # processes evenly (projections/processes.py).
+    cost: float = 1.0
 
     def table(self, db: Database, prefix: str, base: str) -> str:
         return db.table(f"{prefix}rw_{self.name}_{base}")
@@ -227,7 +231,7 @@ def feed(log: Log, views: View | Sequence[View], prefix: str = "",
 
 
 @contextmanager
-def _fewer_collections() -> Iterator[None]:
+def fewer_collections() -> Iterator[None]:
     """Raises the collector's first threshold while any rebuild in this
     process runs (the API runs some for `as_of` queries, perhaps at once)."""
     global _gc_rebuilds, _gc_saved
@@ -246,9 +250,15 @@ def _fewer_collections() -> Iterator[None]:
 
 
 def rebuild(log: Log, views: View | Sequence[View], prefix: str = "",
-            until: int | None = None, progress: Callable[[int], None] | None = None) -> int:
-    """Drops the views' tables and builds them again from the start of the log."""
+            until: int | None = None, progress: Callable[[int], None] | None = None,
+            processes: int = 1) -> int:
+    """Drops the views' tables and builds them again from the start of the log.
+    With `processes` above one, the views are shared among that many
+    processes (projections/processes.py), up to the head of the log as it
+    stands now when `until` is not given."""
     db, views = log.db, _as_list(views)
+    if processes > 1 and log.address() is None:
+        processes = 1  # an in-memory store lives in this process only
     with db.transaction() as cur:
         hold_tables_lock(db, cur)
         for view in views:
@@ -257,9 +267,13 @@ def rebuild(log: Log, views: View | Sequence[View], prefix: str = "",
             view.begin_rebuild(db, cur, prefix)
             set_position(db, cur, prefix + view.name, 0)
             set_aside.forget(db, cur, prefix, view.name)
-    with _fewer_collections():
-        position = feed(log, views, prefix, until, batch_size=REBUILD_BATCH,
-                        progress=progress)
+    with fewer_collections():
+        if processes > 1 and len(views) > 1:
+            from projections import processes as apart  # (it imports this module)
+            head = log.app.recorder.max_notification_id() or 0
+            return apart.feed_shares(log, apart.shares(views, processes), prefix,
+                                     head if until is None else until, progress)
+        position = feed(log, views, prefix, until, batch_size=REBUILD_BATCH, progress=progress)
     analyze(log, views, prefix)
     return position
 

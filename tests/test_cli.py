@@ -36,6 +36,8 @@ def test_token_create_prints_a_token_that_authenticates(database_url):
     ("token", "create", "--role", "mayor", "--name", "x"),
     ("token", "create", "--role", "department", "--name", "x", "--department", "army"),
     ("project", "--rebuild", "no_such_view"),
+    ("project", "--rebuild", "all", "--processes", "0"),
+    ("project", "--rebuild", "all", "--processes", "two"),
     ("token", "create", "--role", "grid_worker", "--name", "w", "--grids", "A,,B"),
     ("token", "create", "--role", "official", "--name", "bell\x07", "--street", "S"),
     ("token", "create", "--role", "official", "--name", "o", "--street", "x" * 201),

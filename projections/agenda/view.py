@@ -58,6 +58,7 @@ _PUSH_BACK = {
 
 class AgendaView(View):
     name = "agenda"
+    cost = 0.7
     tables = ("version", "compounds", "issues", "reports", "ievents", "meetings", "decisions",
               "committees", "contracts")
 

@@ -80,6 +80,7 @@ _ISSUE_ONLY = frozenset({Compound.ProgressNoted, Compound.ResidentRated, Compoun
 
 class IssuesView(View):
     name = "issues"
+    cost = 0.95
     tables = ("compounds", "issues", "summonses", "companies", "meetings", "unindexed")
 
     def create_tables(self, db: Database, cur: Cursor, prefix: str) -> None:

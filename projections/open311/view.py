@@ -31,6 +31,7 @@ _FOLDED = frozenset({
 
 class Open311View(View):
     name = "open311"
+    cost = 0.45
     tables = ("requests", "compounds")
 
     def create_tables(self, db: Database, cur: Cursor, prefix: str) -> None:

@@ -74,6 +74,7 @@ class _Whistle:
 
 class RankingsView(View):
     name = "rankings"
+    cost = 0.35
     tables = ("version", "companies", "evaluations", "compounds", "surveys", "incidents",
               "summonses", "responses")
 

@@ -1,0 +1,84 @@
+"""A rebuild shared among processes holds, row for row, what the live
+follower holds; the shares are even by cost; a view that fails in another
+process fails the rebuild."""
+from __future__ import annotations
+
+import pytest
+
+from projections.feed import View, drop, rebuild, table_rows, tracked_position
+from projections.processes import shares
+from projections.registry import all_views
+from tests.test_issues_rebuild import history
+
+
+class Costs(View):
+    def __init__(self, name: str, cost: float) -> None:
+        self.name, self.cost = name, cost
+
+    def create_tables(self, db, cur, prefix):
+        pass
+
+    def apply(self, db, cur, prefix, batch):
+        pass
+
+
+def test_views_are_shared_evenly_by_cost():
+    views = [Costs(n, c) for n, c in [("dashboard", 1.65), ("agenda", 0.7), ("rankings", 0.35),
+                                       ("issues", 0.95), ("open311", 0.45)]]
+    # costliest first, each to the group that costs least so far: dashboard
+    # | issues, agenda (0.95 + 0.7 = 1.65) | open311 to the first of the tie
+    two = [[v.name for v in g] for g in shares(views, 2)]
+    assert two == [["dashboard", "open311"], ["issues", "agenda", "rankings"]]  # 2.10 / 2.00
+    assert [len(g) for g in shares(views, 9)] == [1, 1, 1, 1, 1]
+    assert [[v.name for v in g] for g in shares(views, 1)] == [
+        ["dashboard", "issues", "agenda", "open311", "rankings"]]
+
+
+def test_all_views_rebuilt_in_two_processes_equal_the_followed_ones(services, follower, clock):
+    history(services, clock)
+    follower.catch_up()
+    head = services.app.recorder.max_notification_id()
+    views, seen = all_views(), []
+    try:
+        assert rebuild(services.log, views, "px_", progress=seen.append, processes=2) == head
+        for view in views:
+            assert table_rows(services.log, view, "px_") == table_rows(services.log, view), \
+                view.name
+        assert seen == sorted(seen) and seen[-1] == head
+    finally:
+        for view in views:
+            drop(services.log, view, "px_")
+
+
+class Fails(View):
+    """Cannot fold anything, in whichever process it runs: not as a poison
+    event (which is set aside) but as the database gone from under it."""
+    name = "fails"
+    cost = 5.0  # the costliest: shared to the first group, fed here ...
+
+    def create_tables(self, db, cur, prefix):
+        pass
+
+    def apply(self, db, cur, prefix, batch):
+        import psycopg
+        raise psycopg.OperationalError("the database went away")
+
+
+class FailsElsewhere(Fails):
+    name = "fails_elsewhere"
+    cost = 0.0  # ... and this one in the other process
+
+
+@pytest.mark.parametrize("failing", [Fails, FailsElsewhere])
+def test_a_view_failing_in_either_process_fails_the_rebuild(services, clock, failing):
+    history(services, clock)
+    others = [v for v in all_views() if v.name in ("rankings", "agenda")]
+    views = [failing(), *others]
+    try:
+        with pytest.raises(Exception, match="the database went away"):
+            rebuild(services.log, views, "pf_", processes=2)
+        with services.db.transaction(commit=False) as cur:
+            assert tracked_position(services.db, cur, "pf_" + failing.name) == 0
+    finally:
+        for view in views:
+            drop(services.log, view, "pf_")
