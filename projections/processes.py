@@ -7,12 +7,21 @@ where in one process it lasts as long as all views together
 (bench/README.md, "A rebuild in processes"). Views keep no state between
 batches and each has its own tables and tracking row, so a share is fed by
 `feed` as any view is; the processes meet only in the database.
+
+The other processes are `python -m projections.processes`, told their share
+on stdin and answering on stdout (pickled), rather than multiprocessing's:
+those import the caller's `__main__` again, which a script without a main
+guard turns into a second rebuild.
 """
 from __future__ import annotations
 
-import multiprocessing
+import os
+import pickle
+import subprocess
+import sys
+import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from typing import Any
 
 from adapters.eventstore import Log
 from projections.feed import (REBUILD_BATCH, View, analyze, feed, fewer_collections,
@@ -49,20 +58,49 @@ def feed_shares(log: Log, groups: list[list[View]], prefix: str, until: int,
                 theirs = [tracked_position(log.db, cur, prefix + v.name) for v in others]
             progress(min([own, *theirs]))
 
-    # Spawned, not forked: the caller may hold threads and pooled connections.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(len(groups) - 1, mp_context=context) as pool:
-        futures: list[Future[int]] = [pool.submit(_feed_share, address, group, prefix, until)
-                                      for group in groups[1:]]
+    children = [_start(address, group, prefix, until) for group in groups[1:]]
+    try:
         own = feed(log, groups[0], prefix, until, batch_size=REBUILD_BATCH, progress=told)
         analyze(log, groups[0], prefix)
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
-            if any(f.exception() for f in done):
-                break  # raised just below
-            told(own)
-        return min([own, *(f.result() for f in futures)])
+        answers = []
+        for child in children:
+            while True:
+                try:
+                    answers.append(_answer(child, child.communicate(timeout=0.5)[0]))
+                    break
+                except subprocess.TimeoutExpired:
+                    told(own)
+        told(own)  # every share done: where they all are
+        return min([own, *answers])
+    finally:
+        for child in children:  # a share that failed leaves the others nothing to do
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+
+
+def _start(address: dict[str, str], views: list[View], prefix: str,
+           until: int) -> subprocess.Popen:
+    # The same modules as here: the caller's path (a test's, a bench's tree).
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path))
+    child = subprocess.Popen([sys.executable, "-m", "projections.processes"], env=env,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert child.stdin is not None
+    child.stdin.write(pickle.dumps((address, views, prefix, until)))
+    child.stdin.close()
+    child.stdin = None  # (communicate would flush it)
+    return child
+
+
+def _answer(child: subprocess.Popen, out: bytes) -> int:
+    try:
+        done, value = pickle.loads(out)
+    except Exception:  # noqa: BLE001 - nothing (or half) written: it died
+        raise RuntimeError(f"a rebuild process exited with {child.returncode} "
+                           "and no answer") from None
+    if done:
+        return value
+    raise value
 
 
 def _feed_share(address: dict[str, str], views: list[View], prefix: str, until: int) -> int:
@@ -74,3 +112,22 @@ def _feed_share(address: dict[str, str], views: list[View], prefix: str, until: 
         return position
     finally:
         log.close()
+
+
+def main() -> None:
+    answer: tuple[bool, Any]
+    out, sys.stdout = sys.stdout.buffer, sys.stderr  # stdout carries the answer only
+    try:
+        answer = (True, _feed_share(*pickle.load(sys.stdin.buffer)))
+    except Exception as exc:  # noqa: BLE001 - handed to the caller, who raises it
+        try:
+            pickle.dumps(exc)
+            answer = (False, exc)
+        except Exception:  # noqa: BLE001 - one that cannot travel travels as text
+            answer = (False, RuntimeError(traceback.format_exc()))
+    out.write(pickle.dumps(answer))
+    out.flush()
+
+
+if __name__ == "__main__":
+    main()

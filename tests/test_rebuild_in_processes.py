@@ -82,3 +82,27 @@ def test_a_view_failing_in_either_process_fails_the_rebuild(services, clock, fai
     finally:
         for view in views:
             drop(services.log, view, "pf_")
+
+
+SCRIPT = """
+from adapters.settings import Settings
+from projections.feed import rebuild
+from projections.registry import all_views
+from service_layer.bootstrap import bootstrap
+services = bootstrap(Settings(database_url={url!r}))
+print("rebuilt to", rebuild(services.log, all_views(), "sc_", processes=2))
+services.close()
+"""
+
+
+def test_a_script_without_a_main_guard_rebuilds_once(tmp_path):
+    """The other processes never import the caller's script again (as
+    multiprocessing's would, rebuilding in each)."""
+    import subprocess
+    import sys
+    script = tmp_path / "rebuild_all.py"
+    script.write_text(SCRIPT.format(url=f"sqlite:///{tmp_path}/s.sqlite"))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["rebuilt to 0"]
