@@ -50,7 +50,8 @@ def load(services: Services, n: int, seed: int = 7) -> None:
                        "grid_patrol", rnd.choice(("normal", "urgent")), status,
                        f"第{k}号 楼道堆物 issue {k}", "w", moment(blown), moment(blown),
                        moment(report_due), moment(resolve_due), due, "street",
-                       int(rnd.random() < 0.1), 0, None, 0))
+                       int(rnd.random() < 0.1), 0, None, 0, ",".join(departments), None,
+                       None))
         for d in departments:
             state = "awaiting_resolution" if status == "open" else "resolved"
             summonses.append((compound, iid, d, state, moment(blown), moment(report_due),

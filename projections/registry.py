@@ -13,9 +13,8 @@ def all_views() -> list[View]:
     from projections.agenda.view import AgendaView
     from projections.dashboard.view import DashboardView
     from projections.issues.view import IssuesView
-    from projections.open311.view import Open311View
     from projections.rankings.view import RankingsView
-    return [DashboardView(), AgendaView(), RankingsView(), Open311View(), IssuesView()]
+    return [DashboardView(), AgendaView(), RankingsView(), IssuesView()]
 
 
 def view_named(name: str) -> View:

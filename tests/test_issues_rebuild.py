@@ -1,7 +1,7 @@
-"""Issue 14's rebuild: the issues and Open311 views rebuilt from the log hold,
-row for row, what the live follower holds, whatever the rebuild's batch, and
-also when a batch is rolled back under them (another view's failure, or an
-error of the database) and applied again."""
+"""Issue 14's rebuild: the issues view (which Open311 reads too) rebuilt from
+the log holds, row for row, what the live follower holds, whatever the
+rebuild's batch, and also when a batch is rolled back under it (another view's
+failure, or an error of the database) and applied again."""
 from __future__ import annotations
 
 import sqlite3
@@ -13,7 +13,6 @@ from domain.compound import Compound
 from projections import feed as base
 from projections.feed import View, drop, feed, read_log, rebuild, table_rows
 from projections.issues.view import IssuesView
-from projections.open311.view import Open311View
 from projections.set_aside import set_aside
 from service_layer.demo import load_demo
 from tests import story
@@ -51,7 +50,7 @@ def history(services, clock) -> None:
     g.resolve(code, ids[3], department="fire", how="cleared again", at=later(9))
 
 
-VIEWS = (IssuesView, Open311View)
+VIEWS = (IssuesView,)
 
 
 def assert_same_rows(services, prefix: str) -> None:
@@ -116,7 +115,7 @@ def test_a_batch_rolled_back_under_the_views_is_folded_once(services, follower, 
     follower.catch_up()
     before, poison = last_reopening(services)
     monkeypatch.setattr(base, "REBUILD_BATCH", before)  # the reopening begins a batch
-    views = [IssuesView(), Open311View(), FailsOn(poison)]
+    views = [IssuesView(), FailsOn(poison)]
     try:
         rebuild(services.log, views, "re_")
         assert_same_rows(services, "re_")
@@ -136,7 +135,7 @@ def test_a_rebuild_cut_short_by_the_database_goes_on_to_the_same_rows(services, 
     before, poison = last_reopening(services)
     monkeypatch.setattr(base, "REBUILD_BATCH", before)
     failing = FailsOn(poison, sqlite3.OperationalError)  # transient: nothing set aside
-    views = [IssuesView(), Open311View()]
+    views = [IssuesView()]
     try:
         with pytest.raises(Exception, match=f"cannot fold {poison}"):  # (perhaps wrapped)
             rebuild(services.log, [*views, failing], "re_")

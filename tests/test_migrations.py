@@ -211,3 +211,45 @@ def test_views_create_their_tables_together_on_postgres(postgres_schema: str) ->
     finally:
         for services in each:
             services.close()
+
+
+def test_an_install_with_the_open311_view_loses_its_tables_and_refolds_the_issues(
+        database_url: str, clock) -> None:
+    """The release before kept Open311's rows in a view of their own and an
+    unnumbered issues view; migrating drops the former (0005), and the issues
+    view, of another version, is refolded by the follower."""
+    from projections.feed import ViewsFollower, create_view_tables, tracked_position
+    from projections.registry import all_views
+    services = bootstrap(Settings(database_url=database_url), clock=clock)
+    try:
+        db = services.db
+        services.governance.register_compound(**story.compound(code="HU-001"))
+        body = story.whistle(departments=["fire"], unit=None)
+        services.governance.blow_whistle("HU-001", grid_worker="w", **body)
+        create_view_tables(services.log, all_views())
+        ViewsFollower(services.log, all_views()).catch_up()
+        with db.transaction() as cur:  # as the release before left the store
+            cur.execute(f"CREATE TABLE {db.table('rw_open311_requests')} (issue_id TEXT)")
+            cur.execute(f"CREATE TABLE {db.table('rw_open311_compounds')} (id TEXT)")
+            cur.execute(f"INSERT INTO {db.table('rw_tracking')} (view, position) VALUES "
+                        "('open311', 2)")
+            cur.execute(f"DROP TABLE {db.table('rw_issues_version')}")
+            cur.execute(f"DELETE FROM {db.table('_yoyo_migration')} "
+                        "WHERE migration_id = '0005_open311_view_retired'")
+
+        assert migrate(services.app, database_url) == ["0005_open311_view_retired"]
+        assert not db.fetchall(f"SELECT 1 FROM {db.table('rw_tracking')} "
+                               "WHERE view = 'open311'")
+        for gone in ("rw_open311_requests", "rw_open311_compounds"):
+            with pytest.raises(Exception):
+                db.fetchall(f"SELECT 1 FROM {db.table(gone)}")
+        create_view_tables(services.log, all_views())  # as serve starts
+        with db.transaction() as cur:
+            assert tracked_position(db, cur, "issues") == 0
+        ViewsFollower(services.log, all_views()).catch_up()
+        with TestClient(create_app(services)) as client:
+            read = client.get(f"/open311/v2/requests/{body['issue_id']}.json")
+        assert read.status_code == 200, read.text
+        assert read.json()[0]["address_id"] == "HU-001"
+    finally:
+        services.close()

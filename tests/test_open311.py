@@ -280,3 +280,32 @@ def test_errors_in_the_spec_shape(base, auth, fmt):
         assert code == status and description
     r = requests.get(f"{base}/services.yaml")
     assert r.status_code == 404 and json.loads(r.text)[0]["code"] == 404
+
+
+def test_push_back_shows_who_acts_now_and_a_duplicate_is_closed(base, auth, services,
+                                                                 follower, clock):
+    """docs/open311.md: `agency_responsible` names the departments summoned
+    now; a duplicate is closed, its note naming the issue it repeats."""
+    g, hotline = services.governance, key_of(auth, "hotline")
+    filed = [requests.post(f"{base}/requests.json", data=dict(
+        api_key=hotline, service_code="parking_disorder", address_id="HU-002",
+        description=f"{n} 号楼门口乱停车")).json()[0]["service_request_id"] for n in (1, 2)]
+    clock.advance(hours=2)
+    g.summon_department("HU-002", filed[0], department="fire", replaces="police",
+                        official="Z", reason="车辆堵住消防通道")
+    g.close_as_duplicate("HU-002", filed[1], duplicate_of=filed[0], official="Z",
+                         reason="同一处")
+    follower.catch_up()
+    as_json = GeoReport(base)
+    moved = as_json.get_service_request(filed[0])
+    assert moved["agency_responsible"] == "城管执法、消防救援"
+    assert "召集城管执法、消防救援" in moved["service_notice"]
+    assert moved["updated_datetime"] == "2026-05-01T19:00:00+08:00"  # the summons
+    assert moved["status"] == "open"
+    duplicate = as_json.get_service_request(filed[1])
+    assert duplicate["status"] == "closed"
+    assert duplicate["status_notes"] == f"duplicate of {filed[0]}: 同一处"
+    assert duplicate["agency_responsible"] == "城管执法、公安派出所"  # as the whistle's
+    ids = lambda found: [r["service_request_id"] for r in found]  # noqa: E731
+    assert ids(as_json.get_service_requests(status="closed")) == [filed[1]]
+    assert ids(as_json.get_service_requests(status="open")) == [filed[0]]

@@ -1,6 +1,7 @@
 """Open311 GeoReport v2 under /open311/v2 (docs/open311.md): services are
 issue categories, a POSTed request blows a whistle on the compound found at
-its location, and requests are read from the `open311` view.
+its location, and requests are read from the issues view (its issues and
+compounds tables: projections/issues/view.py).
 
 Errors take the spec's shape (`[{"code", "description"}]` or `<errors>`), not
 the rest of the API's, so every endpoint answers through `_answer`.
@@ -26,7 +27,7 @@ from api import open311_format as o311
 from api.auth import READERS, check_grid, check_street
 from domain.exceptions import ConflictingRepeat, RuleBroken, UnknownFact
 from projections.moments import local, moment, parse_moment
-from projections.open311.view import Open311View
+from projections.issues.view import IssuesView
 from projections.feed import wait_for_views
 from service_layer.bootstrap import Services
 from service_layer.contacts import FIELDS as CONTACT_FIELDS
@@ -45,7 +46,7 @@ PAGE_SIZE = 1000
 MAX_BODY = 64 * 1024
 # Idempotency keys become issue ids in this namespace, with the token's owner.
 IDEMPOTENCY_NS = uuid.UUID("6f1c3b0e-7d4a-5b8e-9c2f-0a311e5d2b71")
-_VIEW = Open311View()
+_VIEW = IssuesView()
 
 
 def _answer(fmt: str, work: Callable[[], Response]) -> Response:
@@ -241,12 +242,12 @@ def _notice(departments: list[str], report_due: datetime, resolve_due: datetime)
 
 
 def _tables(svc: Services) -> dict[str, str]:
-    return {b: _VIEW.table(svc.db, "", b) for b in _VIEW.tables}
+    return {b: _VIEW.table(svc.db, "", b) for b in ("issues", "compounds")}
 
 
 def _stored_compound(svc: Services, issue_id: str) -> str | None:
     """The compound a retried request was filed on, whatever its location now finds."""
-    rows = svc.db.fetchall(f"SELECT compound FROM {_tables(svc)['requests']} "
+    rows = svc.db.fetchall(f"SELECT compound FROM {_tables(svc)['issues']} "
                            "WHERE issue_id = ? ORDER BY compound LIMIT 1", (issue_id,))
     return rows[0][0] if rows else None
 
@@ -314,9 +315,9 @@ def _named(svc: Services, table: str, text: str) -> str:
 
 # -- GET requests ------------------------------------------------------------
 _SELECT = ("SELECT r.issue_id, r.compound, r.category, r.description, r.departments, "
-           "r.status, r.status_notes, r.requested_at, r.updated_at, r.report_due_at, "
-           "r.expected_at, r.media_url, c.name, c.latitude, c.longitude, c.address, c.zipcode "
-           "FROM {requests} r JOIN {compounds} c ON c.id = r.compound_id")
+           "r.status, r.status_notes, r.blown_at, r.updated_at, r.report_due_at, "
+           "r.resolve_due_at, r.media_url, c.name, c.latitude, c.longitude, c.address, "
+           "c.zipcode FROM {issues} r JOIN {compounds} c ON c.code = r.compound")
 
 
 def _when(params: Any, name: str) -> datetime | None:
@@ -377,7 +378,7 @@ def requests_list(fmt: str, request: Request) -> Response:
             args += ids
         else:
             start, end = _window(p, svc.governance.clock())
-            sql += " WHERE r.requested_at >= ? AND r.requested_at <= ?"
+            sql += " WHERE r.blown_at >= ? AND r.blown_at <= ?"
             args += [moment(start), moment(end)]
             codes = _list(p, "service_code")
             if codes:
@@ -386,12 +387,11 @@ def requests_list(fmt: str, request: Request) -> Response:
             statuses = _list(p, "status")
             if any(s not in ("open", "closed") for s in statuses):
                 raise o311.Open311Error(400, "status is open, closed, or both comma-separated")
-            if len(set(statuses)) == 1:
-                sql += " AND r.status = ?"
-                args.append("open" if statuses[0] == "open" else "resolved")
+            if len(set(statuses)) == 1:  # closed: resolved, or closed as a duplicate
+                sql += f" AND r.status {'=' if statuses[0] == 'open' else '<>'} 'open'"
         size = _page(p, "page_size", PAGE_SIZE, PAGE_SIZE)
         page = _page(p, "page", 1, 1_000_000)
-        sql += " ORDER BY r.requested_at DESC, r.issue_id, r.compound LIMIT ? OFFSET ?"
+        sql += " ORDER BY r.blown_at DESC, r.issue_id, r.compound LIMIT ? OFFSET ?"
         args += [size, (page - 1) * size]
         return o311.render(fmt, "service_requests", _requests(svc, who, svc.db.fetchall(sql,
                                                                                        args)))
@@ -420,7 +420,7 @@ def _requests(svc: Services, who: Principal | None, rows: list[tuple]) -> list[d
          updated, report_due, expected, media_url, name, lat, lon, address, zipcode) in rows:
         summoned = departments.split(",")
         item = dict(
-            service_request_id=issue_id, status="closed" if status == "resolved" else "open",
+            service_request_id=issue_id, status="open" if status == "open" else "closed",
             status_notes=notes, service_name=o311.service(category)["service_name"],
             service_code=category, description=description,
             agency_responsible=o311.department_names(summoned),

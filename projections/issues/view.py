@@ -1,6 +1,9 @@
 """The work queues (issue 14): one row per issue and one per summons (issue ×
 department), with what a list row needs, plus the compounds, companies and
-joint meetings to list them. Lists read these tables only, never aggregates.
+joint meetings to list them. Lists read these tables only, never aggregates;
+so does Open311 (api/routers/open311.py: an issue's departments, as the
+aggregate has them now, its status notes and media link, and a compound's
+location are kept for it).
 
 Moments are the fixed-width UTC text of projections/moments.py, so ordering
 and comparing them as strings in SQL is ordering them in time. A summons'
@@ -33,7 +36,13 @@ from projections.bulk import index_name, insert_rows, upsert, where_in
 from projections.moments import moment
 from projections.codes import CODES, remember
 from projections.issues.text import spaced_sql, trigram_ops
+from projections.versions import keep_version
 from adapters.db import Cursor, Database
+
+# 2: what Open311 reads (an issue's departments, status notes and media, a
+# compound's location), which had a view of its own; the tables before were
+# unnumbered.
+VERSION = 2
 
 NO_DUE = "9999-12-31T00:00:00.000000+00:00"
 
@@ -46,30 +55,32 @@ AWAITING_DECISION = "pending_decisions > 0"  # a decline or extension to decide
 ISSUE_COLUMNS = ("compound", "issue_id", "name", "district", "street", "community", "grid",
                  "category", "source", "urgency", "status", "description", "grid_worker",
                  "blown_at", "updated_at", "report_due_at", "resolve_due_at", "due_at",
-                 "level", "escalated", "reopened", "duplicate_of", "pending_decisions")
+                 "level", "escalated", "reopened", "duplicate_of", "pending_decisions",
+                 "departments", "status_notes", "media_url")
 SUMMONS_COLUMNS = ("compound", "issue_id", "department", "state", "summoned_at",
                    "report_due_at", "resolve_due_at", "reported_at", "due_at", "decline",
                    "decline_reason", "extension", "extension_until", "reopened", "blown_at")
 COMPOUND_COLUMNS = ("code", "id", "name", "district", "street", "community", "grids",
                     "households", "kind", "management_mode", "registered_at", "company_code",
-                    "company_name")
+                    "company_name", "latitude", "longitude", "address", "zipcode")
 COMPANY_COLUMNS = ("code", "id", "name", "party_organisation", "registered_at")
 MEETING_COLUMNS = ("compound", "meeting_id", "held_on", "recorded_at", "attendees",
                    "issues_discussed", "decisions")
 
 _FOLDED = frozenset({
-    Compound.Registered, Compound.PropertyCompanyContracted, Compound.WhistleBlown,
-    Compound.DepartmentReported, Compound.ProgressNoted, Compound.IssueResolved,
-    Compound.ResidentRated, Compound.IssueReopened, Compound.IssueEscalated,
-    Compound.JointMeetingHeld, Compound.SummonsDeclined, Compound.DeclineAccepted,
-    Compound.DeclineRejected, Compound.DepartmentSummoned, Compound.ExtensionRequested,
-    Compound.ExtensionApproved, Compound.ExtensionRefused, Compound.IssueClosedAsDuplicate,
+    Compound.Registered, Compound.Located, Compound.PropertyCompanyContracted,
+    Compound.WhistleBlown, Compound.DepartmentReported, Compound.ProgressNoted,
+    Compound.IssueResolved, Compound.ResidentRated, Compound.IssueReopened,
+    Compound.IssueEscalated, Compound.JointMeetingHeld, Compound.SummonsDeclined,
+    Compound.DeclineAccepted, Compound.DeclineRejected, Compound.DepartmentSummoned,
+    Compound.ExtensionRequested, Compound.ExtensionApproved, Compound.ExtensionRefused,
+    Compound.IssueClosedAsDuplicate,
     PropertyCompany.Registered, PropertyCompany.PartyOrganisationEstablished})
 
 
 _OF_COMPOUND = frozenset(k for k in _FOLDED if issubclass(k, Compound.Event))
-_OF_ISSUE = _OF_COMPOUND - {Compound.Registered, Compound.PropertyCompanyContracted,
-                            Compound.JointMeetingHeld}
+_OF_ISSUE = _OF_COMPOUND - {Compound.Registered, Compound.Located,
+                            Compound.PropertyCompanyContracted, Compound.JointMeetingHeld}
 # The events whose moment is stored as such (blown, reported, summoned ...).
 _STAMPED = frozenset({Compound.Registered, Compound.JointMeetingHeld, Compound.WhistleBlown,
                       Compound.DepartmentReported, Compound.DepartmentSummoned,
@@ -80,10 +91,12 @@ _ISSUE_ONLY = frozenset({Compound.ProgressNoted, Compound.ResidentRated, Compoun
 
 class IssuesView(View):
     name = "issues"
-    cost = 0.95
-    tables = ("compounds", "issues", "summonses", "companies", "meetings", "unindexed")
+    cost = 1.0
+    tables = ("version", "compounds", "issues", "summonses", "companies", "meetings",
+              "unindexed")
 
     def create_tables(self, db: Database, cur: Cursor, prefix: str) -> None:
+        keep_version(db, cur, prefix, self, VERSION)
         t = {b: self.table(db, prefix, b) for b in self.tables}
         ix = lambda base, n: index_name(prefix, self.name, base, n)  # noqa: E731
         text = lambda cols: ", ".join(f"{c} TEXT" for c in cols)  # noqa: E731
@@ -92,13 +105,19 @@ class IssuesView(View):
                     "street TEXT NOT NULL, community TEXT NOT NULL, grids TEXT NOT NULL, "
                     "households INTEGER NOT NULL, kind TEXT NOT NULL, "
                     "management_mode TEXT NOT NULL, registered_at TEXT NOT NULL, "
-                    "company_code TEXT, company_name TEXT)")
+                    "company_code TEXT, company_name TEXT, latitude DOUBLE PRECISION, "
+                    "longitude DOUBLE PRECISION, address TEXT, zipcode TEXT)")
         cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('compounds', 'id')} "
                     f"ON {t['compounds']} (id)")  # loading the codes events name
+        # Open311's POST by lat/long (api/routers/open311.py); compounds are
+        # few and rarely written, so it is kept as they are.
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('compounds', 'latitude')} "
+                    f"ON {t['compounds']} (latitude)")
         cur.execute(f"CREATE TABLE IF NOT EXISTS {t['issues']} ("
                     f"{text(ISSUE_COLUMNS[:18])}, level TEXT, escalated INTEGER NOT NULL, "
                     "reopened INTEGER NOT NULL, duplicate_of TEXT, "
-                    "pending_decisions INTEGER NOT NULL, PRIMARY KEY (compound, issue_id))")
+                    "pending_decisions INTEGER NOT NULL, departments TEXT NOT NULL, "
+                    "status_notes TEXT, media_url TEXT, PRIMARY KEY (compound, issue_id))")
         cur.execute(f"CREATE INDEX IF NOT EXISTS {ix('issues', 'issue_id')} "
                     f"ON {t['issues']} (issue_id)")  # loading the rows events change
         cur.execute(f"CREATE TABLE IF NOT EXISTS {t['summonses']} ({text(SUMMONS_COLUMNS[:13])}, "
@@ -196,6 +215,10 @@ def _summons(code: str, issue_id: str, department: str, at: str, report_due: str
                 blown_at=blown_at)
 
 
+def _located(location: dict[str, Any]) -> dict[str, Any]:
+    return {k: location.get(k) for k in ("latitude", "longitude", "address", "zipcode")}
+
+
 class _State:
     """The rows one batch touches, keyed as in their tables."""
 
@@ -273,11 +296,17 @@ class _State:
                 code=e.code, id=str(e.originator_id), name=e.name, district=e.district,
                 street=e.street, community=e.community, grids=json.dumps(list(e.grids)),
                 households=e.households, kind=e.kind, management_mode=e.management_mode,
-                registered_at=at, company_code=None, company_name=None)
+                registered_at=at, company_code=None, company_name=None,
+                # (registrations stored before locations existed have none)
+                **_located(e.__dict__.get("location") or {}))
             self.changed.add(e.code)
             return
         if code is None:
             raise KeyError(f"no compound {e.originator_id}")
+        if kind is Compound.Located:
+            self.compounds[code].update(_located(e.location))
+            self.changed.add(code)
+            return
         if kind is Compound.PropertyCompanyContracted:
             self.compounds[code].update(company_code=e.company_code, company_name=e.company_name)
             self.changed.add(code)
@@ -302,7 +331,9 @@ class _State:
                 source=e.source, urgency=e.urgency, status="open", description=e.description,
                 grid_worker=e.grid_worker, blown_at=at, updated_at=at,
                 report_due_at=report_due, resolve_due_at=resolve_due, due_at=NO_DUE,
-                level="street", escalated=0, reopened=0, duplicate_of=None, pending_decisions=0)
+                level="street", escalated=0, reopened=0, duplicate_of=None, pending_decisions=0,
+                departments=",".join(e.departments), status_notes=None,
+                media_url=e.__dict__.get("media_url"))  # (absent from older whistles)
             self.summonses[key] = {d: _summons(code, e.issue_id, d, at, report_due, resolve_due,
                                                0, at) for d in e.departments}
         else:
@@ -321,13 +352,15 @@ class _State:
             s["reported_at"] = at
             if s["state"] == "awaiting_report":
                 s["state"] = "awaiting_resolution"
+        elif kind is Compound.ProgressNoted:
+            issue["status_notes"] = e.note
         elif kind is Compound.IssueResolved:
-            issue["status"] = "resolved"
+            issue["status"], issue["status_notes"] = "resolved", e.how
             for s in summonses.values():
                 if s["state"] in AWAITING:
                     s["state"] = "resolved"
         elif kind is Compound.IssueReopened:
-            issue["status"] = "open"
+            issue["status"], issue["status_notes"] = "open", f"reopened: {e.reason}"
             issue["reopened"] += 1
             issue["resolve_due_at"] = moment(e.resolve_due_at)
             for s in summonses.values():
@@ -344,6 +377,8 @@ class _State:
             s["decline"], s["decline_reason"] = "pending", e.reason
         elif kind is Compound.DeclineAccepted and s is not None:
             s["decline"], s["state"] = "accepted", "ended"
+            issue["departments"] = ",".join(
+                d for d in issue["departments"].split(",") if d != e.department)
         elif kind is Compound.DeclineRejected and s is not None:
             s["decline"] = "rejected"
         elif kind is Compound.DepartmentSummoned:
@@ -352,6 +387,9 @@ class _State:
                 ended["state"] = "ended"
                 if ended["decline"] == "pending":
                     ended["decline"] = "accepted"
+            # in the aggregate's order: the whistle's, then those summoned since
+            kept = [d for d in issue["departments"].split(",") if d and d != e.replaces]
+            issue["departments"] = ",".join([*kept, e.department])
             summonses[e.department] = _summons(
                 key[0], key[1], e.department, at, moment(e.report_due_at),
                 moment(e.resolve_due_at), issue["reopened"], issue["blown_at"])
@@ -364,6 +402,8 @@ class _State:
             s["extension"] = "refused"
         elif kind is Compound.IssueClosedAsDuplicate:
             issue["status"], issue["duplicate_of"] = "duplicate", e.duplicate_of
+            issue["status_notes"] = f"duplicate of {e.duplicate_of}" + (
+                f": {e.reason}" if e.reason else "")
             for s in summonses.values():
                 if s["state"] in AWAITING:
                     s["state"] = "closed"
