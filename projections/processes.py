@@ -8,10 +8,10 @@ where in one process it lasts as long as all views together
 batches and each has its own tables and tracking row, so a share is fed by
 `feed` as any view is; the processes meet only in the database.
 
-The other processes are `python -m projections.processes`, told their share
-on stdin and answering on stdout (pickled), rather than multiprocessing's:
-those import the caller's `__main__` again, which a script without a main
-guard turns into a second rebuild.
+The other processes are Python told their path and share on stdin, answering
+on stdout (pickled), rather than multiprocessing's: those import the
+caller's `__main__` again, which a script without a main guard turns into a
+second rebuild.
 """
 from __future__ import annotations
 
@@ -79,13 +79,17 @@ def feed_shares(log: Log, groups: list[list[View]], prefix: str, until: int,
                 child.wait()
 
 
+_CHILD = ("import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "
+          "from projections.processes import main; main()")
+
+
 def _start(address: dict[str, str], views: list[View], prefix: str,
            until: int) -> subprocess.Popen:
-    # The same modules as here: the caller's path (a test's, a bench's tree).
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path))
-    child = subprocess.Popen([sys.executable, "-m", "projections.processes"], env=env,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    child = subprocess.Popen([sys.executable, "-c", _CHILD], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE)
     assert child.stdin is not None
+    # The same modules as here, found by the caller's path (a test's, a bench's tree).
+    child.stdin.write(pickle.dumps([p or os.getcwd() for p in sys.path]))
     child.stdin.write(pickle.dumps((address, views, prefix, until)))
     child.stdin.close()
     child.stdin = None  # (communicate would flush it)
@@ -127,7 +131,3 @@ def main() -> None:
             answer = (False, RuntimeError(traceback.format_exc()))
     out.write(pickle.dumps(answer))
     out.flush()
-
-
-if __name__ == "__main__":
-    main()
