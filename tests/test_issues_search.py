@@ -1,12 +1,17 @@
 """`q` on the list of issues (issue 14): words in the description, Chinese
-included, of any length. On PostgreSQL a word of three characters or more is
-looked up in the trigram index of the descriptions, a shorter one (most
-Chinese words are two characters) has no trigram and is matched row by row:
-both must answer alike, on SQLite and PostgreSQL."""
+included, of any length. On PostgreSQL a Chinese word or one of three
+characters or more is looked up in the trigram index of the spaced
+descriptions, one or two ASCII letters or digits in that of their pairs, any
+other short word row by row (projections/issues/text.py): every way must
+answer as a substring match does, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import pytest
+
+from projections.issues.text import indexed, text_indexes
 from projections.issues.view import IssuesView
-from tests.test_issues_list import city, get, names
+from tests import story
+from tests.test_issues_list import city, get, names, write
 
 
 def test_short_and_long_words_chinese_and_latin(client, auth, clock, services):
@@ -29,9 +34,49 @@ def test_short_and_long_words_chinese_and_latin(client, auth, clock, services):
     assert q("不存在") == set()
     assert q("%_s") == {"c"}  # "100%_sure": wildcards are literal
     if services.db.is_postgres:
-        # The index is there (pg_trgm is available on the test server).
+        # The indexes are there (pg_trgm is available on the test server).
         view = IssuesView()
-        found = services.db.fetchall(
-            "SELECT indexdef FROM pg_indexes WHERE schemaname = ? AND indexname = ?",
-            [services.db.schema, view._text_index("")])
-        assert len(found) == 1 and "gin_trgm_ops" in found[0][0]
+        for suffix in text_indexes("description"):
+            found = services.db.fetchall(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = ? AND indexname = ?",
+                [services.db.schema, view._text_index("", suffix)])
+            assert len(found) == 1 and "gin_trgm_ops" in found[0][0]
+
+
+# Short ASCII words (one or two letters or digits) next to Chinese, at the
+# ends of the text, in other case, after punctuation; and words with no index.
+SHORT = {"a": "12号楼电梯坏了", "b": "Lift stuck at floor 12, ZQ-7", "c": "x", "d": "楼Q",
+         "e": "aZ。zq", "f": "No water 3", "g": "漏水 A1b2", "h": "q", "i": "电梯 ab-c d%e"}
+WORDS = ("12", "zq", "ZQ", "q", "Q", "z", "x", "7", "3", "1b", "b2", "a1", "no", "a", "b",
+         "c", "2", "21", "qz", "楼", "楼q", "q楼", "12号", "-7", "b-", "%", "d%", "-", "。z",
+         "t 1", "zq 12", "lift 12", "b2 漏")
+
+
+def test_short_ascii_words_match_as_substrings(client, auth, clock, services):
+    pos = write(client, auth["admin"], "/v1/compounds", story.compound("HD-9"))
+    ids = {}
+    for name, desc in SHORT.items():
+        clock.advance(minutes=1)
+        body = story.whistle(["fire"], description=desc)
+        pos = write(client, auth["admin"], "/v1/compounds/HD-9/whistles", body)
+        ids[name] = body["issue_id"]
+    for words in WORDS:
+        expected = {n for n, d in SHORT.items() if all(w.lower() in d.lower()
+                                                       for w in words.split())}
+        assert names(get(client, auth["admin"], "/v1/issues", after=pos, q=words),
+                     ids) == expected, words
+
+
+def test_pairs_find_every_row_a_short_word_occurs_in(services):
+    """The pairs index's own condition alone (the plain LIKE left out) finds
+    exactly the descriptions that contain the word: it misses none."""
+    if not services.db.is_postgres:
+        pytest.skip("the index is PostgreSQL's")
+    rows = ", ".join("(?)" for _ in SHORT)
+    for word in [w for w in WORDS if indexed("d", w) is not None and len(w) <= 2
+                 and w.isascii()]:
+        expression, pattern = indexed("d", word)
+        found = services.db.fetchall(f"SELECT d FROM (VALUES {rows}) v(d) WHERE {expression} "
+                                     "LIKE ? ESCAPE '\\'", [*SHORT.values(), pattern])
+        assert {d for (d,) in found} == {d for d in SHORT.values()
+                                         if word.lower() in d.lower()}, word

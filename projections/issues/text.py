@@ -6,18 +6,28 @@ SQLite: LOWER(description) LIKE '%word%', row by row.
 
 PostgreSQL: a GIN index of trigrams (pg_trgm) answers LIKE without reading
 every row, but only for words of three characters or more, and most Chinese
-words are two. So the index and the query both read the description
-*spaced*: every character beyond ASCII stands alone between spaces
-(`spaced`: 飞线 -> " 飞  线 "), which pg_trgm pads into trigrams of its own
-("  飞", " 飞 "). A Chinese word of any length is then looked up by its
-characters, a Latin word of three or more by its trigrams; an ASCII word of
-one or two characters has none and is matched as on SQLite, row by row
-along the list's order (fast when it is common, as such words are). Spacing
-both sides changes no answer: the word has no whitespace (q is split on it),
-so the spaced word occurs in the spaced description exactly where the word
-occurs in the description. Spacing costs each row it reads a regular
-expression, so the query also asks the plain LIKE, which the rows along the
-sort's index meet first (projections/issues/query.py).
+words are two. So two trigram indexes read the description rewritten:
+
+- *spaced*: every character beyond ASCII stands alone between spaces
+  (`spaced`: 飞线 -> " 飞  线 "), which pg_trgm pads into trigrams of its
+  own ("  飞", " 飞 "). A Chinese word of any length is then looked up by
+  its characters, a Latin word of three or more by its trigrams. Spacing
+  both sides changes no answer: the word has no whitespace (q is split on
+  it), so the spaced word occurs in the spaced description exactly where
+  the word occurs in the description.
+- *pairs*: the letters and digits of ASCII, every other run of characters
+  one space, then every two adjacent characters a word of their own
+  ("ZQ-1" -> " zq  q   1"). A word of one or two ASCII letters or digits
+  is then the pair itself (`% zq %`: "  z", " zq", "zq ") or a pair it
+  begins (`% q%`; the last character stands alone). Every occurrence of
+  such a word is one of these pairs, so the index finds every row that has
+  it; the plain LIKE decides. A short word with anything else ("a-", "%")
+  is matched row by row, as on SQLite.
+
+Rewriting costs each row it reads regular expressions, so the query also
+asks the plain LIKE, which the rows along the sort's index meet first
+(projections/issues/query.py); a common short word is read that way, as it
+was before either index.
 """
 from __future__ import annotations
 
@@ -31,6 +41,10 @@ log = logging.getLogger("redwhistle.views")
 # The same spacing in SQL (over LOWER(column)) and in Python (over a word).
 _SPACED_SQL = r"regexp_replace(LOWER({}), '([^\x01-\x7f])', ' \1 ', 'g')"
 _BEYOND_ASCII = re.compile(r"([^\x00-\x7f])")
+# Each character doubled and the first dropped, so that cutting into twos
+# gives every adjacent pair: "abc" -> "aabbcc" -> "abbcc" -> " ab  bc c".
+_PAIRS_SQL = (r"(' ' || regexp_replace(substr(regexp_replace(regexp_replace(LOWER({}), "
+              r"'[^a-z0-9]+', ' ', 'g'), '(.)', '\1\1', 'g'), 2), '(..)', ' \1 ', 'g'))")
 
 
 def spaced_sql(column: str) -> str:
@@ -38,14 +52,38 @@ def spaced_sql(column: str) -> str:
     return _SPACED_SQL.format(column)
 
 
+def pairs_sql(column: str) -> str:
+    """The adjacent pairs of letters and digits of `column`, lower-case: the
+    expression of the trigram index of short ASCII words."""
+    return _PAIRS_SQL.format(column)
+
+
+def text_indexes(column: str) -> dict[str, str]:
+    """The trigram indexes' expressions over `column`, by the name's suffix."""
+    return {"description_trgm": spaced_sql(column), "description_pairs": pairs_sql(column)}
+
+
 def spaced(word: str) -> str:
     return _BEYOND_ASCII.sub(r" \1 ", word.lower())
 
 
-def indexed(word: str) -> bool:
-    """Whether the trigram index can find `word`; one that it cannot is
-    matched without spacing, which costs each row read more than LIKE."""
-    return len(word) >= 3 or not word.isascii()
+def contains(word: str) -> str:
+    """The LIKE pattern (escape character `\\`) of text that contains `word`,
+    lower-case."""
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.lower()}%"
+
+
+def indexed(column: str, word: str) -> tuple[str, str] | None:
+    """The expression of a trigram index that can find `word` in `column`
+    and the LIKE pattern to look for in it; None when neither can, and
+    `word` is matched without rewriting, which costs each row read less."""
+    if len(word) >= 3 or not word.isascii():
+        return spaced_sql(column), contains(spaced(word))
+    if word.isalnum():  # ASCII: a-z, A-Z, 0-9
+        end = " %" if len(word) == 2 else "%"  # the pair itself, or one it begins
+        return pairs_sql(column), f"% {word.lower()}{end}"
+    return None
 
 
 def trigram_ops(cur: Cursor) -> str | None:
