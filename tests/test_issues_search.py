@@ -1,7 +1,7 @@
 """`q` on the list of issues (issue 14): words in the description, Chinese
 included, of any length. On PostgreSQL a Chinese word or one of three
 characters or more is looked up in the trigram index of the spaced
-descriptions, one or two ASCII letters or digits in that of their pairs, any
+descriptions, one or two ASCII letters or digits in that of the tripled, any
 other short word row by row (projections/issues/text.py): every way must
 answer as a substring match does, on SQLite and PostgreSQL."""
 from __future__ import annotations
@@ -67,8 +67,8 @@ def test_short_ascii_words_match_as_substrings(client, auth, clock, services):
                      ids) == expected, words
 
 
-def test_pairs_find_every_row_a_short_word_occurs_in(services):
-    """The pairs index's own condition alone (the plain LIKE left out) finds
+def test_tripled_finds_every_row_a_short_word_occurs_in(services):
+    """The tripled index's own condition alone (the plain LIKE left out) finds
     exactly the descriptions that contain the word: it misses none."""
     if not services.db.is_postgres:
         pytest.skip("the index is PostgreSQL's")

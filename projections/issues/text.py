@@ -15,14 +15,13 @@ words are two. So two trigram indexes read the description rewritten:
   both sides changes no answer: the word has no whitespace (q is split on
   it), so the spaced word occurs in the spaced description exactly where
   the word occurs in the description.
-- *pairs*: the letters and digits of ASCII, every other run of characters
-  one space, then every two adjacent characters a word of their own
-  ("ZQ-1" -> " zq  q   1"). A word of one or two ASCII letters or digits
-  is then the pair itself (`% zq %`: "  z", " zq", "zq ") or a pair it
-  begins (`% q%`; the last character stands alone). Every occurrence of
-  such a word is one of these pairs, so the index finds every row that has
-  it; the plain LIKE decides. A short word with anything else ("a-", "%")
-  is matched row by row, as on SQLite.
+- *tripled*: every run of characters other than ASCII letters and digits
+  one space, then each character three times ("ZQ-1" -> "zzzqqq   111"). A word of one or two ASCII
+  letters or digits, tripled alike, then has trigrams of its own (q ->
+  "qqq"; zq -> "zzzqqq": "zzz", "zzq", "zqq", "qqq"), and occurs in the
+  tripled description exactly where the word occurs in the description. A
+  short word with anything else ("a-", "%") is matched row by row, as on
+  SQLite.
 
 Rewriting costs each row it reads regular expressions, so the query also
 asks the plain LIKE, which the rows along the sort's index meet first
@@ -41,10 +40,9 @@ log = logging.getLogger("redwhistle.views")
 # The same spacing in SQL (over LOWER(column)) and in Python (over a word).
 _SPACED_SQL = r"regexp_replace(LOWER({}), '([^\x01-\x7f])', ' \1 ', 'g')"
 _BEYOND_ASCII = re.compile(r"([^\x00-\x7f])")
-# Each character doubled and the first dropped, so that cutting into twos
-# gives every adjacent pair: "abc" -> "aabbcc" -> "abbcc" -> " ab  bc c".
-_PAIRS_SQL = (r"(' ' || regexp_replace(substr(regexp_replace(regexp_replace(LOWER({}), "
-              r"'[^a-z0-9]+', ' ', 'g'), '(.)', '\1\1', 'g'), 2), '(..)', ' \1 ', 'g'))")
+# The tripling in SQL; a word's is in `indexed`.
+_TRIPLED_SQL = (r"regexp_replace(regexp_replace(LOWER({}), '[^a-z0-9]+', ' ', 'g'), "
+                r"'(.)', '\1\1\1', 'g')")
 
 
 def spaced_sql(column: str) -> str:
@@ -52,15 +50,16 @@ def spaced_sql(column: str) -> str:
     return _SPACED_SQL.format(column)
 
 
-def pairs_sql(column: str) -> str:
-    """The adjacent pairs of letters and digits of `column`, lower-case: the
-    expression of the trigram index of short ASCII words."""
-    return _PAIRS_SQL.format(column)
+def tripled_sql(column: str) -> str:
+    """The tripled lower-case text of `column`: the expression of the trigram
+    index of short ASCII words."""
+    return _TRIPLED_SQL.format(column)
 
 
 def text_indexes(column: str) -> dict[str, str]:
     """The trigram indexes' expressions over `column`, by the name's suffix."""
-    return {"description_trgm": spaced_sql(column), "description_pairs": pairs_sql(column)}
+    return {"description_trgm": spaced_sql(column),
+            "description_tripled": tripled_sql(column)}
 
 
 def spaced(word: str) -> str:
@@ -81,8 +80,7 @@ def indexed(column: str, word: str) -> tuple[str, str] | None:
     if len(word) >= 3 or not word.isascii():
         return spaced_sql(column), contains(spaced(word))
     if word.isalnum():  # ASCII: a-z, A-Z, 0-9
-        end = " %" if len(word) == 2 else "%"  # the pair itself, or one it begins
-        return pairs_sql(column), f"% {word.lower()}{end}"
+        return tripled_sql(column), f"%{''.join(c * 3 for c in word.lower())}%"
     return None
 
 
