@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from projections.bulk import where_in
-from projections.issues.text import contains, indexed
+from projections.issues.text import contains, indexed, tripled, tripled_sql
 from projections.issues.view import AWAITED, AWAITING_DECISION, NO_DUE, IssuesView
 from adapters.eventstore import Log
 from projections.errors import BadFilter
@@ -92,18 +92,18 @@ def issue_filters(t: dict[str, str], f: dict[str, Any], now: str,
     # Each whitespace-separated word must occur (projections/issues/text.py).
     for word in (f.get("q") or "").split():
         plain = "LOWER(i.description) LIKE ? ESCAPE '\\'"
-        index = indexed("i.description", word) if postgres else None
-        if index is None:
+        if not (postgres and indexed(word)):
             c.add(plain, contains(word))
             continue
-        # The rewritten match is the one a trigram index answers, and the one
+        # The tripled match is the one the trigram index answers, and the one
         # the planner estimates (from that index's statistics); the plain one
         # is the same condition, cheaper to read row by row along the sort's
         # index (conditions are checked cheapest first). As a CASE the
         # planner does not multiply it into the estimate, which would make a
         # common word look rare and have its every match fetched and sorted.
         c.add(f"CASE WHEN {plain} THEN TRUE ELSE FALSE END AND "
-              f"{index[0]} LIKE ? ESCAPE '\\'", contains(word), index[1])
+              f"{tripled_sql('i.description')} LIKE ? ESCAPE '\\'", contains(word),
+              contains(tripled(word)))
     return c
 
 

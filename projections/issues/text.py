@@ -6,64 +6,42 @@ SQLite: LOWER(description) LIKE '%word%', row by row.
 
 PostgreSQL: a GIN index of trigrams (pg_trgm) answers LIKE without reading
 every row, but only for words of three characters or more, and most Chinese
-words are two. So two trigram indexes read the description rewritten:
+words are two. So the index and the query both read the description
+*tripled*: every character three times (`tripled`: 电梯 -> 电电电梯梯梯,
+q -> qqq). A word of any length and script then has trigrams of its own
+(电电电, 电电梯, 电梯梯, 梯梯梯), those of the characters next to each other
+as in the word. Tripling both sides changes no answer: the tripled word
+occurs in the tripled description exactly where the word occurs in the
+description (wherever a match starts, each run of three of the word begins
+in the run of one character of the description, the next run in the next,
+so the characters agree one by one). pg_trgm keeps only
+letters and digits: a word with none (`%`, `-`, `。`) has no trigram and is
+matched as on SQLite, row by row along the list's order.
 
-- *spaced*: every character beyond ASCII stands alone between spaces
-  (`spaced`: 飞线 -> " 飞  线 "), which pg_trgm pads into trigrams of its
-  own ("  飞", " 飞 "). A Chinese word of any length is then looked up by
-  its characters, a Latin word of three or more by its trigrams. Spacing
-  both sides changes no answer: the word has no whitespace (q is split on
-  it), so the spaced word occurs in the spaced description exactly where
-  the word occurs in the description.
-- *tripled*: every run of characters other than ASCII letters and digits
-  one space, then each character three times ("ZQ-1" -> "zzzqqq   111"). A word of one or two ASCII
-  letters or digits, tripled alike, then has trigrams of its own (q ->
-  "qqq"; zq -> "zzzqqq": "zzz", "zzq", "zqq", "qqq"), and occurs in the
-  tripled description exactly where the word occurs in the description. A
-  short word with anything else ("a-", "%") is matched row by row, as on
-  SQLite.
-
-Rewriting costs each row it reads regular expressions, so the query also
+Tripling costs each row it reads a regular expression, so the query also
 asks the plain LIKE, which the rows along the sort's index meet first
-(projections/issues/query.py); a common short word is read that way, as it
-was before either index.
+(projections/issues/query.py); a common word is read that way.
 """
 from __future__ import annotations
 
 import logging
-import re
 
 from adapters.db import Cursor
 
 log = logging.getLogger("redwhistle.views")
 
-# The same spacing in SQL (over LOWER(column)) and in Python (over a word).
-_SPACED_SQL = r"regexp_replace(LOWER({}), '([^\x01-\x7f])', ' \1 ', 'g')"
-_BEYOND_ASCII = re.compile(r"([^\x00-\x7f])")
-# The tripling in SQL; a word's is in `indexed`.
-_TRIPLED_SQL = (r"regexp_replace(regexp_replace(LOWER({}), '[^a-z0-9]+', ' ', 'g'), "
-                r"'(.)', '\1\1\1', 'g')")
-
-
-def spaced_sql(column: str) -> str:
-    """The spaced lower-case text of `column`: the trigram index's expression."""
-    return _SPACED_SQL.format(column)
+TEXT_INDEX = "description_tripled"  # the index's name, after the view's and the table's
+# The same tripling in SQL (over LOWER(column)) and in Python (over a word).
+_TRIPLED_SQL = r"regexp_replace(LOWER({}), '(.)', '\1\1\1', 'g')"
 
 
 def tripled_sql(column: str) -> str:
-    """The tripled lower-case text of `column`: the expression of the trigram
-    index of short ASCII words."""
+    """The tripled lower-case text of `column`: the trigram index's expression."""
     return _TRIPLED_SQL.format(column)
 
 
-def text_indexes(column: str) -> dict[str, str]:
-    """The trigram indexes' expressions over `column`, by the name's suffix."""
-    return {"description_trgm": spaced_sql(column),
-            "description_tripled": tripled_sql(column)}
-
-
-def spaced(word: str) -> str:
-    return _BEYOND_ASCII.sub(r" \1 ", word.lower())
+def tripled(word: str) -> str:
+    return "".join(c * 3 for c in word.lower())
 
 
 def contains(word: str) -> str:
@@ -73,15 +51,11 @@ def contains(word: str) -> str:
     return f"%{escaped.lower()}%"
 
 
-def indexed(column: str, word: str) -> tuple[str, str] | None:
-    """The expression of a trigram index that can find `word` in `column`
-    and the LIKE pattern to look for in it; None when neither can, and
-    `word` is matched without rewriting, which costs each row read less."""
-    if len(word) >= 3 or not word.isascii():
-        return spaced_sql(column), contains(spaced(word))
-    if word.isalnum():  # ASCII: a-z, A-Z, 0-9
-        return tripled_sql(column), f"%{''.join(c * 3 for c in word.lower())}%"
-    return None
+def indexed(word: str) -> bool:
+    """Whether the trigram index can find `word`: one with a letter or digit.
+    One that it cannot is matched without tripling, which costs each row
+    read less."""
+    return any(c.isalnum() for c in word)
 
 
 def trigram_ops(cur: Cursor) -> str | None:

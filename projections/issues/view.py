@@ -32,7 +32,7 @@ from projections.feed import Batch, View
 from projections.bulk import index_name, insert_rows, upsert, where_in
 from projections.moments import moment
 from projections.codes import CODES, remember
-from projections.issues.text import text_indexes, trigram_ops
+from projections.issues.text import TEXT_INDEX, tripled_sql, trigram_ops
 from adapters.db import Cursor, Database
 
 NO_DUE = "9999-12-31T00:00:00.000000+00:00"
@@ -150,18 +150,22 @@ class IssuesView(View):
         for name, table, columns in self._indexes(db, prefix):
             cur.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} {columns}")
         ops = trigram_ops(cur) if db.is_postgres else None  # for `q`: see text.py
-        for suffix, expression in text_indexes("description").items() if ops else ():
-            cur.execute(f"CREATE INDEX IF NOT EXISTS {self._text_index(prefix, suffix)} ON "
-                        f"{self.table(db, prefix, 'issues')} USING gin ({expression} {ops})")
+        if ops is not None:
+            # An install from before 5 December 2026 has the index of the
+            # spaced text that this one replaces: not kept up any longer.
+            cur.execute("DROP INDEX IF EXISTS "
+                        f"{db.table(index_name(prefix, self.name, 'issues', 'description_trgm'))}")
+            cur.execute(f"CREATE INDEX IF NOT EXISTS {self._text_index(prefix)} ON "
+                        f"{self.table(db, prefix, 'issues')} USING gin "
+                        f"({tripled_sql('description')} {ops})")
 
-    def _text_index(self, prefix: str, suffix: str) -> str:
-        return index_name(prefix, self.name, "issues", suffix)
+    def _text_index(self, prefix: str) -> str:
+        return index_name(prefix, self.name, "issues", TEXT_INDEX)
 
     def begin_rebuild(self, db: Database, cur: Cursor, prefix: str) -> None:
         # Keeping thirteen indexes of `issues` row by row was the most of
         # this view's rebuild; built once over the finished tables instead.
-        text = [self._text_index(prefix, suffix) for suffix in text_indexes("description")]
-        for name in [n for n, _, _ in self._indexes(db, prefix)] + text:
+        for name in [n for n, _, _ in self._indexes(db, prefix)] + [self._text_index(prefix)]:
             cur.execute(f"DROP INDEX IF EXISTS {db.table(name)}")
         cur.execute(f"INSERT INTO {self.table(db, prefix, 'unindexed')} (id) VALUES (1)")
 
