@@ -14,9 +14,9 @@ as in the word. Tripling both sides changes no answer: the tripled word
 occurs in the tripled description exactly where the word occurs in the
 description (wherever a match starts, each run of three of the word begins
 in the run of one character of the description, the next run in the next,
-so the characters agree one by one). pg_trgm keeps only
-letters and digits: a word with none (`%`, `-`, `。`) has no trigram and is
-matched as on SQLite, row by row along the list's order.
+so the characters agree one by one). pg_trgm keeps only letters and
+digits: a word with none (`%`, `-`, `。`) has no trigram and is matched as
+on SQLite, row by row along the list's order.
 
 Tripling costs each row it reads a regular expression, so the query also
 asks the plain LIKE, which the rows along the sort's index meet first
