@@ -232,7 +232,10 @@ def cases(db: Any) -> list[Case]:
         ("overdue", "false"), ("escalated", "true"), ("blown_from", f"{y}-12-01T00:00:00+08:00"),
         ("blown_to", f"{y}-02-01T00:00:00+08:00"),
         ("q", "电梯"), ("q", "飞线"), ("q", "电动车"), ("q", "消防通道"), ("q", "无此"),
-        ("q", "不存在"), ("q", "stairwell"), ("q", "lift"), ("q", "nowhere"), ("q", "zq"))]
+        ("q", "不存在"), ("q", "stairwell"), ("q", "lift"), ("q", "nowhere"),
+        # One or two ASCII letters or digits: common, fairly rare, in no row.
+        ("q", "a"), ("q", "no"), ("q", "12"), ("q", "q"), ("q", "20"), ("q", "37"), ("q", "x"),
+        ("q", "zq"))]
     out += [Case(f"sort={s}", {}, sort=s) for s in ("-blown", "updated", "-updated", "due", "-due")]
     out += [Case("fire's own list (department token)", {}, who="department"),
             Case("an official's street", {}, who="official", street=street)]

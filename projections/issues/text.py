@@ -7,45 +7,55 @@ SQLite: LOWER(description) LIKE '%word%', row by row.
 PostgreSQL: a GIN index of trigrams (pg_trgm) answers LIKE without reading
 every row, but only for words of three characters or more, and most Chinese
 words are two. So the index and the query both read the description
-*spaced*: every character beyond ASCII stands alone between spaces
-(`spaced`: 飞线 -> " 飞  线 "), which pg_trgm pads into trigrams of its own
-("  飞", " 飞 "). A Chinese word of any length is then looked up by its
-characters, a Latin word of three or more by its trigrams; an ASCII word of
-one or two characters has none and is matched as on SQLite, row by row
-along the list's order (fast when it is common, as such words are). Spacing
-both sides changes no answer: the word has no whitespace (q is split on it),
-so the spaced word occurs in the spaced description exactly where the word
-occurs in the description. Spacing costs each row it reads a regular
-expression, so the query also asks the plain LIKE, which the rows along the
-sort's index meet first (projections/issues/query.py).
+*tripled*: every character three times (`tripled`: 电梯 -> 电电电梯梯梯,
+q -> qqq). A word of any length and script then has trigrams of its own
+(电电电, 电电梯, 电梯梯, 梯梯梯), those of the characters next to each other
+as in the word. Tripling both sides changes no answer: the tripled word
+occurs in the tripled description exactly where the word occurs in the
+description (wherever a match starts, each run of three of the word begins
+in the run of one character of the description, the next run in the next,
+so the characters agree one by one). pg_trgm keeps only letters and
+digits: a word with none (`%`, `-`, `。`) has no trigram and is matched as
+on SQLite, row by row along the list's order.
+
+Tripling costs each row it reads a regular expression, so the query also
+asks the plain LIKE, which the rows along the sort's index meet first
+(projections/issues/query.py); a common word is read that way.
 """
 from __future__ import annotations
 
 import logging
-import re
 
 from adapters.db import Cursor
 
 log = logging.getLogger("redwhistle.views")
 
-# The same spacing in SQL (over LOWER(column)) and in Python (over a word).
-_SPACED_SQL = r"regexp_replace(LOWER({}), '([^\x01-\x7f])', ' \1 ', 'g')"
-_BEYOND_ASCII = re.compile(r"([^\x00-\x7f])")
+TEXT_INDEX = "description_tripled"  # the index's name, after the view's and the table's
+# The same tripling in SQL (over LOWER(column)) and in Python (over a word).
+_TRIPLED_SQL = r"regexp_replace(LOWER({}), '(.)', '\1\1\1', 'g')"
 
 
-def spaced_sql(column: str) -> str:
-    """The spaced lower-case text of `column`: the trigram index's expression."""
-    return _SPACED_SQL.format(column)
+def tripled_sql(column: str) -> str:
+    """The tripled lower-case text of `column`: the trigram index's expression."""
+    return _TRIPLED_SQL.format(column)
 
 
-def spaced(word: str) -> str:
-    return _BEYOND_ASCII.sub(r" \1 ", word.lower())
+def tripled(word: str) -> str:
+    return "".join(c * 3 for c in word.lower())
+
+
+def contains(word: str) -> str:
+    """The LIKE pattern (escape character `\\`) of text that contains `word`,
+    lower-case."""
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.lower()}%"
 
 
 def indexed(word: str) -> bool:
-    """Whether the trigram index can find `word`; one that it cannot is
-    matched without spacing, which costs each row read more than LIKE."""
-    return len(word) >= 3 or not word.isascii()
+    """Whether the trigram index can find `word`: one with a letter or digit.
+    One that it cannot is matched without tripling, which costs each row
+    read less."""
+    return any(c.isalnum() for c in word)
 
 
 def trigram_ops(cur: Cursor) -> str | None:

@@ -35,7 +35,7 @@ from projections.feed import Batch, View
 from projections.bulk import index_name, insert_rows, upsert, where_in
 from projections.moments import moment
 from projections.codes import CODES, remember
-from projections.issues.text import spaced_sql, trigram_ops
+from projections.issues.text import TEXT_INDEX, tripled_sql, trigram_ops
 from projections.versions import keep_version
 from adapters.db import Cursor, Database
 
@@ -173,10 +173,10 @@ class IssuesView(View):
         if ops is not None:
             cur.execute(f"CREATE INDEX IF NOT EXISTS {self._text_index(prefix)} ON "
                         f"{self.table(db, prefix, 'issues')} USING gin "
-                        f"({spaced_sql('description')} {ops})")
+                        f"({tripled_sql('description')} {ops})")
 
     def _text_index(self, prefix: str) -> str:
-        return index_name(prefix, self.name, "issues", "description_trgm")
+        return index_name(prefix, self.name, "issues", TEXT_INDEX)
 
     def begin_rebuild(self, db: Database, cur: Cursor, prefix: str) -> None:
         # Keeping thirteen indexes of `issues` row by row was the most of
