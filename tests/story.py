@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -16,6 +17,17 @@ def whistle(departments: list[str] | None = None, **over: Any) -> dict[str, Any]
                      description="Cars block the fire lane by building 3",
                      departments=departments or ["fire", "urban_management"],
                      urgency="normal", source="grid_patrol", grid="G1", building="3"), **over)
+
+
+def whistles_blown(governance: Any, code: str, at: datetime,
+                   bodies: list[dict[str, Any]]) -> list[str]:
+    """Each body blown on `code` through the use case by grid worker Wang, a
+    minute apart from `at`; their issue ids."""
+    for n, body in enumerate(bodies):
+        governance.blow_whistle(code, grid_worker="Wang", at=at + timedelta(minutes=n),
+                                **{k: (str(v) if k == "issue_id" else v)
+                                   for k, v in body.items()})
+    return [str(body["issue_id"]) for body in bodies]
 
 
 def company(code: str = "PC-01", **over: Any) -> dict[str, Any]:

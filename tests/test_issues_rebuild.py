@@ -26,12 +26,8 @@ def history(services, clock) -> None:
     load_demo(services, clock())
     code = "HU-001"  # the demo's first compound (Huayuan)
     at = clock() + timedelta(hours=1)
-    ids = []
-    for n in range(4):
-        body = story.whistle(["fire", "police"], unit=None, grid=f"{code}-G1")
-        g.blow_whistle(code, grid_worker="Wang", at=at + timedelta(minutes=n),
-                       **{k: (str(v) if k == "issue_id" else v) for k, v in body.items()})
-        ids.append(str(body["issue_id"]))
+    ids = story.whistles_blown(g, code, at, [
+        story.whistle(["fire", "police"], unit=None, grid=f"{code}-G1") for _ in range(4)])
     later = lambda h: at + timedelta(hours=h)  # noqa: E731
     g.decline(code, ids[0], department="police", reason="not ours", at=later(2))
     g.decide_decline(code, ids[0], department="police", accept=True, official="Z", note=None,

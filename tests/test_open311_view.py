@@ -17,13 +17,10 @@ from tests.views import rebuilt_and_fed
 def push_back(services, clock, code: str) -> list[str]:
     """Whistles on `code` whose departments change after they were blown."""
     g, at = services.governance, clock() + timedelta(hours=1)
-    ids = []
-    for n in range(3):
-        body = story.whistle(["fire", "police"], unit=None, grid=f"{code}-G1",
-                             media_url="https://example.org/a.jpg" if n == 0 else None)
-        g.blow_whistle(code, grid_worker="Wang", at=at + timedelta(minutes=n),
-                       **{k: (str(v) if k == "issue_id" else v) for k, v in body.items()})
-        ids.append(str(body["issue_id"]))
+    ids = story.whistles_blown(g, code, at, [
+        story.whistle(["fire", "police"], unit=None, grid=f"{code}-G1",
+                      media_url="https://example.org/a.jpg" if n == 0 else None)
+        for n in range(3)])
     later = lambda h: at + timedelta(hours=h)  # noqa: E731
     g.decline(code, ids[0], department="police", reason="not ours", at=later(2))
     g.decide_decline(code, ids[0], department="police", accept=True, official="Z", note=None,
