@@ -126,6 +126,40 @@ class Fetched:
         return self._rows
 
 
+class DeferredWrites:
+    """A cursor that reads at once and keeps every other statement, to be run
+    later, in order, by `replay` on a cursor of a writing transaction. For
+    code that reads what it needs before it writes (a view's `apply`): on
+    SQLite, where one connection writes at a time, the work between its
+    reads and its writes then holds no lock."""
+
+    def __init__(self, cursor: Cursor) -> None:
+        self._cursor = cursor
+        self._kept: list[tuple[bool, str, Any]] = []
+
+    def execute(self, sql: str, params: tuple | list = (), binary: bool = False) -> None:
+        if sql.lstrip()[:6].upper() == "SELECT":
+            self._cursor.execute(sql, params, binary)
+        else:
+            self._kept.append((False, sql, tuple(params)))
+
+    def executemany(self, sql: str, rows: list) -> None:
+        self._kept.append((True, sql, [tuple(r) for r in rows]))
+
+    def fetchall(self) -> list[tuple]:
+        return self._cursor.fetchall()
+
+    def fetchone(self) -> tuple | None:
+        return self._cursor.fetchone()
+
+    def replay(self, cursor: Cursor) -> None:
+        for many, sql, params in self._kept:
+            if many:
+                cursor.executemany(sql, params)
+            else:
+                cursor.execute(sql, params)
+
+
 @contextmanager
 def scratch_schema(base_url: str, prefix: str = "scratch", keep: bool = False) -> Iterator[str]:
     """A fresh PostgreSQL schema for a test or a benchmark, dropped afterwards

@@ -26,7 +26,7 @@ from typing import Any
 from projections import set_aside
 from adapters.background import Background
 from adapters.eventstore import Log
-from adapters.db import Cursor, Database
+from adapters.db import Cursor, Database, DeferredWrites
 from adapters.limits import EARLIEST, FIRST_MOMENT, LAST_MOMENT, LATEST
 from adapters.migrate import hold_tables_lock
 
@@ -69,7 +69,10 @@ class View(ABC):
 
     @abstractmethod
     def apply(self, db: Database, cur: Cursor, prefix: str, batch: Batch) -> None:
-        """Folds a batch of events into the tables, inside the caller's transaction."""
+        """Folds a batch of events into the tables, inside the caller's
+        transaction. Reads what it needs before it writes: a rebuild shared
+        among processes on SQLite runs the writes afterwards (`feed`'s
+        `defer_writes`)."""
 
     def begin_rebuild(self, db: Database, cur: Cursor, prefix: str) -> None:
         """Called on freshly created, empty tables before they are fed the log
@@ -190,14 +193,35 @@ def _apply(db: Database, cur: Cursor, views: list[View], keys: list[str], prefix
         set_position(db, cur, key, batch[-1][0])
 
 
+def _apply_deferred(db: Database, views: list[View], keys: list[str], prefix: str,
+                    after: int, batch: Batch) -> None:
+    """`_apply` folding in a reading transaction and writing what it kept in a
+    short writing one (`DeferredWrites`): processes that share a rebuild of
+    a SQLite store then take turns only for their writes. When a view's
+    position moved in between (another feeder), the batch is folded again
+    under the write lock."""
+    with db.transaction(commit=False) as cur:
+        seen = [tracked_position(db, cur, key) for key in keys]
+        kept = DeferredWrites(cur)
+        _apply(db, kept, views, keys, prefix, after, batch, _apply_together)
+    with db.transaction() as cur:
+        if [tracked_position(db, cur, key) for key in keys] == seen:
+            kept.replay(cur)
+        else:
+            _apply(db, cur, views, keys, prefix, after, batch, _apply_together)
+
+
 def feed(log: Log, views: View | Sequence[View], prefix: str = "",
          until: int | None = None, batch_size: int = 1000,
-         progress: Callable[[int], None] | None = None) -> int:
+         progress: Callable[[int], None] | None = None, defer_writes: bool = False) -> int:
     """Brings views up to date with the log (or up to `until`) and returns the
     lowest position they reached. The log is read and decoded once for all of
     them; each batch commits together with every view's tracking row, and a
     view behind the others gets only the events it has not seen. `progress`
-    is told the position reached after each batch."""
+    is told the position reached after each batch. `defer_writes`: on
+    SQLite each batch is folded before the write lock is taken
+    (`_apply_deferred`), for views whose `apply` reads everything it needs
+    before it writes (PostgreSQL lets processes write at once)."""
     db, views = log.db, _as_list(views)
     keys = [prefix + v.name for v in views]
     with db.transaction() as cur:
@@ -209,8 +233,11 @@ def feed(log: Log, views: View | Sequence[View], prefix: str = "",
     for batch in read_log(log, after, batch_size, until):
         try:
             _in_window(batch)
-            with db.transaction() as cur:
-                _apply(db, cur, views, keys, prefix, after, batch, _apply_together)
+            if defer_writes and not db.is_postgres:
+                _apply_deferred(db, views, keys, prefix, after, batch)
+            else:
+                with db.transaction() as cur:
+                    _apply(db, cur, views, keys, prefix, after, batch, _apply_together)
         except Exception as exc:  # noqa: BLE001 - sorted out just below
             if set_aside.transient(exc):
                 raise  # the caller tries the batch again later

@@ -60,7 +60,8 @@ def feed_shares(log: Log, groups: list[list[View]], prefix: str, until: int,
 
     children = [_start(address, group, prefix, until) for group in groups[1:]]
     try:
-        own = feed(log, groups[0], prefix, until, batch_size=REBUILD_BATCH, progress=told)
+        own = feed(log, groups[0], prefix, until, batch_size=REBUILD_BATCH, progress=told,
+                   defer_writes=not log.db.is_postgres)
         analyze(log, groups[0], prefix)
         answers = []
         for child in children:
@@ -111,7 +112,8 @@ def _feed_share(address: dict[str, str], views: list[View], prefix: str, until: 
     log = Log.open(address)
     try:
         with fewer_collections():
-            position = feed(log, views, prefix, until, batch_size=REBUILD_BATCH)
+            position = feed(log, views, prefix, until, batch_size=REBUILD_BATCH,
+                            defer_writes=not log.db.is_postgres)
         analyze(log, views, prefix)
         return position
     finally:
