@@ -21,11 +21,15 @@ class Seen(View):
 
     def create_tables(self, db, cur, prefix):
         cur.execute(f"CREATE TABLE IF NOT EXISTS {self.table(db, prefix, 'seen')} "
-                    "(pos BIGINT PRIMARY KEY)")
+                    "(pos BIGINT NOT NULL PRIMARY KEY)")
 
     def apply(self, db, cur, prefix, batch):
         for pos, _ in batch:
-            cur.execute(f"INSERT INTO {self.table(db, prefix, 'seen')} (pos) VALUES (?)", (pos,))
+            cur.execute(f"INSERT INTO {self.table(db, prefix, 'seen')} (pos) VALUES (?)",
+                        (self.stored(pos),))
+
+    def stored(self, pos: int) -> int | None:
+        return pos
 
     def positions(self, services, prefix=""):
         return [r[0] for r in services.db.fetchall(

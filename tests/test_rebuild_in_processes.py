@@ -186,14 +186,8 @@ class RefusedAt(Seen):
     def __init__(self, position: int) -> None:
         self.position = position
 
-    def create_tables(self, db, cur, prefix):
-        cur.execute(f"CREATE TABLE IF NOT EXISTS {self.table(db, prefix, 'seen')} "
-                    "(pos BIGINT NOT NULL PRIMARY KEY)")
-
-    def apply(self, db, cur, prefix, batch):
-        for pos, _ in batch:
-            cur.execute(f"INSERT INTO {self.table(db, prefix, 'seen')} (pos) VALUES (?)",
-                        (None if pos == self.position else pos,))
+    def stored(self, pos: int) -> int | None:
+        return None if pos == self.position else pos  # NOT NULL refuses it
 
 
 def test_a_write_refused_after_the_fold_sets_its_event_aside(sqlite_services, clock):
