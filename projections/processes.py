@@ -52,8 +52,8 @@ def feed_shares(log: Log, groups: list[list[View]], prefix: str, until: int,
         raise ValueError("an in-memory store cannot be shared among processes")
     # The lightest share here, the heavier ones in processes that start a
     # little later: on SQLite the dashboard's long settling (one writing
-    # transaction) then overlaps the issues view's folding, 6% sooner done;
-    # on PostgreSQL the same either way (bench/README.md).
+    # transaction) then overlaps the issues view's folding; on PostgreSQL it
+    # makes no difference beyond the noise (bench/README.md).
     *apart, here = groups
     others = [v for group in apart for v in group]
 
