@@ -125,14 +125,12 @@ def summary(engine: str, runs: list[dict[str, Any]]) -> list[str]:
     """Markdown rows: per code, the median rate of each mode and all / but issues."""
     lines = []
     codes = list(dict.fromkeys(r["code"] for r in runs))
-    med = {(c, m): statistics.median(r["rate"] for r in runs if (r["code"], r["mode"]) == (c, m))
-           for c in codes for m in MODES}
-    rss = {(c, m): max(r["rss_mb"] for r in runs if (r["code"], r["mode"]) == (c, m))
-           for c in codes for m in MODES}
-    each = {(c, m): ", ".join(f"{r['rate']:,.0f}" for r in runs
-                              if (r["code"], r["mode"]) == (c, m)) for c in codes for m in MODES}
-    cpu = {(c, m): statistics.median(r["cpu"] for r in runs if (r["code"], r["mode"]) == (c, m))
-           for c in codes for m in MODES}
+    of = {(c, m): [r for r in runs if (r["code"], r["mode"]) == (c, m)]
+          for c in codes for m in MODES}
+    med = {k: statistics.median(r["rate"] for r in rs) for k, rs in of.items()}
+    rss = {k: max(r["rss_mb"] for r in rs) for k, rs in of.items()}
+    each = {k: ", ".join(f"{r['rate']:,.0f}" for r in rs) for k, rs in of.items()}
+    cpu = {k: statistics.median(r["cpu"] for r in rs) for k, rs in of.items()}
     for c in codes:
         lines.append(f"| {engine} | {c} "
                      f"| {med[(c, 'but issues')]:,.0f} ({each[(c, 'but issues')]}) "

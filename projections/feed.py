@@ -284,8 +284,8 @@ def rebuild(log: Log, views: View | Sequence[View], prefix: str = "",
     processes (projections/processes.py), up to the head of the log as it
     stands now when `until` is not given."""
     db, views = log.db, _as_list(views)
-    if processes > 1 and log.address() is None:
-        processes = 1  # an in-memory store lives in this process only
+    # (None for an in-memory store: it lives in this process only)
+    address = log.address() if processes > 1 and len(views) > 1 else None
     with db.transaction() as cur:
         hold_tables_lock(db, cur)
         for view in views:
@@ -295,10 +295,10 @@ def rebuild(log: Log, views: View | Sequence[View], prefix: str = "",
             set_position(db, cur, prefix + view.name, 0)
             set_aside.forget(db, cur, prefix, view.name)
     with fewer_collections():
-        if processes > 1 and len(views) > 1:
+        if address is not None:
             from projections import processes as apart  # (it imports this module)
             head = log.app.recorder.max_notification_id() or 0
-            return apart.feed_shares(log, apart.shares(views, processes), prefix,
+            return apart.feed_shares(log, address, apart.shares(views, processes), prefix,
                                      head if until is None else until, progress)
         position = feed(log, views, prefix, until, batch_size=REBUILD_BATCH, progress=progress)
     analyze(log, views, prefix)

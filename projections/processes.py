@@ -40,16 +40,12 @@ def shares(views: Sequence[View], processes: int) -> list[list[View]]:
     return [g for g in groups if g]
 
 
-def feed_shares(log: Log, groups: list[list[View]], prefix: str, until: int,
-                progress: Callable[[int], None] | None) -> int:
+def feed_shares(log: Log, address: dict[str, str], groups: list[list[View]], prefix: str,
+                until: int, progress: Callable[[int], None] | None) -> int:
     """Feeds the last group (the lightest) here and each other in a process
-    of its own, up to `until`, each process then analyzing its own tables (on PostgreSQL a
-    VACUUM of each, overlapped so with the others' folding); returns the
-    lowest position reached. `progress` hears the lowest position of all
-    views, as read from their tracking rows."""
-    address = log.address()
-    if address is None:
-        raise ValueError("an in-memory store cannot be shared among processes")
+    of its own, opening the store at `address` (`Log.address`), up to
+    `until`; returns the lowest position reached. `progress` hears the
+    lowest position of all views, as read from their tracking rows."""
     # The lightest share here, the heavier ones in processes that start a
     # little later: on SQLite the dashboard's long settling (one writing
     # transaction) then overlaps the issues view's folding; on PostgreSQL it
@@ -65,9 +61,7 @@ def feed_shares(log: Log, groups: list[list[View]], prefix: str, until: int,
 
     children = [_start(address, group, prefix, until) for group in apart]
     try:
-        own = feed(log, here, prefix, until, batch_size=REBUILD_BATCH, progress=told,
-                   defer_writes=not log.db.is_postgres)
-        analyze(log, here, prefix)
+        own = _fold_share(log, here, prefix, until, told)
         answers = []
         for child in children:
             while True:
@@ -83,6 +77,17 @@ def feed_shares(log: Log, groups: list[list[View]], prefix: str, until: int,
             if child.poll() is None:
                 child.kill()
                 child.wait()
+
+
+def _fold_share(log: Log, views: list[View], prefix: str, until: int,
+                progress: Callable[[int], None] | None = None) -> int:
+    """One process's share: fed (on SQLite folding before it locks: the
+    processes write one at a time), then its own tables analyzed (on
+    PostgreSQL a VACUUM of each, overlapped so with the others' folding)."""
+    position = feed(log, views, prefix, until, batch_size=REBUILD_BATCH, progress=progress,
+                    defer_writes=True)
+    analyze(log, views, prefix)
+    return position
 
 
 _CHILD = ("import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "
@@ -117,10 +122,7 @@ def _feed_share(address: dict[str, str], views: list[View], prefix: str, until: 
     log = Log.open(address)
     try:
         with fewer_collections():
-            position = feed(log, views, prefix, until, batch_size=REBUILD_BATCH,
-                            defer_writes=not log.db.is_postgres)
-        analyze(log, views, prefix)
-        return position
+            return _fold_share(log, views, prefix, until)
     finally:
         log.close()
 
