@@ -38,6 +38,7 @@ def test_token_create_prints_a_token_that_authenticates(database_url):
     ("project", "--rebuild", "no_such_view"),
     ("project", "--rebuild", "all", "--processes", "0"),
     ("project", "--rebuild", "all", "--processes", "two"),
+    ("project", "--rebuild", "all", "--processes", "²"),
     ("token", "create", "--role", "grid_worker", "--name", "w", "--grids", "A,,B"),
     ("token", "create", "--role", "official", "--name", "bell\x07", "--street", "S"),
     ("token", "create", "--role", "official", "--name", "o", "--street", "x" * 201),
