@@ -1,18 +1,23 @@
 """Work queues on a megacity (issue 14): `GET /v1/issues` with each single
 filter, each sort and the inbox, first page and a page deep, over HTTP.
 
+    python -m bench.queues_megacity log --size megacity --url postgresql://…/bench_megacity
+    redwhistle project --rebuild all      # DATABASE_URL=postgresql://…/bench_megacity
     python -m bench.queues_megacity build --url postgresql://…/bench_megacity_q
     python -m bench.queues_megacity copy --url postgresql://… --to sqlite:///…/q.sqlite
     python -m bench.queues_megacity probe --url postgresql://… [--probes 30]
 
-`build` fills only the issues view, as a rebuild of a megacity's log would:
-`bench/city.py`'s city (same size and seed: 30,000 compounds, 938 streets,
+`log` loads the city's log itself (`bench/city.py`, the same seed; 10.2M
+events at `--size megacity`) through the real use cases, half the whistles
+in Chinese, for the views to be rebuilt from it as an operator would.
+`build`, the quicker stand-in, fills only the issues view, as a rebuild
+would: `bench/city.py`'s city (same size and seed: 30,000 compounds, 938 streets,
 7,500 communities, 79 districts, one to four grids a compound) runs its year
 of commands through the real use cases with the aggregates in memory
 (`BulkLoader`), and what they record goes to the issues view's own `apply`
 in batches instead of into the log, then `settle` builds the list indexes
-and ANALYZE runs, as at the end of a rebuild. Writing and reading back the
-10M events would take hours here and the lists never read them. Half the
+and ANALYZE runs, as at the end of a rebuild (the log is never written:
+the lists never read it). Half the
 whistles (by a seeded hash of the issue) carry their description in Chinese,
 as 12345 tickets do, so `q` has both scripts to search. `copy` puts the same
 rows into SQLite through the view's bulk path (begin_rebuild, insert, settle).
@@ -142,6 +147,37 @@ def build(url: str, size: str = "city", block: int = 500, clones: int = 10) -> N
         print(f"settle (list indexes) {settled - cloned:.0f} s; "
               f"analyze {time.perf_counter() - settled:.0f} s")
         print(counts(services))
+    finally:
+        services.close()
+
+
+def log(url: str, size: str = "megacity") -> None:
+    """The city's log itself, not a stand-in: its year through the use cases
+    (`BulkLoader`, COPY), half the whistles in Chinese; `redwhistle project
+    --rebuild all` then builds every view from it."""
+    from adapters.settings import Settings
+    from service_layer import snapshots
+    from service_layer.bootstrap import bootstrap
+    snapshots.issue = lambda c, issue_id: None  # type: ignore[assignment]
+    snapshots.compound = lambda c: None  # type: ignore[assignment]
+    services = bootstrap(Settings(database_url=url, group_commit=False))
+    try:
+        city = city_mod.generate(size)
+        loader = city_mod.BulkLoader(services, flush_events=50_000)
+        t0 = time.perf_counter()
+        shown = [0]
+
+        def progress(loader: city_mod.BulkLoader) -> None:
+            if loader.events - shown[0] >= 500_000:
+                shown[0] = loader.events
+                s = time.perf_counter() - t0
+                print(f"{loader.events:,} events, {s:.0f} s "
+                      f"({loader.events / s:,.0f} events/s)", flush=True)
+
+        loader.run((in_chinese(c) for c in city.commands()), progress)
+        s = time.perf_counter() - t0
+        print(f"loaded {loader.events:,} events from {loader.commands:,} commands in {s:.0f} s "
+              f"({loader.events / s:,.0f} events/s)", flush=True)
     finally:
         services.close()
 
@@ -430,17 +466,19 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.queues_megacity", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("build", "copy", "probe", "explain"))
+    parser.add_argument("what", choices=("log", "build", "copy", "probe", "explain"))
     parser.add_argument("--url", required=True)
     parser.add_argument("--to", help="copy: the store to copy the view into")
-    parser.add_argument("--size", default="city", help="build: the city folded (then cloned)")
+    parser.add_argument("--size", default="city", help="log: the city loaded; build: the city folded (then cloned)")
     parser.add_argument("--clones", type=int, default=10)
     parser.add_argument("--probes", type=int, default=30)
     parser.add_argument("--only", help="probe: only the lists whose label holds this")
     parser.add_argument("--skip", help="probe: not the lists whose label holds this")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
-    if args.what == "build":
+    if args.what == "log":
+        log(args.url, args.size)
+    elif args.what == "build":
         build(args.url, args.size, clones=args.clones)
     elif args.what == "copy":
         copy(args.url, args.to)
