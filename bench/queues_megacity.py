@@ -8,16 +8,15 @@ filter, each sort and the inbox, first page and a page deep, over HTTP.
     python -m bench.queues_megacity probe --url postgresql://… [--probes 30]
 
 `log` loads the city's log itself (`bench/city.py`, the same seed; 10.2M
-events at `--size megacity`) through the real use cases, half the whistles
-in Chinese, for the views to be rebuilt from it as an operator would.
-`build`, the quicker stand-in, fills only the issues view, as a rebuild
-would: `bench/city.py`'s city (same size and seed: 30,000 compounds, 938 streets,
-7,500 communities, 79 districts, one to four grids a compound) runs its year
-of commands through the real use cases with the aggregates in memory
-(`BulkLoader`), and what they record goes to the issues view's own `apply`
-in batches instead of into the log, then `settle` builds the list indexes
-and ANALYZE runs, as at the end of a rebuild (the log is never written:
-the lists never read it). Half the
+events at `--size megacity`) through the real use cases, for the views to
+be rebuilt from it as an operator would. `build`, the quicker stand-in,
+fills only the issues view, as a rebuild would: `bench/city.py`'s city
+(same size and seed: 30,000 compounds, 938 streets, 7,500 communities, 79
+districts, one to four grids a compound) runs its year of commands through
+the real use cases with the aggregates in memory (`BulkLoader`), and what
+they record goes to the issues view's own `apply` in batches instead of
+into the log (which the lists never read), then `settle` builds the list
+indexes and ANALYZE runs, as at the end of a rebuild. In both, half the
 whistles (by a seeded hash of the issue) carry their description in Chinese,
 as 12345 tickets do, so `q` has both scripts to search. `copy` puts the same
 rows into SQLite through the view's bulk path (begin_rebuild, insert, settle).
@@ -106,7 +105,8 @@ class ViewLoader(city_mod.BulkLoader):
         self.dirty.clear()
 
 
-def build(url: str, size: str = "city", block: int = 500, clones: int = 10) -> None:
+def _loading(url: str) -> Any:
+    """The services of the store at `url`, for running a city's commands."""
     from adapters.settings import Settings
     from service_layer import snapshots
     from service_layer.bootstrap import bootstrap
@@ -114,7 +114,11 @@ def build(url: str, size: str = "city", block: int = 500, clones: int = 10) -> N
     # copying it was half the time of each command.
     snapshots.issue = lambda c, issue_id: None  # type: ignore[assignment]
     snapshots.compound = lambda c: None  # type: ignore[assignment]
-    services = bootstrap(Settings(database_url=url, group_commit=False))
+    return bootstrap(Settings(database_url=url, group_commit=False))
+
+
+def build(url: str, size: str = "city", block: int = 500, clones: int = 10) -> None:
+    services = _loading(url)
     db = services.db
     try:
         with db.transaction() as cur:
@@ -155,12 +159,7 @@ def log(url: str, size: str = "megacity") -> None:
     """The city's log itself, not a stand-in: its year through the use cases
     (`BulkLoader`, COPY), half the whistles in Chinese; `redwhistle project
     --rebuild all` then builds every view from it."""
-    from adapters.settings import Settings
-    from service_layer import snapshots
-    from service_layer.bootstrap import bootstrap
-    snapshots.issue = lambda c, issue_id: None  # type: ignore[assignment]
-    snapshots.compound = lambda c: None  # type: ignore[assignment]
-    services = bootstrap(Settings(database_url=url, group_commit=False))
+    services = _loading(url)
     try:
         city = city_mod.generate(size)
         loader = city_mod.BulkLoader(services, flush_events=50_000)
@@ -469,7 +468,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("what", choices=("log", "build", "copy", "probe", "explain"))
     parser.add_argument("--url", required=True)
     parser.add_argument("--to", help="copy: the store to copy the view into")
-    parser.add_argument("--size", default="city", help="log: the city loaded; build: the city folded (then cloned)")
+    parser.add_argument("--size", default="city",
+                        help="log: the city loaded; build: the city folded (then cloned)")
     parser.add_argument("--clones", type=int, default=10)
     parser.add_argument("--probes", type=int, default=30)
     parser.add_argument("--only", help="probe: only the lists whose label holds this")
