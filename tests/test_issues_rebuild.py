@@ -140,3 +140,17 @@ def test_a_rebuild_cut_short_by_the_database_goes_on_to_the_same_rows(services, 
     finally:
         for view in views:
             drop(services.log, view, "re_")
+
+
+def test_kept_rows_are_the_last_touched_and_only_as_of_their_position():
+    from projections.issues.kept import Kept
+    kept = Kept(size=2)
+    row = lambda n: ({"issue_id": n}, {})  # noqa: E731
+    kept.keep({("C", "a"): row("a"), ("C", "b"): row("b")}, 10)
+    kept.keep({("C", "a"): row("a2"), ("C", "c"): row("c")}, 20)  # b was touched least lately
+    assert sorted(kept.take([("C", "a"), ("C", "b"), ("C", "c")])) == [("C", "a"), ("C", "c")]
+    assert kept.take([("C", "a")])[("C", "a")][0] == {"issue_id": "a2"}
+    kept.as_of(20)
+    assert len(kept.take([("C", "a"), ("C", "c")])) == 2
+    kept.as_of(15)  # the batch that ended at 20 was rolled back
+    assert kept.take([("C", "a"), ("C", "c")]) == {}

@@ -59,6 +59,7 @@ _PUSH_BACK = {
 class AgendaView(View):
     name = "agenda"
     cost = 0.7
+    rewritten = ("issues",)
     tables = ("version", "compounds", "issues", "reports", "ievents", "meetings", "decisions",
               "committees", "contracts")
 

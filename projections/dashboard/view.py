@@ -67,6 +67,7 @@ _FOLDED = frozenset((Compound.Registered, *_ISSUE_EVENTS))
 class DashboardView(View):
     name = "dashboard"
     cost = 1.65
+    rewritten = ("summonses",)
     tables = ("compounds", "summonses", "rollup", "report_minutes", "stale")
 
     def names(self, db: Database, prefix: str) -> dict[str, str]:

@@ -16,7 +16,8 @@ its summonses'.
 Each batch loads the rows of the issues it touches, applies the events in
 order in memory and writes every touched row back once: rows new in the
 batch inserted, the others upserted, a stored issue's summonses only when
-its events changed them.
+its events changed them. A rebuild keeps the rows of the issues it touched
+last in memory, and loads only the others (kept.py).
 
 One module, though over 400 lines: the columns, the fold that fills them
 and the writing of the rows change together.
@@ -31,10 +32,11 @@ from uuid import UUID
 
 from domain.company import PropertyCompany
 from domain.compound import Compound
-from projections.feed import Batch, View
+from projections.feed import Batch, View, tracked_position
 from projections.bulk import index_name, insert_rows, upsert, where_in
 from projections.moments import moment
 from projections.codes import CODES, remember
+from projections.issues.kept import Kept
 from projections.issues.text import TEXT_INDEX, tripled_sql, trigram_ops
 from projections.versions import keep_version
 from adapters.db import Cursor, Database
@@ -47,6 +49,9 @@ VERSION = 2
 NO_DUE = "9999-12-31T00:00:00.000000+00:00"
 
 AWAITING = ("awaiting_report", "awaiting_resolution")
+# Issues whose rows a rebuild keeps in memory between batches (kept.py): some
+# twelve batches' whistles, about 60 MB.
+KEPT_ISSUES = 20_000
 # The conditions of the partial indexes, written into the queries as they are
 # here: a planner proves an index's predicate from literals, not parameters.
 AWAITED = f"due_at < '{NO_DUE}'"  # a summons awaiting a report-in or resolution
@@ -92,8 +97,10 @@ _ISSUE_ONLY = frozenset({Compound.ProgressNoted, Compound.ResidentRated, Compoun
 class IssuesView(View):
     name = "issues"
     cost = 1.0
+    rewritten = ("issues", "summonses")
     tables = ("version", "compounds", "issues", "summonses", "companies", "meetings",
               "unindexed")
+    _kept: Kept | None = None  # while rebuilt in this process
 
     def create_tables(self, db: Database, cur: Cursor, prefix: str) -> None:
         keep_version(db, cur, prefix, self, VERSION)
@@ -184,8 +191,10 @@ class IssuesView(View):
         for name in [n for n, _, _ in self._indexes(db, prefix)] + [self._text_index(prefix)]:
             cur.execute(f"DROP INDEX IF EXISTS {db.table(name)}")
         cur.execute(f"INSERT INTO {self.table(db, prefix, 'unindexed')} (id) VALUES (1)")
+        self._kept = Kept(KEPT_ISSUES)
 
     def settle(self, db: Database, cur: Cursor, prefix: str) -> None:
+        self._kept = None
         table = self.table(db, prefix, "unindexed")
         cur.execute(f"SELECT id FROM {table}")
         if cur.fetchone() is None:
@@ -195,15 +204,26 @@ class IssuesView(View):
 
     # -- feeding ------------------------------------------------------------
     def apply(self, db: Database, cur: Cursor, prefix: str, batch: Batch) -> None:
+        kept = self._kept
+        if kept is not None:
+            kept.as_of(tracked_position(db, cur, prefix + self.name))
         events = [e for _, e in batch if type(e) in _FOLDED]
-        if not events:
-            return
-        t = {b: self.table(db, prefix, b) for b in self.tables}
-        state = _State(db, cur, t)
-        state.load(events)
-        for code, e in state.coded:
-            state.fold(code, e)
-        state.write()
+        touched = {}
+        if events:
+            t = {b: self.table(db, prefix, b) for b in self.tables}
+            state = _State(db, cur, t, kept)
+            try:
+                state.load(events)
+                for code, e in state.coded:
+                    state.fold(code, e)
+                state.write()
+            except BaseException:
+                if kept is not None:
+                    kept.forget()  # (rows folded halfway, or never written)
+                raise
+            touched = {k: (state.issues[k], state.summonses.get(k, {})) for k in state.touched}
+        if kept is not None:
+            kept.keep(touched, batch[-1][0])  # the position the batch commits
 
 
 def _summons(code: str, issue_id: str, department: str, at: str, report_due: str,
@@ -222,8 +242,9 @@ def _located(location: dict[str, Any]) -> dict[str, Any]:
 class _State:
     """The rows one batch touches, keyed as in their tables."""
 
-    def __init__(self, db: Database, cur: Cursor, t: dict[str, str]) -> None:
-        self.db, self.cur, self.t = db, cur, t
+    def __init__(self, db: Database, cur: Cursor, t: dict[str, str],
+                 kept: Kept | None = None) -> None:
+        self.db, self.cur, self.t, self.kept = db, cur, t, kept
         self.compounds: dict[str, dict[str, Any]] = {}
         self.issues: dict[tuple[str, str], dict[str, Any]] = {}
         self.summonses: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
@@ -262,6 +283,9 @@ class _State:
         self.new = {(c, e.issue_id) for c, e in coded if type(e) is Compound.WhistleBlown}
         keys = {(c, e.issue_id) for c, e in coded
                 if type(e) in _OF_ISSUE and c is not None} - self.new
+        for key, (issue, summonses) in (self.kept.take(keys) if self.kept else {}).items():
+            self.issues[key], self.summonses[key] = issue, summonses
+            keys.discard(key)
         codes = sorted({c for c, _ in coded if c is not None})
         for row in self._select(self.t["compounds"], COMPOUND_COLUMNS, "code", codes):
             self.compounds[row["code"]] = row
