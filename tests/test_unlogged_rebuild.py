@@ -9,6 +9,7 @@ import pytest
 from projections import feed as base
 from projections.feed import drop, feed, rebuild, table_rows, tracked_position
 from projections.issues.view import IssuesView
+from projections.unlogged import MARK
 from projections.registry import all_views
 from service_layer.bootstrap import bootstrap
 from adapters.settings import Settings
@@ -43,7 +44,7 @@ def loosened(services, view, prefix: str) -> set[str]:
 
 
 def mark_exists(services, view, prefix: str) -> bool:
-    mark = view.table(services.db, prefix, "unlogged")
+    mark = view.table(services.db, prefix, MARK)
     return services.db.fetchall("SELECT to_regclass(?) IS NOT NULL", [mark])[0][0]
 
 
@@ -100,7 +101,7 @@ def test_a_rebuild_emptied_by_a_crash_starts_again_from_the_log(pg_services, clo
         assert mark_exists(services, view, "re_")
         # What PostgreSQL's recovery from a crash does to unlogged tables:
         # empties them (their definitions, the mark's included, remain).
-        for base_name in (*view.tables, "unlogged"):
+        for base_name in (*view.tables, MARK):
             services.db.execute(f"TRUNCATE {view.table(services.db, 're_', base_name)}")
 
         feed(services.log, view, "re_")
